@@ -1,0 +1,193 @@
+/**
+ * Baton's configuration: environment variables, validated once at boot. Every entry point (gateway,
+ * worker, `npm start`, tests) builds its `Config` here; nothing else reads `process.env`.
+ */
+import { msToNumber } from '@temporalio/common';
+import envSchema from 'env-schema';
+import { DEFAULT_PROMOTING_REASONS } from '../model/flux-event.js';
+import type { ReleasePolicy } from '../model/release.js';
+import { DEFAULT_RELEASE_TASK_QUEUE } from '../model/task-queues.js';
+
+const schema = {
+  type: 'object',
+  properties: {
+    TEMPORAL_ADDRESS: { type: 'string', default: 'localhost:7233' },
+    TEMPORAL_NAMESPACE: { type: 'string', default: 'default' },
+    TEMPORAL_API_KEY: { type: 'string' },
+    TEMPORAL_TLS: { type: 'boolean', default: false },
+    TEMPORAL_TLS_CERT: { type: 'string' },
+    TEMPORAL_TLS_KEY: { type: 'string' },
+    TEMPORAL_TLS_CA: { type: 'string' },
+    TEMPORAL_TLS_SERVER_NAME: { type: 'string' },
+    TEMPORAL_UI_URL: { type: 'string', default: 'http://localhost:8233' },
+    BATON_TASK_QUEUE: { type: 'string', minLength: 1, default: DEFAULT_RELEASE_TASK_QUEUE },
+    BATON_PIPELINE_SOURCE: { type: 'string', enum: ['directory', 'kubernetes'], default: 'directory' },
+    BATON_PIPELINES_DIR: { type: 'string', default: 'examples/pipelines' },
+    BATON_HOST: { type: 'string', default: '0.0.0.0' },
+    BATON_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8082 },
+    BATON_RATE_LIMIT_MAX: { type: 'integer', minimum: 1, default: 20 },
+    BATON_RATE_LIMIT_WINDOW: { type: 'string', default: '30s' },
+    BATON_TRUSTED_PROXIES: { type: 'string', default: '' },
+    BATON_ALLOW_UNSIGNED: { type: 'boolean', default: false },
+    BATON_PROMOTING_REASONS: { type: 'string', default: DEFAULT_PROMOTING_REASONS.join(',') },
+    BATON_SIGNAL_TIMEOUT: { type: 'string', default: '5s' },
+    BATON_RETRY_INITIAL_INTERVAL: { type: 'string', default: '2s' },
+    BATON_RETRY_BACKOFF: { type: 'number', minimum: 1, default: 2 },
+    BATON_RETRY_MAX_INTERVAL: { type: 'string', default: '20s' },
+    BATON_RETRY_MAX_ATTEMPTS: { type: 'integer', minimum: 1, default: 3 },
+    BATON_ACTIVITY_TIMEOUT: { type: 'string', default: '1m' },
+    BATON_RELEASE_IDLE_TIMEOUT: { type: 'string', default: '30d' },
+    BATON_EVENTS_ADDRESS: { type: 'string' },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+} as const;
+
+interface RawEnv {
+  TEMPORAL_ADDRESS: string;
+  TEMPORAL_NAMESPACE: string;
+  TEMPORAL_API_KEY?: string;
+  TEMPORAL_TLS: boolean;
+  TEMPORAL_TLS_CERT?: string;
+  TEMPORAL_TLS_KEY?: string;
+  TEMPORAL_TLS_CA?: string;
+  TEMPORAL_TLS_SERVER_NAME?: string;
+  TEMPORAL_UI_URL: string;
+  BATON_TASK_QUEUE: string;
+  BATON_PIPELINE_SOURCE: 'directory' | 'kubernetes';
+  BATON_PIPELINES_DIR: string;
+  BATON_HOST: string;
+  BATON_PORT: number;
+  BATON_RATE_LIMIT_MAX: number;
+  BATON_RATE_LIMIT_WINDOW: string;
+  BATON_TRUSTED_PROXIES: string;
+  BATON_ALLOW_UNSIGNED: boolean;
+  BATON_PROMOTING_REASONS: string;
+  BATON_SIGNAL_TIMEOUT: string;
+  BATON_RETRY_INITIAL_INTERVAL: string;
+  BATON_RETRY_BACKOFF: number;
+  BATON_RETRY_MAX_INTERVAL: string;
+  BATON_RETRY_MAX_ATTEMPTS: number;
+  BATON_ACTIVITY_TIMEOUT: string;
+  BATON_RELEASE_IDLE_TIMEOUT: string;
+  BATON_EVENTS_ADDRESS?: string;
+  LOG_LEVEL: string;
+}
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  apiKey?: string;
+  tls?: { clientCertPath?: string; clientKeyPath?: string; serverRootCaPath?: string; serverName?: string };
+  uiUrl: string;
+  taskQueue: string;
+}
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  rateLimit: { max: number; windowMs: number };
+  /** Addresses or CIDRs whose `X-Forwarded-For` is believed. Empty: the socket address is the client. */
+  trustedProxies: string[];
+  /** Accept events for Pipelines without `spec.promotion.strategy.secretRef` (Weave's silent default). */
+  allowUnsigned: boolean;
+  promotingReasons: string[];
+  /** How long an accepted event may wait for Temporal before the gateway answers 503. */
+  signalTimeoutMs: number;
+}
+
+export type PipelineSourceConfig =
+  | { kind: 'directory'; directory: string }
+  | { kind: 'kubernetes' };
+
+export interface Config {
+  temporal: TemporalConfig;
+  gateway: GatewayConfig;
+  pipelines: PipelineSourceConfig;
+  releasePolicy: ReleasePolicy;
+  /** Flux notification-controller's event receiver, for the notification strategy. */
+  eventsAddress?: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function duration(name: string, value: string): number {
+  let ms: number;
+  try {
+    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new ConfigError(`${name}: '${value}' is not a duration (examples: 500ms, 2s, 20 seconds, 30d)`);
+  }
+  return ms;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: RawEnv;
+  try {
+    raw = envSchema<RawEnv>({ schema, data: env, env: false, dotenv: false });
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
+  const tlsFiles = raw.TEMPORAL_TLS_CERT ?? raw.TEMPORAL_TLS_KEY ?? raw.TEMPORAL_TLS_CA;
+  const useTls = raw.TEMPORAL_TLS || raw.TEMPORAL_API_KEY !== undefined || tlsFiles !== undefined;
+  if ((raw.TEMPORAL_TLS_CERT === undefined) !== (raw.TEMPORAL_TLS_KEY === undefined)) {
+    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither');
+  }
+  return {
+    temporal: {
+      address: raw.TEMPORAL_ADDRESS,
+      namespace: raw.TEMPORAL_NAMESPACE,
+      apiKey: raw.TEMPORAL_API_KEY,
+      tls: useTls
+        ? {
+            clientCertPath: raw.TEMPORAL_TLS_CERT,
+            clientKeyPath: raw.TEMPORAL_TLS_KEY,
+            serverRootCaPath: raw.TEMPORAL_TLS_CA,
+            serverName: raw.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
+      uiUrl: raw.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+      taskQueue: raw.BATON_TASK_QUEUE,
+    },
+    gateway: {
+      host: raw.BATON_HOST,
+      port: raw.BATON_PORT,
+      rateLimit: {
+        max: raw.BATON_RATE_LIMIT_MAX,
+        windowMs: duration('BATON_RATE_LIMIT_WINDOW', raw.BATON_RATE_LIMIT_WINDOW),
+      },
+      trustedProxies: list(raw.BATON_TRUSTED_PROXIES),
+      allowUnsigned: raw.BATON_ALLOW_UNSIGNED,
+      promotingReasons: list(raw.BATON_PROMOTING_REASONS),
+      signalTimeoutMs: duration('BATON_SIGNAL_TIMEOUT', raw.BATON_SIGNAL_TIMEOUT),
+    },
+    pipelines:
+      raw.BATON_PIPELINE_SOURCE === 'kubernetes'
+        ? { kind: 'kubernetes' }
+        : { kind: 'directory', directory: raw.BATON_PIPELINES_DIR },
+    releasePolicy: {
+      activityRetry: {
+        initialInterval: duration('BATON_RETRY_INITIAL_INTERVAL', raw.BATON_RETRY_INITIAL_INTERVAL),
+        backoffCoefficient: raw.BATON_RETRY_BACKOFF,
+        maximumInterval: duration('BATON_RETRY_MAX_INTERVAL', raw.BATON_RETRY_MAX_INTERVAL),
+        maximumAttempts: raw.BATON_RETRY_MAX_ATTEMPTS,
+      },
+      activityTimeout: duration('BATON_ACTIVITY_TIMEOUT', raw.BATON_ACTIVITY_TIMEOUT),
+      idleTimeout: duration('BATON_RELEASE_IDLE_TIMEOUT', raw.BATON_RELEASE_IDLE_TIMEOUT),
+    },
+    eventsAddress: raw.BATON_EVENTS_ADDRESS,
+    logLevel: raw.LOG_LEVEL,
+  };
+}

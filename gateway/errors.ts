@@ -1,0 +1,102 @@
+/**
+ * The gateway's one error handler and the error it throws on purpose. Every error body is
+ * `{statusCode, error, message}` with an HTML-escaped message (Weave escaped its error texts after a
+ * reflected-content report, and ours reflect path segments and event fields too). A 5xx body never
+ * carries details: they go to the log, with the request id that the caller also sees in its logs.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** JSON schema of every error body; routes declare it for their 4xx/5xx responses. */
+export const errorBodySchema = {
+  type: 'object',
+  required: ['statusCode', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&#34;',
+  "'": '&#39;',
+};
+
+/** The same five characters Go's `template.HTMLEscape` rewrites, with the same entities. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+export interface HttpErrorOptions {
+  /** Response headers (`Allow`, `Retry-After`, …). */
+  headers?: Record<string, string>;
+  /** Logged with the error, never sent. */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/**
+ * An answer the gateway gives on purpose. `message` is meant for the caller (it is escaped on the
+ * way out); anything the caller must not see goes into `details`, which only the log receives.
+ */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly headers: Record<string, string>;
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    options: HttpErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.headers = options.headers ?? {};
+    this.details = options.details ?? {};
+  }
+}
+
+/** Weave's text for a promotion that cannot proceed for a reason only the operator can fix. */
+export const INTERNAL_ERROR_MESSAGE = "error promoting application, please consult the promotion server's logs";
+
+export function errorBody(statusCode: number, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: escapeHtml(message) };
+}
+
+function statusOf(error: FastifyError | HttpError): number {
+  const code = error.statusCode;
+  return typeof code === 'number' && code >= 400 && code <= 599 ? code : 500;
+}
+
+export function errorHandler(error: FastifyError | HttpError, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = statusOf(error);
+  if (error instanceof HttpError) {
+    for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
+  }
+  const details = error instanceof HttpError ? error.details : {};
+  if (statusCode >= 500) {
+    request.log.error({ err: error.cause ?? error, ...details }, `answering ${statusCode}: ${error.message}`);
+    // An HttpError's message is written for the caller; any other 5xx message may carry internals.
+    const message = error instanceof HttpError ? error.message : 'internal error, please consult the gateway logs';
+    void reply.code(statusCode).send(errorBody(statusCode, message));
+    return;
+  }
+  // Fastify's own 415 text names no type; say which one the webhook takes.
+  const message =
+    'code' in error && error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+      ? 'content type must be application/json'
+      : error.message;
+  if (statusCode !== 404 && statusCode !== 429) {
+    request.log.info({ statusCode, reason: message, ...details }, 'request refused');
+  }
+  void reply.code(statusCode).send(errorBody(statusCode, message));
+}

@@ -1,0 +1,360 @@
+/**
+ * The promotion webhook, `POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnv}`
+ * (DESIGN.md §3.2 and issue 2 §3). The checks run in the order of the design's table, each at the
+ * earliest request phase that can decide it:
+ *
+ *   onRequest   503 while shutting down (app.ts) · 429 rate limit (app.ts)
+ *   routing     405 + `Allow: POST` for other methods under /promotion/ · 404 wrong segment count
+ *   preParsing  404 unknown Pipeline (503 instead while the Pipeline source has not synced yet, so
+ *               a real Pipeline is never reported missing)
+ *   parsing     415 not `application/json` · 413 over 1 MiB (the body must be read, bounded, before
+ *               anything can be verified over it)
+ *   handler     401 signature · 400 not JSON / not a Flux event · 422 no revision · 422 unknown
+ *               source env · 422 next env has no targets · 422 involved object mismatch · 200 ignored
+ *               (not a successful deployment; nothing touched) · 500 no promotion for the target ·
+ *               202 delivered (the last environment too: it records the end of the journey) ·
+ *               503 + `Retry-After` when Temporal cannot take the event
+ */
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { Ajv } from 'ajv';
+import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
+import { eventRevision, type FluxEvent, judgeEvent, promotedVersion } from '../../model/flux-event.js';
+import {
+  effectivePromotion,
+  environmentIndex,
+  involvedObjectMatches,
+  type Pipeline,
+  pipelineKey,
+  strategyName,
+} from '../../model/pipeline.js';
+import type { DeploymentEvent } from '../../model/release.js';
+import type { PipelineSource } from '../../pipelines/source.js';
+import { errorBodySchema, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
+import { SIGNATURE_HEADER, verifySignature } from '../hmac.js';
+import type { GatewayMetrics } from '../plugins/metrics.js';
+import { type DeliveryReceipt, type ReleaseStarter, TemporalUnavailableError } from '../release-starter.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Pipeline of a promotion request, resolved before its body is read. */
+    pipeline: Pipeline | null;
+  }
+}
+
+export const PROMOTION_ROUTE = '/promotion/:namespace/:name/:env';
+/** Flux events are a few hundred bytes; 1 MiB leaves room for long Helm error messages. */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/**
+ * Flux retries a failed delivery about four times; go-retryablehttp, which it uses, waits for a
+ * 503's `Retry-After`. 30 s spreads those retries over ~2 minutes, enough to ride out a Temporal
+ * frontend restart, instead of spending them all in the first seconds of an outage.
+ */
+export const RETRY_AFTER_SECONDS = 30;
+
+export type PromotionRouteConfig = Pick<GatewayConfig, 'allowUnsigned' | 'promotingReasons'> & {
+  temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>;
+};
+
+export interface PromotionRouteDeps {
+  config: PromotionRouteConfig;
+  pipelines: PipelineSource;
+  releases: ReleaseStarter;
+  metrics: GatewayMetrics;
+}
+
+interface PromotionParams {
+  namespace: string;
+  name: string;
+  env: string;
+}
+
+const paramsSchema = {
+  type: 'object',
+  required: ['namespace', 'name', 'env'],
+  properties: { namespace: { type: 'string' }, name: { type: 'string' }, env: { type: 'string' } },
+} as const;
+
+const acceptedSchema = {
+  type: 'object',
+  required: ['workflowId', 'runId', 'url'],
+  properties: {
+    workflowId: { type: 'string' },
+    runId: { type: 'string' },
+    url: { type: 'string' },
+    alreadyCompleted: { type: 'boolean' },
+  },
+} as const;
+
+const ignoredSchema = {
+  type: 'object',
+  required: ['ignored', 'reason'],
+  properties: { ignored: { type: 'boolean' }, reason: { type: 'string' } },
+} as const;
+
+/**
+ * The Flux event (fluxcd/pkg/apis/event), checked only after the signature: an unauthenticated
+ * caller learns nothing about what a valid body looks like. `metadata.revision` is deliberately not
+ * required here: its absence has its own answer (422).
+ */
+const fluxEventSchema = {
+  type: 'object',
+  required: ['involvedObject', 'severity', 'timestamp', 'message', 'reason', 'reportingController'],
+  properties: {
+    involvedObject: {
+      type: 'object',
+      required: ['kind', 'name', 'namespace'],
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string', minLength: 1 },
+        name: { type: 'string', minLength: 1 },
+        namespace: { type: 'string', minLength: 1 },
+        uid: { type: 'string' },
+        resourceVersion: { type: 'string' },
+      },
+    },
+    severity: { type: 'string', minLength: 1 },
+    timestamp: { type: 'string' },
+    message: { type: 'string' },
+    reason: { type: 'string', minLength: 1 },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    reportingController: { type: 'string', minLength: 1 },
+    reportingInstance: { type: 'string' },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: false });
+const validateFluxEvent = ajv.compile<FluxEvent>(fluxEventSchema);
+
+function parseFluxEvent(raw: Buffer): FluxEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON');
+  }
+  if (!validateFluxEvent(parsed)) {
+    throw new HttpError(400, `body is not a Flux event: ${ajv.errorsText(validateFluxEvent.errors, { dataVar: 'event' })}`);
+  }
+  return parsed;
+}
+
+/** What the workflow keeps of the event: enough to explain the journey, nothing else. */
+function deploymentEvent(event: FluxEvent, revision: string): DeploymentEvent {
+  const { apiVersion, kind, namespace, name } = event.involvedObject;
+  return {
+    revision,
+    reason: event.reason,
+    message: event.message,
+    timestamp: event.timestamp,
+    reportingController: event.reportingController,
+    involvedObject: apiVersion === undefined ? { kind, namespace, name } : { apiVersion, kind, namespace, name },
+  };
+}
+
+export function workflowUrl(temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>, receipt: DeliveryReceipt): string {
+  return (
+    `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}` +
+    `/workflows/${encodeURIComponent(receipt.workflowId)}/${encodeURIComponent(receipt.runId)}/history`
+  );
+}
+
+export function promotionRoutes(deps: PromotionRouteDeps) {
+  const { config, pipelines, releases, metrics } = deps;
+
+  /**
+   * 401 unless the body carries a valid signature by the Pipeline's `hmac-key`. Weave skipped the
+   * check when a Pipeline had no secretRef; Baton refuses unless the operator allowed it.
+   * Never logs the key or the received signature.
+   */
+  async function authenticate(pipeline: Pipeline, request: FastifyRequest, body: Buffer): Promise<void> {
+    const log = request.log;
+    const secretRef = pipeline.spec.promotion?.strategy.secretRef;
+    if (secretRef === undefined) {
+      if (config.allowUnsigned) return;
+      metrics.signatureFailures.inc({ reason: 'unsigned' });
+      throw new HttpError(401, 'unsigned webhooks are refused: the Pipeline has no spec.promotion.strategy.secretRef', {
+        details: { pipeline: pipelineKey(pipeline) },
+      });
+    }
+    let secret;
+    try {
+      secret = await pipelines.getSecret(pipeline.namespace, secretRef.name);
+    } catch (error) {
+      throw new HttpError(503, 'the webhook key could not be read; retry later', {
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+        details: { pipeline: pipelineKey(pipeline), secret: `${pipeline.namespace}/${secretRef.name}` },
+        cause: error,
+      });
+    }
+    const key = secret?.['hmac-key'];
+    if (key === undefined || key.length === 0) {
+      // The caller cannot fix this, the operator must: 401 out, the details in the log.
+      log.error(
+        {
+          pipeline: pipelineKey(pipeline),
+          secret: `${pipeline.namespace}/${secretRef.name}`,
+          problem: secret === undefined ? 'Secret not found' : "Secret has no 'hmac-key'",
+        },
+        `cannot verify webhooks for Pipeline ${pipelineKey(pipeline)}: ` +
+          (secret === undefined
+            ? `Secret ${pipeline.namespace}/${secretRef.name} (spec.promotion.strategy.secretRef) not found`
+            : `Secret ${pipeline.namespace}/${secretRef.name} has no 'hmac-key'`),
+      );
+      metrics.signatureFailures.inc({ reason: 'no-key' });
+      throw new HttpError(401, 'signature verification failed');
+    }
+    const check = verifySignature(request.headers[SIGNATURE_HEADER], body, key);
+    if (!check.ok) {
+      metrics.signatureFailures.inc({ reason: check.failure });
+      throw new HttpError(
+        401,
+        check.failure === 'missing' ? 'missing X-Signature header' : 'signature verification failed',
+        { details: { pipeline: pipelineKey(pipeline), signatureFailure: check.failure } },
+      );
+    }
+  }
+
+  return function register(app: FastifyInstance): Promise<void> {
+    // Only JSON, kept as the raw bytes the signature covers; anything else is 415.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_EVENT_BYTES }, (_request, body, done) => {
+      done(null, body);
+    });
+
+    app.route({
+      method: app.supportedMethods.filter((method) => method !== 'POST'),
+      url: '/promotion/*',
+      exposeHeadRoute: false,
+      schema: { response: { '4xx': errorBodySchema } },
+      // Before the body is parsed, so a PUT with any content type is a 405, not a 415.
+      preParsing: (request, _reply, _payload, done) => done(methodNotAllowed(request.method)),
+      handler: (request) => {
+        throw methodNotAllowed(request.method);
+      },
+    });
+
+    app.post<{ Params: PromotionParams }>(
+      PROMOTION_ROUTE,
+      {
+        bodyLimit: MAX_EVENT_BYTES,
+        schema: {
+          params: paramsSchema,
+          response: { 200: ignoredSchema, 202: acceptedSchema, '4xx': errorBodySchema, '5xx': errorBodySchema },
+        },
+        preParsing: (request, _reply, payload, done) => {
+          const { namespace, name } = request.params;
+          const pipeline = pipelines.getPipeline({ namespace, name });
+          if (pipeline !== undefined) {
+            request.pipeline = pipeline;
+            done(null, payload);
+          } else if (!pipelines.isSynced()) {
+            done(
+              new HttpError(503, 'Pipelines are still loading; retry later', {
+                headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+              }),
+            );
+          } else {
+            done(new HttpError(404, `Pipeline ${namespace}/${name} not found`));
+          }
+        },
+      },
+      async (request, reply) => {
+        const receivedAt = new Date().toISOString();
+        const pipeline = request.pipeline;
+        if (pipeline === null) throw new Error('the Pipeline was not resolved before the handler');
+        const { env } = request.params;
+        const { spec } = pipeline;
+        const raw = request.body;
+        // No content type and no body: fastify skips parsing. Still not JSON.
+        if (!Buffer.isBuffer(raw)) throw new HttpError(415, 'content type must be application/json');
+
+        await authenticate(pipeline, request, raw);
+        const event = parseFluxEvent(raw);
+
+        const revision = eventRevision(event);
+        if (revision === undefined) throw new HttpError(422, "event has no 'revision' in the metadata field.");
+
+        const index = environmentIndex(spec, env);
+        if (index < 0) throw new HttpError(422, `app ${pipelineKey(pipeline)} has no environment ${env} defined`);
+        const next = spec.environments[index + 1];
+        if (next !== undefined && next.targets.length === 0) {
+          throw new HttpError(422, `environment ${next.name} has no targets`);
+        }
+        if (!involvedObjectMatches(spec, env, event.involvedObject)) {
+          throw new HttpError(422, 'involved object does not match Pipeline definition');
+        }
+
+        const verdict = judgeEvent(event, config.promotingReasons);
+        if (!verdict.promotes) {
+          metrics.ignoredEvents.inc({ cause: event.severity === 'info' ? 'reason' : 'severity' });
+          request.log.info(
+            { pipeline: pipelineKey(pipeline), environment: env, revision, why: verdict.why },
+            'event does not promote; ignored',
+          );
+          return reply.code(200).send({ ignored: true, reason: verdict.why });
+        }
+
+        if (next !== undefined) {
+          const promotion = effectivePromotion(spec, next.name);
+          const strategy = promotion === undefined ? undefined : strategyName(promotion);
+          if (strategy === undefined) {
+            throw new HttpError(500, INTERNAL_ERROR_MESSAGE, {
+              details: {
+                pipeline: pipelineKey(pipeline),
+                targetEnvironment: next.name,
+                problem:
+                  promotion === undefined
+                    ? `no promotion configured for environment ${next.name} (neither spec.environments[${index + 1}].promotion nor spec.promotion)`
+                    : `the promotion for environment ${next.name} selects no strategy (pull-request or notification)`,
+              },
+            });
+          }
+        }
+
+        const version = promotedVersion(revision);
+        const stopTimer = metrics.signalWithStart.startTimer();
+        let receipt: DeliveryReceipt;
+        try {
+          receipt = await releases.deliver({
+            pipeline,
+            version,
+            environment: env,
+            event: deploymentEvent(event, revision),
+            receivedAt,
+          });
+          stopTimer({ outcome: receipt.alreadyCompleted ? 'already-completed' : 'started' });
+        } catch (error) {
+          if (error instanceof TemporalUnavailableError) {
+            stopTimer({ outcome: 'unavailable' });
+            throw new HttpError(503, 'Temporal is unavailable, the event was not recorded; retry later', {
+              headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+              details: { pipeline: pipelineKey(pipeline), environment: env, version },
+              cause: error,
+            });
+          }
+          stopTimer({ outcome: 'error' });
+          throw new HttpError(500, INTERNAL_ERROR_MESSAGE, {
+            details: { pipeline: pipelineKey(pipeline), environment: env, version, problem: 'signal-with-start failed' },
+            cause: error,
+          });
+        }
+
+        const url = workflowUrl(config.temporal, receipt);
+        logAccepted(request.log, { pipeline: pipelineKey(pipeline), environment: env, version, ...receipt });
+        return reply
+          .code(202)
+          .header('location', url)
+          .send({ ...receipt, url });
+      },
+    );
+    return Promise.resolve();
+  };
+}
+
+function methodNotAllowed(method: string): HttpError {
+  return new HttpError(405, `method ${method} is not allowed, use POST`, { headers: { allow: 'POST' } });
+}
+
+function logAccepted(log: FastifyBaseLogger, fields: Record<string, unknown>): void {
+  log.info(fields, fields.alreadyCompleted ? 'event for a completed release; nothing to do' : 'event delivered to the release workflow');
+}

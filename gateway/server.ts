@@ -1,0 +1,171 @@
+/**
+ * `tsx gateway/server.ts` (`npm run gateway`): the gateway on BATON_HOST:BATON_PORT. `startGateway`
+ * is also what `scripts/start.ts` calls to run the gateway next to the worker in one process.
+ *
+ * The Temporal connection is lazy: the gateway boots, serves probes and answers 503 to events while
+ * Temporal is down, and connects on the first call that needs it.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { type Config, loadConfig } from '../config/config.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { createPipelineSource } from '../pipelines/create-source.js';
+import type { PipelineSource } from '../pipelines/source.js';
+import { buildApp } from './app.js';
+import { createTemporalReleaseStarter, GATEWAY_GRPC_RETRY, type ReleaseStarter } from './release-starter.js';
+
+/** How long shutdown waits for Temporal calls that outlived their request (retries sleeping). */
+const DRAIN_TIMEOUT_MS = 3000;
+
+export interface GatewayOverrides {
+  logger?: Logger;
+  /** A source shared with the worker; the caller starts and stops it. */
+  pipelines?: PipelineSource;
+  /** A Temporal client shared with other components; the caller closes its connection. */
+  client?: Client;
+  releases?: ReleaseStarter;
+}
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  /** Where it listens, e.g. `http://127.0.0.1:8082`. */
+  url: string;
+  /**
+   * Stops accepting connections, answers 503 to requests still arriving on open ones, waits for
+   * in-flight requests, then releases what `startGateway` created (never what it was given).
+   */
+  close(): Promise<void>;
+}
+
+/** Starts the gateway. Whatever is not passed in is built from `config` and owned by the gateway. */
+export async function startGateway(config: Config, overrides: GatewayOverrides = {}): Promise<RunningGateway> {
+  const logger = overrides.logger ?? pino({ level: config.logLevel, name: 'baton-gateway' });
+  const owned: { name: string; close: () => Promise<void> }[] = [];
+  const release = async (): Promise<void> => {
+    for (const { name, close } of owned.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.error({ err: error }, `closing ${name} failed`);
+      }
+    }
+  };
+
+  try {
+    let pipelines = overrides.pipelines;
+    if (pipelines === undefined) {
+      const source = await createPipelineSource(config.pipelines, logger);
+      await source.start();
+      owned.push({ name: 'the Pipeline source', close: () => source.stop() });
+      pipelines = source;
+    }
+
+    let releases = overrides.releases;
+    if (releases === undefined) {
+      let client = overrides.client;
+      if (client === undefined) {
+        const connection = Connection.lazy({
+          ...(await temporalConnectionOptions(config.temporal)),
+          interceptors: [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)],
+        });
+        owned.push({ name: 'the Temporal connection', close: () => connection.close() });
+        client = new Client({ connection, namespace: config.temporal.namespace });
+      }
+      const starter = createTemporalReleaseStarter(client, {
+        taskQueue: config.temporal.taskQueue,
+        policy: config.releasePolicy,
+        namespace: config.temporal.namespace,
+        signalTimeoutMs: config.gateway.signalTimeoutMs,
+      });
+      // Closed after the HTTP server (LIFO) and before the connection.
+      owned.push({ name: 'pending Temporal calls', close: () => starter.drain(DRAIN_TIMEOUT_MS) });
+      releases = starter;
+    }
+
+    const app = await buildApp({
+      config: { ...config.gateway, temporal: config.temporal },
+      pipelines,
+      releases,
+      logger,
+    });
+    owned.push({ name: 'the HTTP server', close: () => app.close() });
+    const address = await app.listen({ host: config.gateway.host, port: config.gateway.port });
+    logger.info(
+      { address, temporal: config.temporal.address, namespace: config.temporal.namespace, pipelines: config.pipelines.kind },
+      `gateway listening on ${address}`,
+    );
+
+    let closed: Promise<void> | undefined;
+    return { app, url: address, close: () => (closed ??= release()) };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/**
+ * Closes on SIGTERM/SIGINT (and on a crash) within `graceMs`, close-with-grace style: a second
+ * signal, or a close that takes too long, exits at once.
+ */
+export function closeOnSignals(log: Logger, close: () => Promise<void>, options: { graceMs?: number } = {}): void {
+  const graceMs = options.graceMs ?? 10_000;
+  let shuttingDown = false;
+  const shutdown = (reason: string, exitCode: number): void => {
+    if (shuttingDown) {
+      log.warn({ reason }, 'shutdown already in progress; exiting now');
+      process.exit(1);
+    }
+    shuttingDown = true;
+    log.info({ reason }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error(`still shutting down after ${graceMs} ms; exiting`);
+      process.exit(1);
+    }, graceMs);
+    timer.unref();
+    close().then(
+      () => process.exit(exitCode),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception');
+    shutdown('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (error) => {
+    log.fatal({ err: error }, 'unhandled rejection');
+    shutdown('unhandledRejection', 1);
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel, name: 'baton-gateway' });
+  const gateway = await startGateway(config, { logger });
+  closeOnSignals(logger, () => gateway.close());
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // The one top-level catch: configuration errors and failures to boot end here.
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? `baton gateway failed to start: ${error.stack ?? error.message}` : error);
+    process.exit(1);
+  });
+}

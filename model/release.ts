@@ -1,0 +1,119 @@
+/**
+ * The release workflow's contract: its input, the state it exposes, and the names of its phases.
+ * One release = one (pipeline, version) journey through the pipeline's environments. Workflow-safe.
+ */
+import type { PipelineRef, StrategyName } from './pipeline.js';
+
+/** Durations are Temporal duration strings (`2s`, `20 seconds`, `30d`) or milliseconds. */
+export type Duration = string | number;
+
+export interface ActivityRetryPolicy {
+  initialInterval: Duration;
+  backoffCoefficient: number;
+  maximumInterval: Duration;
+  maximumAttempts: number;
+}
+
+export interface ReleasePolicy {
+  activityRetry: ActivityRetryPolicy;
+  /** Bound on any single activity attempt. */
+  activityTimeout: Duration;
+  /** The release ends as Expired after this long without a new environment being reached. */
+  idleTimeout: Duration;
+}
+
+/** Weave's defaults: `delay: 2`, `maxDelay: 20`, `threshold: 3`. */
+export const DEFAULT_RELEASE_POLICY: ReleasePolicy = {
+  activityRetry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
+  activityTimeout: '1m',
+  idleTimeout: '30d',
+};
+
+export interface ReleaseInput {
+  pipeline: PipelineRef;
+  version: string;
+  policy: ReleasePolicy;
+  /** Set only when the workflow continues as new, to carry its journey over. */
+  carriedState?: ReleaseState;
+}
+
+export const ReleasePhase = {
+  /** Waiting for the first `deployed` signal (only between start and the first signal). */
+  started: 'Started',
+  /** Running the promotion strategy into the target environment. */
+  promoting: 'Promoting',
+  /** The target environment's gate asks for a manual approval. */
+  awaitingApproval: 'AwaitingApproval',
+  /** Promoted; waiting for Flux to report the version in the target environment. */
+  awaitingDeployment: 'AwaitingDeployment',
+  /** The version reached the last environment. */
+  completed: 'Completed',
+  rejected: 'Rejected',
+  /** A promotion failed in a way retrying cannot fix; `lastError` says what to change. */
+  failed: 'Failed',
+  /** Nothing happened for the policy's idle timeout. */
+  expired: 'Expired',
+} as const;
+export type ReleasePhase = (typeof ReleasePhase)[keyof typeof ReleasePhase];
+
+/** What the gateway keeps of a Flux event: enough to explain the journey, nothing sensitive. */
+export interface DeploymentEvent {
+  revision: string;
+  reason: string;
+  message: string;
+  timestamp: string;
+  reportingController: string;
+  involvedObject: { apiVersion?: string; kind: string; namespace: string; name: string };
+}
+
+export interface DeploymentRecord {
+  environment: string;
+  reachedAt: string;
+  event: DeploymentEvent;
+  /** How many more times Flux reported the same deployment; they change nothing. */
+  repeats: number;
+}
+
+export interface DecisionRecord {
+  decision: 'approved' | 'rejected';
+  environment: string;
+  approver: string;
+  comment?: string;
+  at: string;
+}
+
+export interface PromotionRecord {
+  sourceEnvironment: string;
+  targetEnvironment: string;
+  strategy: StrategyName;
+  startedAt: string;
+  completedAt?: string;
+  /** Human-readable outcome: the notification emitted, the PR opened, or why nothing was needed. */
+  outcome?: string;
+  approval?: DecisionRecord;
+}
+
+export interface PendingGate {
+  kind: 'approval';
+  environment: string;
+  since: string;
+}
+
+export interface ReleaseState {
+  pipeline: PipelineRef;
+  version: string;
+  phase: ReleasePhase;
+  /** The environment being promoted into, or awaited, when there is one. */
+  targetEnvironment?: string;
+  /** One sentence saying what the release does now. */
+  currentStep: string;
+  reached: DeploymentRecord[];
+  promotions: PromotionRecord[];
+  pendingGate?: PendingGate;
+  lastError?: string;
+}
+
+/** `release/<pipelineNamespace>/<pipelineName>/<version>`: one execution per journey. */
+export function releaseWorkflowId(pipeline: PipelineRef, version: string): string {
+  return `release/${pipeline.namespace}/${pipeline.name}/${version}`;
+}

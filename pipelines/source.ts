@@ -1,0 +1,20 @@
+/**
+ * Where Pipelines and their Secrets come from. The gateway and the worker's activities read them
+ * through this interface; `kubernetes-source.ts` and `directory-source.ts` implement it.
+ */
+import type { Pipeline, PipelineRef } from '../model/pipeline.js';
+
+/** A Secret's data, decoded from base64 (or taken from `stringData`). */
+export type SecretData = Readonly<Record<string, Buffer>>;
+
+export interface PipelineSource {
+  /** Loads or lists the Pipelines once; resolves when the first sync is complete. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** True once the initial sync is complete and the source is still connected. */
+  isSynced(): boolean;
+  /** From the in-memory cache: never a remote call per request. */
+  getPipeline(ref: PipelineRef): Pipeline | undefined;
+  /** Reads one Secret by name (never a list or watch of Secrets). */
+  getSecret(namespace: string, name: string): Promise<SecretData | undefined>;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm test`: provides the real servers (scripts/setup-servers.sh, cached), then runs every
+# test/**/*.test.ts with Node's test runner. Extra arguments select test files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+while IFS='=' read -r name path; do
+  case "$name" in
+    temporal) export BATON_TEMPORAL_BIN="$path" ;;
+    test-server) export BATON_TEST_SERVER_BIN="$path" ;;
+    etcd) export BATON_ETCD_BIN="$path" ;;
+    kube-apiserver) export BATON_KUBE_APISERVER_BIN="$path" ;;
+  esac
+done < <(bash scripts/setup-servers.sh)
+
+if [[ $# -gt 0 ]]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
+exec node --import tsx --test --test-reporter=spec --test-timeout=300000 "${files[@]}"

@@ -1,0 +1,29 @@
+/**
+ * Paths of the real server binaries tests use. `npm test` exports them (scripts/test.sh); running a
+ * test file alone falls back to scripts/setup-servers.sh, which reuses its cache.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const SETUP_SCRIPT = fileURLToPath(new URL('../../scripts/setup-servers.sh', import.meta.url));
+
+const ENV_BY_COMPONENT = {
+  temporal: 'BATON_TEMPORAL_BIN',
+  'test-server': 'BATON_TEST_SERVER_BIN',
+  etcd: 'BATON_ETCD_BIN',
+  'kube-apiserver': 'BATON_KUBE_APISERVER_BIN',
+} as const;
+
+export type ServerComponent = keyof typeof ENV_BY_COMPONENT;
+
+export function serverBinary(component: ServerComponent): string {
+  const variable = ENV_BY_COMPONENT[component];
+  const fromEnv = process.env[variable];
+  if (fromEnv) return fromEnv;
+  const output = execFileSync('bash', [SETUP_SCRIPT, component], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = output.split('\n').find((l) => l.startsWith(`${component}=`));
+  if (line === undefined) throw new Error(`scripts/setup-servers.sh did not provide ${component}`);
+  const path = line.slice(component.length + 1);
+  process.env[variable] = path;
+  return path;
+}

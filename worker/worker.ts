@@ -1,0 +1,30 @@
+/** The Baton worker: release workflows and their activities on one task queue. */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { type ActivityDependencies, createActivities } from '../activities/index.js';
+import type { TemporalConfig } from '../config/config.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface ReleaseWorker {
+  worker: Worker;
+  connection: NativeConnection;
+}
+
+export async function createReleaseWorker(temporal: TemporalConfig, deps: ActivityDependencies): Promise<ReleaseWorker> {
+  const connection = await NativeConnection.connect(await temporalConnectionOptions(temporal));
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: temporal.namespace,
+      taskQueue: temporal.taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: createActivities(deps),
+    });
+    return { worker, connection };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}
