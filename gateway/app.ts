@@ -50,6 +50,16 @@ export function serverTimeouts(config: Pick<GatewayConfig, 'signalTimeoutMs'>): 
   };
 }
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * The log level of routes polled every few seconds (probes, scrapes): `warn`, so their request lines
+ * stay out of the log, unless the logger is set quieter still (a route level can only raise noise).
+ */
+function pollingLogLevel(level: string): string {
+  return LEVELS.indexOf(level) > LEVELS.indexOf('warn') ? level : 'warn';
+}
+
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, pipelines, releases } = deps;
   const app = Fastify({
@@ -76,7 +86,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     });
   });
 
-  const metrics = installMetrics(app, deps.metrics);
+  const logLevel = pollingLogLevel(deps.logger.level);
+  const metrics = installMetrics(app, { ...deps.metrics, logLevel });
 
   // One bucket per client for every rate-limited route (they share the plugin's store): 20 calls
   // to unknown paths use up the same allowance as 20 webhooks.
@@ -94,7 +105,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
-  await app.register(healthRoutes({ pipelines, releases }));
+  await app.register(healthRoutes({ pipelines, releases, logLevel }));
   await app.register(promotionRoutes({ config, pipelines, releases, metrics }));
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {

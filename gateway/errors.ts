@@ -1,8 +1,9 @@
 /**
  * The gateway's one error handler and the error it throws on purpose. Every error body is
- * `{statusCode, error, message}` with an HTML-escaped message (Weave escaped its error texts after a
- * reflected-content report, and ours reflect path segments and event fields too). A 5xx body never
- * carries details: they go to the log, with the request id that the caller also sees in its logs.
+ * `{statusCode, error, message}`; whatever a message reflects from the request is HTML-escaped
+ * (Weave escaped its error texts after a reflected-content report). Only the reflected parts: the
+ * contract's fixed texts (`event has no 'revision' in the metadata field.`) go out byte for byte.
+ * A 5xx body never carries details: they go to the log only.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -37,6 +38,11 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
+/** Template tag: literal parts verbatim, every interpolated value HTML-escaped. */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): string {
+  return strings.reduce((text, literal, i) => text + escapeHtml(String(values[i - 1])) + literal);
+}
+
 export interface HttpErrorOptions {
   /** Response headers (`Allow`, `Retry-After`, …). */
   headers?: Record<string, string>;
@@ -46,8 +52,9 @@ export interface HttpErrorOptions {
 }
 
 /**
- * An answer the gateway gives on purpose. `message` is meant for the caller (it is escaped on the
- * way out); anything the caller must not see goes into `details`, which only the log receives.
+ * An answer the gateway gives on purpose. `message` is sent as it is: build it with `html` when it
+ * includes anything that came with the request. Anything the caller must not see goes into
+ * `details`, which only the log receives.
  */
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -68,8 +75,8 @@ export class HttpError extends Error {
 /** Weave's text for a promotion that cannot proceed for a reason only the operator can fix. */
 export const INTERNAL_ERROR_MESSAGE = "error promoting application, please consult the promotion server's logs";
 
-export function errorBody(statusCode: number, message: string): ErrorBody {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: escapeHtml(message) };
+function errorBody(statusCode: number, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
 
 function statusOf(error: FastifyError | HttpError): number {
@@ -90,11 +97,14 @@ export function errorHandler(error: FastifyError | HttpError, request: FastifyRe
     void reply.code(statusCode).send(errorBody(statusCode, message));
     return;
   }
+  // Fastify's and plugins' messages may quote the request (a content type, a URL): escape them whole.
   // Fastify's own 415 text names no type; say which one the webhook takes.
   const message =
-    'code' in error && error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-      ? 'content type must be application/json'
-      : error.message;
+    error instanceof HttpError
+      ? error.message
+      : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? 'content type must be application/json'
+        : escapeHtml(error.message);
   if (statusCode !== 404 && statusCode !== 429) {
     request.log.info({ statusCode, reason: message, ...details }, 'request refused');
   }

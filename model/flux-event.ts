@@ -7,7 +7,8 @@ import type { DeploymentEvent } from './release.js';
 
 export interface FluxEvent {
   involvedObject: InvolvedObject & { uid?: string; resourceVersion?: string };
-  severity: 'info' | 'error' | 'trace' | string;
+  /** `info` or `error` (`trace` on newer controllers); only `info` can promote. */
+  severity: string;
   timestamp: string;
   message: string;
   reason: string;

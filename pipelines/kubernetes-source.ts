@@ -32,7 +32,10 @@ const PIPELINE_PLURAL = 'pipelines';
 const PIPELINES_PATH = `/apis/${PIPELINE_GROUP}/${PIPELINE_VERSION}/${PIPELINE_PLURAL}`;
 
 export interface KubernetesPipelineSourceOptions {
-  /** How long a Secret read is reused (default 30 s): also how long a rotated HMAC key takes to apply. */
+  /**
+   * How long a Secret read, found or missing, is reused (default 30 s): also how long a rotated HMAC
+   * key or a newly created Secret takes to apply. Failed reads are not reused.
+   */
   secretTtlMs?: number;
   /** First wait before relisting after the list or watch failed (default 1 s), doubled each failure. */
   reconnectDelayMs?: number;

@@ -72,8 +72,7 @@ export function pipelineFromManifest(manifest: unknown): ManifestResult {
     problems.push(...(validateSpec.errors ?? []).map(describe));
   } else {
     const seen = new Set<string>();
-    validateSpec.errors = null;
-    (m.spec as PipelineSpec).environments.forEach((env, i) => {
+    m.spec.environments.forEach((env, i) => {
       if (seen.has(env.name)) problems.push(`spec.environments[${i}].name: '${env.name}' is defined twice`);
       seen.add(env.name);
     });

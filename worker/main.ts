@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, name: 'baton-worker' });
   const pipelines = await createPipelineSource(config.pipelines, log);
   await pipelines.start();
-  const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log));
+  const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
   log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');
   try {
     await worker.run();

@@ -23,6 +23,8 @@ export interface GatewayMetrics {
 export interface MetricsOptions {
   /** Process and Node.js runtime metrics (default true). */
   defaultMetrics?: boolean;
+  /** Log level of the `/metrics` route (default `warn`: scrapes do not fill the log). */
+  logLevel?: string;
 }
 
 /** Label for requests no route matched: bounded cardinality, whatever paths scanners try. */
@@ -74,7 +76,7 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions = {
     });
   });
 
-  app.get('/metrics', { config: { rateLimit: false }, logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { config: { rateLimit: false }, logLevel: options.logLevel ?? 'warn' }, async (_request, reply) => {
     void reply.type(registry.contentType);
     return registry.metrics();
   });

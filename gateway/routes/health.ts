@@ -10,8 +10,10 @@ import type { ReleaseStarter } from '../release-starter.js';
 export interface HealthRouteDeps {
   pipelines: PipelineSource;
   releases: ReleaseStarter;
-  /** How long `/readyz` waits for Temporal (default 2 s; kubelet's own probe timeout is 1 s by default). */
+  /** How long `/readyz` waits for Temporal (default 2 s). */
   temporalTimeoutMs?: number;
+  /** Log level of the probe routes (default `warn`: probes do not fill the log). */
+  logLevel?: string;
 }
 
 type CheckResult = 'ok' | 'unavailable' | 'not synced';
@@ -30,13 +32,14 @@ const readinessSchema = {
 
 export function healthRoutes(deps: HealthRouteDeps) {
   const temporalTimeoutMs = deps.temporalTimeoutMs ?? 2000;
+  const logLevel = deps.logLevel ?? 'warn';
 
   return function register(app: FastifyInstance): Promise<void> {
     app.get(
       '/healthz',
       {
         config: { rateLimit: false },
-        logLevel: 'warn',
+        logLevel,
         schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
       },
       (_request, reply) => reply.send({ status: 'ok' }),
@@ -44,7 +47,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
 
     app.get(
       '/readyz',
-      { config: { rateLimit: false }, logLevel: 'warn', schema: { response: { 200: readinessSchema, 503: readinessSchema } } },
+      { config: { rateLimit: false }, logLevel, schema: { response: { 200: readinessSchema, 503: readinessSchema } } },
       async (request, reply) => {
         let temporal: CheckResult = 'ok';
         try {

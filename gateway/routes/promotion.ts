@@ -29,7 +29,7 @@ import {
 } from '../../model/pipeline.js';
 import type { DeploymentEvent } from '../../model/release.js';
 import type { PipelineSource } from '../../pipelines/source.js';
-import { errorBodySchema, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
+import { errorBodySchema, escapeHtml, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import { SIGNATURE_HEADER, verifySignature } from '../hmac.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
 import { type DeliveryReceipt, type ReleaseStarter, TemporalUnavailableError } from '../release-starter.js';
@@ -133,7 +133,9 @@ function parseFluxEvent(raw: Buffer): FluxEvent {
     throw new HttpError(400, 'body is not valid JSON');
   }
   if (!validateFluxEvent(parsed)) {
-    throw new HttpError(400, `body is not a Flux event: ${ajv.errorsText(validateFluxEvent.errors, { dataVar: 'event' })}`);
+    // Ajv's messages come from the schema; the paths may name the sender's keys.
+    const problems = (validateFluxEvent.errors ?? []).map((e) => `${escapeHtml(`event${e.instancePath}`)} ${e.message ?? 'is invalid'}`);
+    throw new HttpError(400, `body is not a Flux event: ${problems.join(', ')}`);
   }
   return parsed;
 }
@@ -254,7 +256,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
               }),
             );
           } else {
-            done(new HttpError(404, `Pipeline ${namespace}/${name} not found`));
+            done(new HttpError(404, html`Pipeline ${namespace}/${name} not found`));
           }
         },
       },
@@ -275,10 +277,10 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
         if (revision === undefined) throw new HttpError(422, "event has no 'revision' in the metadata field.");
 
         const index = environmentIndex(spec, env);
-        if (index < 0) throw new HttpError(422, `app ${pipelineKey(pipeline)} has no environment ${env} defined`);
+        if (index < 0) throw new HttpError(422, html`app ${pipelineKey(pipeline)} has no environment ${env} defined`);
         const next = spec.environments[index + 1];
         if (next !== undefined && next.targets.length === 0) {
-          throw new HttpError(422, `environment ${next.name} has no targets`);
+          throw new HttpError(422, html`environment ${next.name} has no targets`);
         }
         if (!involvedObjectMatches(spec, env, event.involvedObject)) {
           throw new HttpError(422, 'involved object does not match Pipeline definition');
@@ -291,7 +293,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
             { pipeline: pipelineKey(pipeline), environment: env, revision, why: verdict.why },
             'event does not promote; ignored',
           );
-          return reply.code(200).send({ ignored: true, reason: verdict.why });
+          return reply.code(200).send({ ignored: true, reason: escapedVerdict(event, config.promotingReasons) });
         }
 
         if (next !== undefined) {
@@ -351,8 +353,20 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
   };
 }
 
+/**
+ * The verdict's text quotes the event's severity and reason; judge again over their escaped values
+ * to reflect them safely (escaping is one-to-one, so the verdict itself cannot change).
+ */
+function escapedVerdict(event: FluxEvent, promotingReasons: readonly string[]): string {
+  const verdict = judgeEvent(
+    { ...event, severity: escapeHtml(event.severity), reason: escapeHtml(event.reason) },
+    promotingReasons.map(escapeHtml),
+  );
+  return verdict.promotes ? '' : verdict.why;
+}
+
 function methodNotAllowed(method: string): HttpError {
-  return new HttpError(405, `method ${method} is not allowed, use POST`, { headers: { allow: 'POST' } });
+  return new HttpError(405, html`method ${method} is not allowed, use POST`, { headers: { allow: 'POST' } });
 }
 
 function logAccepted(log: FastifyBaseLogger, fields: Record<string, unknown>): void {

@@ -269,7 +269,7 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
 
   const processes: ManagedProcess[] = [];
   const stop = async (): Promise<void> => {
-    for (const managed of processes.reverse()) await terminate(managed);
+    for (const managed of [...processes].reverse()) await terminate(managed);
     await rm(dir, { recursive: true, force: true });
   };
   try {

@@ -1,0 +1,203 @@
+/** Shared by the gateway tests: fixtures, signatures, Pipelines on disk, apps and captured logs. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { parse, stringify } from 'yaml';
+import { buildApp, type GatewayAppConfig } from '../../gateway/app.js';
+import { signBody, type SignatureAlgorithm } from '../../gateway/hmac.js';
+import type { ReleaseStarter } from '../../gateway/release-starter.js';
+import { DEFAULT_PROMOTING_REASONS } from '../../model/flux-event.js';
+import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
+import type { PipelineSource } from '../../pipelines/source.js';
+
+/** The in-repo copies of ../shared/fixtures/flux-events (byte for byte the same request bodies). */
+export const EVENTS_DIR = new URL('../../examples/events/', import.meta.url);
+export const EXAMPLE_PIPELINES_DIR = fileURLToPath(new URL('../../examples/pipelines/', import.meta.url));
+const WEBHOOK_SECRET_FILE = join(EXAMPLE_PIPELINES_DIR, 'podinfo-02-webhook-secret.yaml');
+
+export const FIXTURES = {
+  upgradeSucceeded: 'helmrelease-upgrade-succeeded.json',
+  installSucceededOci: 'helmrelease-install-succeeded-oci.json',
+  upgradeFailed: 'helmrelease-upgrade-failed.json',
+  prefixedMetadata: 'helmrelease-upgrade-succeeded-prefixed-metadata.json',
+  kustomization: 'kustomization-reconciliation-succeeded.json',
+} as const;
+
+/** A fixture's exact bytes. */
+export function fixture(name: string): Buffer {
+  return readFileSync(new URL(name, EVENTS_DIR));
+}
+
+/** A fixture with some of its text replaced (still the fixture's bytes everywhere else). */
+export function variant(name: string, ...replacements: [string, string][]): Buffer {
+  let text = fixture(name).toString('utf8');
+  for (const [from, to] of replacements) {
+    if (!text.includes(from)) throw new Error(`${name} does not contain ${from}`);
+    text = text.replaceAll(from, to);
+  }
+  return Buffer.from(text, 'utf8');
+}
+
+/** The `hmac-key` of the example Secret, read from the manifest so the two never drift apart. */
+export const HMAC_KEY: string = (parse(readFileSync(WEBHOOK_SECRET_FILE, 'utf8')) as { stringData: { 'hmac-key': string } })
+  .stringData['hmac-key'];
+
+export const PODINFO = '/promotion/flux-system/podinfo-02';
+
+/** A signed Flux delivery, as notification-controller's generic-hmac Provider sends it. */
+export function delivery(
+  url: string,
+  body: Buffer,
+  options: { algorithm?: SignatureAlgorithm; key?: string; headers?: Record<string, string> } = {},
+): InjectOptions {
+  return {
+    method: 'POST',
+    url,
+    headers: {
+      'content-type': 'application/json',
+      'gotk-component': 'helm-controller',
+      'x-signature': signBody(body, options.key ?? HMAC_KEY, options.algorithm ?? 'sha256'),
+      ...options.headers,
+    },
+    payload: body,
+  };
+}
+
+export function testConfig(overrides: Partial<GatewayAppConfig> = {}): GatewayAppConfig {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    rateLimit: { max: 10_000, windowMs: 30_000 },
+    trustedProxies: [],
+    allowUnsigned: false,
+    promotingReasons: [...DEFAULT_PROMOTING_REASONS],
+    signalTimeoutMs: 5_000,
+    temporal: { namespace: 'default', uiUrl: 'http://localhost:8233' },
+    ...overrides,
+  };
+}
+
+/** A pino logger writing JSON lines into memory, so tests can read what the gateway logged. */
+export function captureLogs(): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  const logger = pino({ level: 'debug' }, stream);
+  const text = () => chunks.join('');
+  return {
+    logger,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+export async function directorySource(directory: string, logger: Logger = pino({ level: 'silent' })): Promise<DirectoryPipelineSource> {
+  const source = new DirectoryPipelineSource(directory, logger);
+  await source.start();
+  return source;
+}
+
+/** A temporary directory of manifests (each value: documents of one file); remove it when done. */
+export async function manifestDirectory(files: Record<string, object[]>): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'baton-gateway-test-'));
+  for (const [name, documents] of Object.entries(files)) {
+    await writeFile(join(path, name), documents.map((doc) => stringify(doc)).join('---\n'));
+  }
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** The podinfo-02 Pipeline of examples/, under another name, with `change` applied to its spec. */
+export function podinfoVariant(name: string, change: (spec: PodinfoSpec) => void): object {
+  const manifest = parse(readFileSync(join(EXAMPLE_PIPELINES_DIR, 'podinfo-02.yaml'), 'utf8')) as {
+    metadata: { name: string };
+    spec: PodinfoSpec;
+  };
+  manifest.metadata.name = name;
+  change(manifest.spec);
+  return manifest;
+}
+
+export interface PodinfoSpec {
+  environments: { name: string; targets: { namespace: string }[]; promotion?: unknown }[];
+  promotion?: { manual?: boolean; strategy: Record<string, unknown> };
+}
+
+export const webhookSecret = (name: string, data: Record<string, string>): object => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: 'flux-system' },
+  stringData: data,
+});
+
+/** A starter for tests whose requests must never reach Temporal: fails the request loudly if they do. */
+export function unreachableStarter(): ReleaseStarter & { calls: number } {
+  const starter = {
+    calls: 0,
+    deliver() {
+      starter.calls += 1;
+      return Promise.reject(new Error('this test must not deliver anything to Temporal'));
+    },
+    checkReachable: () => Promise.resolve(),
+    drain: () => Promise.resolve(),
+  };
+  return starter;
+}
+
+/** Wraps a starter and counts deliveries, to prove a request did not touch any workflow. */
+export function countingStarter(inner: ReleaseStarter): ReleaseStarter & { calls: number } {
+  const starter = {
+    calls: 0,
+    deliver(delivery: Parameters<ReleaseStarter['deliver']>[0]) {
+      starter.calls += 1;
+      return inner.deliver(delivery);
+    },
+    checkReachable: (timeoutMs: number) => inner.checkReachable(timeoutMs),
+    drain: (timeoutMs: number) => inner.drain(timeoutMs),
+  };
+  return starter;
+}
+
+export async function testApp(options: {
+  pipelines: PipelineSource;
+  releases: ReleaseStarter;
+  config?: Partial<GatewayAppConfig>;
+  logger?: Logger;
+}): Promise<FastifyInstance> {
+  return buildApp({
+    config: testConfig(options.config),
+    pipelines: options.pipelines,
+    releases: options.releases,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    metrics: { defaultMetrics: false },
+  });
+}
+
+/** A TCP port nothing listens on: bound once, then released. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** The value of one sample in Prometheus text output, or undefined. */
+export function metricValue(text: string, sample: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}

@@ -1,0 +1,164 @@
+/**
+ * The stack as `npm start` runs it — a real Temporal dev server, the worker, the gateway over the
+ * example Pipelines — driven the way Flux and a release manager drive it: signed fixture events over
+ * HTTP, `temporal workflow list` to find the release, `temporal workflow signal` to approve it.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { loadConfig } from '../../config/config.js';
+import { type RunningGateway, startGateway } from '../../gateway/server.js';
+import { stateQuery } from '../../model/messages.js';
+import { ReleasePhase } from '../../model/release.js';
+import { PromotionPipeline, PromotionState, PromotionVersion } from '../../model/search-attributes.js';
+import { createPipelineSource } from '../../pipelines/create-source.js';
+import type { PipelineSource } from '../../pipelines/source.js';
+import { activityDependencies } from '../../worker/dependencies.js';
+import { createReleaseWorker, type ReleaseWorker } from '../../worker/worker.js';
+import { serverBinary } from '../infra/binaries.js';
+import { startDevServer } from '../infra/temporal.js';
+import { eventually } from '../support/eventually.js';
+import { FIXTURES, fixtureBody, sign } from '../support/events.js';
+import { type FluxEventReceiver, startFluxEventReceiver } from '../support/flux-event-receiver.js';
+
+const run = promisify(execFile);
+
+describe('end to end: Flux event → gateway → release workflow → notification', () => {
+  let temporal: TestWorkflowEnvironment;
+  let receiver: FluxEventReceiver;
+  let pipelines: PipelineSource;
+  let releaseWorker: ReleaseWorker;
+  let running: Promise<void>;
+  let gateway: RunningGateway;
+  const log = pino({ level: 'silent' });
+
+  before(async () => {
+    temporal = await startDevServer();
+    receiver = await startFluxEventReceiver();
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: temporal.address,
+      BATON_HOST: '127.0.0.1',
+      BATON_PORT: '0',
+      BATON_PIPELINES_DIR: 'examples/pipelines',
+      BATON_EVENTS_ADDRESS: receiver.url,
+      LOG_LEVEL: 'silent',
+    });
+    pipelines = await createPipelineSource(config.pipelines, log);
+    await pipelines.start();
+    releaseWorker = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
+    running = releaseWorker.worker.run();
+    gateway = await startGateway(config, { logger: log, pipelines, client: temporal.client });
+  });
+
+  after(async () => {
+    await gateway.close();
+    releaseWorker.worker.shutdown();
+    await running;
+    await releaseWorker.connection.close();
+    await pipelines.stop();
+    await receiver.close();
+    await temporal.teardown();
+  });
+
+  async function sendEvent(environment: string, fixture: string, namespaceOverride?: string) {
+    let body = fixtureBody(fixture);
+    if (namespaceOverride !== undefined) {
+      body = Buffer.from(body.toString('utf8').replace('"namespace":"podinfo-02-dev"', `"namespace":"${namespaceOverride}"`));
+    }
+    const response = await fetch(`${gateway.url}/promotion/flux-system/podinfo-02/${environment}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Gotk-Component': 'helm-controller', 'X-Signature': sign(body) },
+      body,
+    });
+    return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as Record<string, string> };
+  }
+
+  async function temporalCli(...args: string[]): Promise<string> {
+    const { stdout } = await run(serverBinary('temporal'), [...args, '--address', temporal.address, '--namespace', 'default']);
+    return stdout;
+  }
+
+  test('a version goes dev → test → (approval) → prod, each promotion exactly once', async () => {
+    const first = await sendEvent('dev', FIXTURES.upgradeSucceeded);
+    assert.equal(first.status, 202);
+    assert.equal(first.body.workflowId, 'release/flux-system/podinfo-02/6.7.1');
+    assert.equal(first.location, first.body.url);
+
+    const listed = await eventually(async () => {
+      const out = await temporalCli('workflow', 'list', '--query', "PromotionPipeline='flux-system/podinfo-02'", '--output', 'json');
+      return out.includes(first.body.workflowId!) ? out : undefined;
+    }, 'the release to be listed by its search attribute');
+    assert.match(listed, /release\/flux-system\/podinfo-02\/6\.7\.1/);
+
+    const toTest = await eventually(() => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'), 'the promotion into test');
+    assert.equal(toTest.reason, 'Promote');
+    assert.equal(toTest.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.7.1');
+    assert.deepEqual(
+      { kind: toTest.involvedObject.kind, namespace: toTest.involvedObject.namespace, name: toTest.involvedObject.name },
+      { kind: 'Pipeline', namespace: 'flux-system', name: 'podinfo-02' },
+    );
+    assert.equal(toTest.metadata['pipelines.weave.works/version'], '6.7.1');
+
+    // Flux delivers the same event again: same workflow, nothing new emitted.
+    const again = await sendEvent('dev', FIXTURES.upgradeSucceeded);
+    assert.equal(again.status, 202);
+    assert.deepEqual([again.body.workflowId, again.body.runId], [first.body.workflowId, first.body.runId]);
+    const handle = temporal.client.workflow.getHandle(first.body.workflowId!);
+    await eventually(async () => ((await handle.query(stateQuery)).reached[0]?.repeats === 1 ? true : undefined), 'the repeat to be recorded');
+    assert.equal(receiver.events.length, 1);
+
+    // Reported in test: prod has a manual gate.
+    assert.equal((await sendEvent('test', FIXTURES.upgradeSucceeded, 'podinfo-02-perf')).status, 202);
+    await eventually(async () => ((await handle.query(stateQuery)).phase === ReleasePhase.awaitingApproval ? true : undefined), 'the approval gate');
+    const waiting = await handle.describe();
+    assert.deepEqual(waiting.typedSearchAttributes.get(PromotionState), 'AwaitingApproval');
+    assert.equal(receiver.events.length, 1, 'nothing is promoted into prod before approval');
+
+    await temporalCli('workflow', 'signal', '--workflow-id', first.body.workflowId!, '--name', 'approve', '--input', '{"approver":"release-manager@example.com","comment":"ship it"}');
+    const toProd = await eventually(() => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'), 'the promotion into prod');
+    assert.equal(toProd.message, 'Promote pipeline flux-system/podinfo-02 to prod with version 6.7.1');
+
+    assert.equal((await sendEvent('prod', FIXTURES.upgradeSucceeded, 'podinfo-02-prod')).status, 202);
+    const final = await handle.result();
+    assert.equal(final.phase, ReleasePhase.completed);
+    assert.equal(final.promotions[1]?.approval?.approver, 'release-manager@example.com');
+
+    const description = await handle.describe();
+    assert.equal(description.typedSearchAttributes.get(PromotionPipeline), 'flux-system/podinfo-02');
+    assert.equal(description.typedSearchAttributes.get(PromotionVersion), '6.7.1');
+    assert.equal(description.typedSearchAttributes.get(PromotionState), 'Completed');
+    assert.match((await description.staticSummary()) ?? '', /podinfo 6\.7\.1: dev → test → prod/);
+
+    // A late duplicate after the journey ended is harmless: same workflow, nothing promoted.
+    const late = await sendEvent('dev', FIXTURES.upgradeSucceeded);
+    assert.equal(late.status, 202);
+    assert.equal(late.body.workflowId, first.body.workflowId);
+    assert.equal(receiver.events.length, 2);
+
+    if (process.env.BATON_RECORD_HISTORY) {
+      const history = await temporalCli('workflow', 'show', '--workflow-id', first.body.workflowId!, '--output', 'json');
+      await writeFile(process.env.BATON_RECORD_HISTORY, history);
+    }
+  });
+
+  test('an OCI chart version is promoted without its build metadata', async () => {
+    const accepted = await sendEvent('dev', FIXTURES.installSucceededOci);
+    assert.equal(accepted.status, 202);
+    assert.equal(accepted.body.workflowId, 'release/flux-system/podinfo-02/6.6.1');
+    const event = await eventually(() => receiver.events.find((e) => e.metadata['pipelines.weave.works/version'] === '6.6.1'), 'the promotion of 6.6.1');
+    assert.equal(event.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.6.1');
+  });
+
+  test('a failed upgrade is acknowledged and promotes nothing', async () => {
+    const before = receiver.events.length;
+    const ignored = await sendEvent('dev', FIXTURES.upgradeFailed);
+    assert.equal(ignored.status, 200);
+    assert.equal(ignored.body.ignored, true);
+    await assert.rejects(temporal.client.workflow.getHandle('release/flux-system/podinfo-02/6.7.2').describe(), /not found/i);
+    assert.equal(receiver.events.length, before);
+  });
+});

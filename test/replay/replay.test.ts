@@ -1,0 +1,29 @@
+/**
+ * Replays committed histories of real releases against today's workflow code. A change that would
+ * break running promotions (a reordered activity, a new timer in the middle) fails here first.
+ * Record a new history with: BATON_RECORD_HISTORY=<file> npm test -- test/integration/end-to-end.test.ts
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../worker/worker.js';
+
+const HISTORIES = new URL('./histories/', import.meta.url);
+
+describe('replaying committed release histories', async () => {
+  const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json'));
+
+  test('there is at least one history to replay', () => {
+    assert.ok(files.length > 0);
+  });
+
+  for (const file of files) {
+    test(`${file} replays without non-determinism`, async () => {
+      const history = historyFromJSON(JSON.parse(await readFile(new URL(file, HISTORIES), 'utf8')) as unknown);
+      assert.ok((history.events?.length ?? 0) > 10, 'the history holds a whole journey');
+      await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, replayName: file }, history, `replay-${file}`);
+    });
+  }
+});
