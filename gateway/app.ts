@@ -6,7 +6,7 @@
  * (through the not-found handler) and 405s, but not the probes and `/metrics`.
  */
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type LogLevel } from 'fastify';
 import type { GatewayConfig, TemporalConfig } from '../config/config.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { rateLimitKey, trustProxyOption } from './client-ip.js';
@@ -50,14 +50,15 @@ export function serverTimeouts(config: Pick<GatewayConfig, 'signalTimeoutMs'>): 
   };
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
  * The log level of routes polled every few seconds (probes, scrapes): `warn`, so their request lines
  * stay out of the log, unless the logger is set quieter still (a route level can only raise noise).
  */
-function pollingLogLevel(level: string): string {
-  return LEVELS.indexOf(level) > LEVELS.indexOf('warn') ? level : 'warn';
+function pollingLogLevel(level: string): LogLevel {
+  const index = LEVELS.indexOf(level as LogLevel);
+  return index > LEVELS.indexOf('warn') ? (LEVELS[index] ?? 'warn') : 'warn';
 }
 
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {

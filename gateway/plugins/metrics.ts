@@ -6,7 +6,7 @@
  * see every route, the 404 handler included, and the routes receive the metric objects they count
  * with as an explicit dependency.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LogLevel } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 export interface GatewayMetrics {
@@ -24,7 +24,7 @@ export interface MetricsOptions {
   /** Process and Node.js runtime metrics (default true). */
   defaultMetrics?: boolean;
   /** Log level of the `/metrics` route (default `warn`: scrapes do not fill the log). */
-  logLevel?: string;
+  logLevel?: LogLevel;
 }
 
 /** Label for requests no route matched: bounded cardinality, whatever paths scanners try. */

@@ -3,7 +3,7 @@
  * sent now would be handled: Temporal answers, and the Pipeline source has synced. Neither is rate
  * limited: kubelets and load balancers poll them from a handful of addresses.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LogLevel } from 'fastify';
 import type { PipelineSource } from '../../pipelines/source.js';
 import type { ReleaseStarter } from '../release-starter.js';
 
@@ -13,7 +13,7 @@ export interface HealthRouteDeps {
   /** How long `/readyz` waits for Temporal (default 2 s). */
   temporalTimeoutMs?: number;
   /** Log level of the probe routes (default `warn`: probes do not fill the log). */
-  logLevel?: string;
+  logLevel?: LogLevel;
 }
 
 type CheckResult = 'ok' | 'unavailable' | 'not synced';

@@ -1,0 +1,203 @@
+{{/* Chart name, truncated to the 63 characters of a label value. */}}
+{{- define "baton.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-qualified name; the gateway and worker add a suffix, so leave room for it. */}}
+{{- define "baton.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 54 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 54 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 54 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "baton.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "baton.labels" -}}
+helm.sh/chart: {{ include "baton.chart" . }}
+{{ include "baton.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "baton.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "baton.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "baton.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "baton.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "baton.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+A duration for config/config.ts: a number is seconds (Weave's unit), a string passes as is ("500ms").
+*/}}
+{{- define "baton.duration" -}}
+{{- if kindIs "string" . }}{{ . }}{{ else }}{{ printf "%ds" (int .) }}{{ end }}
+{{- end }}
+
+{{- define "baton.temporalTlsPath" -}}/etc/baton/temporal-tls{{- end }}
+
+{{/*
+Settings shared by the gateway and the worker: one entry per variable of config/config.ts.
+test/deploy/chart.test.ts renders this block with values.yaml's defaults and compares the result
+with config/config.ts's defaults, so keep its entries to the forms that test understands.
+*/}}
+{{- define "baton.env" -}}
+- name: TEMPORAL_ADDRESS
+  value: {{ .Values.temporal.address | quote }}
+- name: TEMPORAL_NAMESPACE
+  value: {{ .Values.temporal.namespace | quote }}
+- name: TEMPORAL_UI_URL
+  value: {{ .Values.temporal.uiUrl | quote }}
+- name: TEMPORAL_TLS
+  value: {{ .Values.temporal.tls.enabled | quote }}
+{{- if .Values.temporal.tls.serverName }}
+- name: TEMPORAL_TLS_SERVER_NAME
+  value: {{ .Values.temporal.tls.serverName | quote }}
+{{- end }}
+- name: BATON_TASK_QUEUE
+  value: {{ .Values.temporal.taskQueue | quote }}
+- name: BATON_PIPELINE_SOURCE
+  value: {{ .Values.pipelines.source | quote }}
+{{- if eq .Values.pipelines.source "directory" }}
+- name: BATON_PIPELINES_DIR
+  value: {{ .Values.pipelines.directory | quote }}
+{{- end }}
+- name: BATON_HOST
+  value: {{ .Values.gateway.host | quote }}
+- name: BATON_PORT
+  value: {{ .Values.gateway.port | int | quote }}
+- name: BATON_RATE_LIMIT_MAX
+  value: {{ .Values.promotion.rateLimit.value | int | quote }}
+- name: BATON_RATE_LIMIT_WINDOW
+  value: {{ include "baton.duration" .Values.promotion.rateLimit.interval | quote }}
+- name: BATON_TRUSTED_PROXIES
+  value: {{ join "," .Values.gateway.trustedProxies | quote }}
+- name: BATON_ALLOW_UNSIGNED
+  value: {{ .Values.gateway.allowUnsigned | quote }}
+- name: BATON_PROMOTING_REASONS
+  value: {{ join "," .Values.promotion.promotingReasons | quote }}
+- name: BATON_SIGNAL_TIMEOUT
+  value: {{ include "baton.duration" .Values.gateway.signalTimeout | quote }}
+- name: BATON_RETRY_INITIAL_INTERVAL
+  value: {{ include "baton.duration" .Values.promotion.retry.delay | quote }}
+- name: BATON_RETRY_BACKOFF
+  value: {{ .Values.promotion.retry.backoff | quote }}
+- name: BATON_RETRY_MAX_INTERVAL
+  value: {{ include "baton.duration" .Values.promotion.retry.maxDelay | quote }}
+- name: BATON_RETRY_MAX_ATTEMPTS
+  value: {{ .Values.promotion.retry.threshold | int | quote }}
+- name: BATON_ACTIVITY_TIMEOUT
+  value: {{ include "baton.duration" .Values.promotion.activityTimeout | quote }}
+- name: BATON_RELEASE_IDLE_TIMEOUT
+  value: {{ include "baton.duration" .Values.promotion.idleTimeout | quote }}
+{{- if .Values.events.address }}
+- name: BATON_EVENTS_ADDRESS
+  value: {{ .Values.events.address | quote }}
+{{- end }}
+- name: LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+{{- end }}
+
+{{/* Temporal credentials: the API key from its Secret, TLS files from the mounted Secret. */}}
+{{- define "baton.temporalCredentialsEnv" -}}
+{{- if .Values.temporal.apiKey.secretName }}
+- name: TEMPORAL_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.temporal.apiKey.secretName | quote }}
+      key: {{ .Values.temporal.apiKey.secretKey | quote }}
+{{- end }}
+{{- if .Values.temporal.tls.secretName }}
+{{- if .Values.temporal.tls.certKey }}
+- name: TEMPORAL_TLS_CERT
+  value: {{ printf "%s/%s" (include "baton.temporalTlsPath" .) .Values.temporal.tls.certKey | quote }}
+{{- end }}
+{{- if .Values.temporal.tls.keyKey }}
+- name: TEMPORAL_TLS_KEY
+  value: {{ printf "%s/%s" (include "baton.temporalTlsPath" .) .Values.temporal.tls.keyKey | quote }}
+{{- end }}
+{{- if .Values.temporal.tls.caKey }}
+- name: TEMPORAL_TLS_CA
+  value: {{ printf "%s/%s" (include "baton.temporalTlsPath" .) .Values.temporal.tls.caKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Everything a Baton container needs besides its command: image, env, security, mounts. */}}
+{{- define "baton.containerCommon" -}}
+image: {{ include "baton.image" . | quote }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+env:
+  {{- include "baton.env" . | nindent 2 }}
+  {{- include "baton.temporalCredentialsEnv" . | nindent 2 }}
+  {{- with .Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+securityContext:
+  {{- toYaml .Values.securityContext | nindent 2 }}
+volumeMounts:
+  # tsx caches compiled TypeScript in the temp dir; the root filesystem is read-only.
+  - name: tmp
+    mountPath: /tmp
+  {{- if .Values.temporal.tls.secretName }}
+  - name: temporal-tls
+    mountPath: {{ include "baton.temporalTlsPath" . }}
+    readOnly: true
+  {{- end }}
+  {{- with .Values.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+
+{{/* Pod-level settings shared by both Deployments. */}}
+{{- define "baton.podCommon" -}}
+serviceAccountName: {{ include "baton.serviceAccountName" . }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+  - name: tmp
+    emptyDir: {}
+  {{- if .Values.temporal.tls.secretName }}
+  - name: temporal-tls
+    secret:
+      secretName: {{ .Values.temporal.tls.secretName }}
+      defaultMode: 0440
+  {{- end }}
+  {{- with .Values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
