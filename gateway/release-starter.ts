@@ -95,11 +95,12 @@ const UNAVAILABLE_CODES = new Set([
   14, // UNAVAILABLE
 ]);
 
-function isUnavailable(error: unknown): boolean {
+/** The gRPC error behind an SDK error, when it says "not now"; undefined otherwise. */
+function unavailability(error: unknown): Error | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (isGrpcServiceError(e)) return UNAVAILABLE_CODES.has(e.code);
+    if (isGrpcServiceError(e)) return UNAVAILABLE_CODES.has(e.code) ? e : undefined;
   }
-  return false;
+  return undefined;
 }
 
 /** `Promote podinfo 6.7.1: dev → test → prod` — one line for the Temporal UI's workflow list. */
@@ -163,10 +164,9 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
       return await Promise.race([call, timeout]);
     } catch (error) {
       if (error instanceof TemporalUnavailableError) throw error;
-      if (isUnavailable(error)) {
-        throw new TemporalUnavailableError(`${what}: Temporal is unavailable (${(error as Error).message})`, {
-          cause: error,
-        });
+      const grpcError = unavailability(error);
+      if (grpcError !== undefined) {
+        throw new TemporalUnavailableError(`${what}: Temporal is unavailable (${grpcError.message})`, { cause: error });
       }
       throw error;
     } finally {

@@ -86,7 +86,8 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     }
 
     const app = await buildApp({
-      config: { ...config.gateway, temporal: config.temporal },
+      // Only what the gateway shows; the API key and TLS paths stay out of the app.
+      config: { ...config.gateway, temporal: { namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl } },
       pipelines,
       releases,
       logger,

@@ -217,6 +217,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
   }
 
   return function register(app: FastifyInstance): Promise<void> {
+    app.decorateRequest('pipeline', null);
     // Only JSON, kept as the raw bytes the signature covers; anything else is 415.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_EVENT_BYTES }, (_request, body, done) => {
