@@ -147,7 +147,9 @@ image: {{ include "baton.image" . | quote }}
 imagePullPolicy: {{ .Values.image.pullPolicy }}
 env:
   {{- include "baton.env" . | nindent 2 }}
-  {{- include "baton.temporalCredentialsEnv" . | nindent 2 }}
+  {{- with include "baton.temporalCredentialsEnv" . }}
+  {{- . | nindent 2 }}
+  {{- end }}
   {{- with .Values.extraEnv }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

@@ -1,0 +1,286 @@
+/**
+ * Reading deploy/ for the deploy tests: YAML files, the chart's templates without Helm (a
+ * "skeleton" with the template actions taken out), a small renderer for the chart's `baton.env`
+ * block, and `helm template` when a helm binary is available (BATON_HELM_BIN or PATH).
+ */
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const DEPLOY = join(REPO, 'deploy');
+export const CHART = join(DEPLOY, 'chart');
+export const TEMPLATES = join(CHART, 'templates');
+export const EXAMPLES = join(DEPLOY, 'examples');
+export const CRDS = join(DEPLOY, 'crds');
+
+/** Kubernetes version `helm template` renders for (a helm built without ldflags assumes 1.20). */
+export const KUBE_VERSION = '1.34.4';
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+}
+
+export function repoPath(path: string): string {
+  return relative(REPO, path);
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** Every *.yaml / *.yml file under `dir`, sorted. */
+export function yamlFilesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** The non-empty documents of a YAML text; throws with `what` on any parse error. */
+export function parseDocuments<T = unknown>(text: string, what: string): T[] {
+  const documents = parseAllDocuments(text);
+  const list = Array.isArray(documents) ? documents : [documents];
+  const result: T[] = [];
+  list.forEach((doc, index) => {
+    if (doc.errors.length > 0) throw new Error(`${what}, document ${index}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    const value = doc.toJS() as T | null;
+    if (value !== null) result.push(value);
+  });
+  return result;
+}
+
+export function readDocuments<T = unknown>(path: string): T[] {
+  return parseDocuments<T>(readText(path), repoPath(path));
+}
+
+/** Placeholder for an inline template action (a name, a number, a label value). */
+export const PLACEHOLDER = 'tpl';
+
+/**
+ * A template without Helm: lines holding only an action (`{{- if }}`, `{{- include … | nindent }}`,
+ * `{{- end }}`) are dropped, inline actions become PLACEHOLDER. Both branches of a conditional
+ * stay, so the static YAML of every branch is checked. Good enough for the chart's own templates,
+ * which keep each action on its own line or inline as a whole scalar.
+ */
+export function templateSkeleton(template: string): string {
+  return template
+    .split('\n')
+    .filter((line) => !/^\s*\{\{.*\}\}\s*$/.test(line))
+    .map((line) => line.replace(/\{\{.*?\}\}/g, PLACEHOLDER))
+    .join('\n');
+}
+
+export function skeletonDocuments(templateFile: string): Manifest[] {
+  return parseDocuments<Manifest>(templateSkeleton(readText(join(TEMPLATES, templateFile))), `skeleton of ${templateFile}`);
+}
+
+/** The chart's template files that render manifests (not helpers or NOTES). */
+export function manifestTemplates(): string[] {
+  return readdirSync(TEMPLATES)
+    .filter((name) => name.endsWith('.yaml'))
+    .sort();
+}
+
+/** `.Values.a.b` paths used anywhere in the chart's templates. */
+export function valuesPathsInTemplates(): Set<string> {
+  const paths = new Set<string>();
+  for (const name of readdirSync(TEMPLATES)) {
+    for (const match of readText(join(TEMPLATES, name)).matchAll(/\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+      paths.add(match[1]!.slice(1));
+    }
+  }
+  return paths;
+}
+
+export function lookup(values: unknown, path: string): unknown {
+  let current = values;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object' || !(key in current)) {
+      throw new Error(`.Values.${path} is not defined in values.yaml`);
+    }
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/** The body of `{{- define "<name>" -}}` … its matching `{{- end }}` in _helpers.tpl. */
+export function defineBody(helpers: string, name: string): string {
+  const start = helpers.indexOf(`{{- define "${name}" -}}`);
+  if (start < 0) throw new Error(`_helpers.tpl defines no "${name}"`);
+  const action = /\{\{-?\s*([\s\S]*?)\s*-?\}\}/g;
+  action.lastIndex = start;
+  let depth = 0;
+  let bodyStart = 0;
+  for (let match = action.exec(helpers); match !== null; match = action.exec(helpers)) {
+    const text = match[1]!;
+    if (/^(define|if|with|range)\b/.test(text)) {
+      depth += 1;
+      if (depth === 1) bodyStart = action.lastIndex;
+    } else if (text === 'end') {
+      depth -= 1;
+      if (depth === 0) return helpers.slice(bodyStart, match.index);
+    }
+  }
+  throw new Error(`"${name}" in _helpers.tpl has no matching end`);
+}
+
+/** Go template truthiness: false, 0, nil and empty strings, lists and maps are false. */
+function truthy(value: unknown): boolean {
+  if (value === null || value === undefined || value === false || value === 0 || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+function unsupported(what: string): Error {
+  return new Error(`renderEnv does not understand ${JSON.stringify(what)}: keep "baton.env" to the forms test/deploy/chart-files.ts knows, or teach it`);
+}
+
+function operand(values: unknown, text: string): unknown {
+  const path = /^\.Values\.([A-Za-z0-9_.]+)$/.exec(text);
+  if (path !== null) return lookup(values, path[1]!);
+  const literal = /^"([^"]*)"$/.exec(text);
+  if (literal !== null) return literal[1];
+  throw unsupported(text);
+}
+
+function condition(values: unknown, text: string): boolean {
+  const not = /^not (.+)$/.exec(text);
+  if (not !== null) return !condition(values, not[1]!);
+  const eq = /^eq (\S+) (\S+)$/.exec(text);
+  if (eq !== null) return operand(values, eq[1]!) === operand(values, eq[2]!);
+  return truthy(operand(values, text));
+}
+
+/** The chart's "baton.duration" helper: a number is seconds, a string passes as is. */
+function duration(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return `${Math.trunc(value)}s`;
+  throw new Error(`not a duration: ${JSON.stringify(value)}`);
+}
+
+function expression(values: unknown, text: string): string {
+  const [head, ...filters] = text.split(' | ').map((part) => part.trim());
+  let value: unknown;
+  let match: RegExpExecArray | null;
+  if ((match = /^include "baton\.duration" (\S+)$/.exec(head!)) !== null) value = duration(operand(values, match[1]!));
+  else if ((match = /^join "([^"]*)" (\S+)$/.exec(head!)) !== null) {
+    const list = operand(values, match[2]!);
+    if (!Array.isArray(list)) throw new Error(`join of a non-list: ${head}`);
+    value = list.map(String).join(match[1]);
+  } else value = operand(values, head!);
+  for (const filter of filters) {
+    if (filter === 'int') value = Math.trunc(Number(value));
+    else if (filter === 'quote') value = JSON.stringify(String(value));
+    else throw unsupported(filter);
+  }
+  return String(value);
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
+}
+
+/**
+ * Renders the chart's `baton.env` block for `values`, the way Helm would, for the forms that block
+ * uses: `if` on a value, `eq`, `not`; `.Values.x | quote`, `| int | quote`, `join`, and the
+ * `baton.duration` helper. Anything else throws, so a change to the block cannot slip past it.
+ */
+export function renderEnv(values: unknown): EnvVar[] {
+  const body = defineBody(readText(join(TEMPLATES, '_helpers.tpl')), 'baton.env');
+  const enabled: boolean[] = [];
+  const out: string[] = [];
+  for (const line of body.split('\n')) {
+    if (line.trim() === '') continue;
+    const only = /^\s*\{\{-?\s*(.*?)\s*-?\}\}\s*$/.exec(line);
+    if (only !== null) {
+      const action = only[1]!;
+      if (action.startsWith('if ')) enabled.push(condition(values, action.slice(3)));
+      else if (action === 'end') enabled.pop();
+      else throw unsupported(action);
+      continue;
+    }
+    if (enabled.every(Boolean)) out.push(line.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_all, text: string) => expression(values, text)));
+  }
+  return parseDocuments<EnvVar[]>(out.join('\n'), 'rendered baton.env')[0] ?? [];
+}
+
+/** The env a rendered list holds, as process.env would see it (valueFrom entries left out). */
+export function envRecord(env: EnvVar[]): Record<string, string> {
+  return Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+}
+
+/** Environment variable names the templates set (`- name: UPPER_CASE`). */
+export function envNamesInTemplates(): Set<string> {
+  const names = new Set<string>();
+  for (const name of readdirSync(TEMPLATES)) {
+    for (const match of readText(join(TEMPLATES, name)).matchAll(/^\s*-\s+name:\s+([A-Z][A-Z0-9_]*)\s*$/gm)) names.add(match[1]!);
+  }
+  return names;
+}
+
+/** The variables config/config.ts reads: the keys of its env-schema `schema.properties`. */
+export function configSchemaKeys(): Set<string> {
+  const source = readText(join(REPO, 'config', 'config.ts'));
+  const block = /const schema = \{[\s\S]*?properties: \{([\s\S]*?)\n {2}\},\n\} as const;/.exec(source);
+  if (block === null) throw new Error('config/config.ts: could not find `const schema = { … properties: { … } } as const`');
+  return new Set([...block[1]!.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+}
+
+/** A helm binary: BATON_HELM_BIN, else `helm` on PATH, else undefined. */
+export function findHelm(): string | undefined {
+  const candidates = [process.env.BATON_HELM_BIN, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'helm'))];
+  for (const candidate of candidates) {
+    if (candidate === undefined || candidate === '' || candidate === 'helm') continue;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+/** `helm template baton deploy/chart` with extra arguments (e.g. `-f values.yaml`). */
+export function helmTemplate(helm: string, args: string[] = [], namespace = 'baton-system'): Manifest[] {
+  const output = execFileSync(helm, ['template', 'baton', CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return parseDocuments<Manifest>(output, 'helm template output');
+}
+
+export function helmLint(helm: string, args: string[] = []): string {
+  return execFileSync(helm, ['lint', CHART, '--strict', '--kube-version', KUBE_VERSION, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** `(group, resource, verb)` triples a set of rules grants, e.g. `pipelines.weave.works pipelines list`. */
+export function grants(rules: PolicyRule[]): Set<string> {
+  const triples = new Set<string>();
+  for (const rule of rules) {
+    for (const group of rule.apiGroups ?? []) {
+      for (const resource of rule.resources ?? []) {
+        for (const verb of rule.verbs) triples.add(`${group === '' ? 'core' : group} ${resource} ${verb}`);
+      }
+    }
+  }
+  return triples;
+}

@@ -1,0 +1,568 @@
+/**
+ * deploy/ without a cluster and without Helm: the chart's values against config/config.ts, its
+ * templates' static YAML, the RBAC it grants, the Dockerfile's file list, and the Flux examples
+ * against each other and against the Pipeline they promote. With a helm binary (BATON_HELM_BIN or
+ * PATH) the chart is also linted and rendered, and the renderer used here is checked against Helm.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { DEFAULT_EVENTS_ADDRESS } from '../../activities/notify/flux-event.js';
+import { promotionMessage } from '../../activities/notify/notifier.js';
+import { loadConfig } from '../../config/config.js';
+import type { PipelineSpec } from '../../model/pipeline.js';
+import { pipelineFromManifest } from '../../pipelines/validate.js';
+import {
+  CHART,
+  configSchemaKeys,
+  CRDS,
+  DEPLOY,
+  envNamesInTemplates,
+  envRecord,
+  type EnvVar,
+  EXAMPLES,
+  findHelm,
+  grants,
+  helmLint,
+  helmTemplate,
+  lookup,
+  type Manifest,
+  manifestTemplates,
+  type PolicyRule,
+  readDocuments,
+  readText,
+  renderEnv,
+  REPO,
+  repoPath,
+  skeletonDocuments,
+  TEMPLATES,
+  valuesPathsInTemplates,
+  yamlFilesUnder,
+} from './chart-files.js';
+
+const values = parse(readText(join(CHART, 'values.yaml'))) as Record<string, unknown>;
+const packageJson = JSON.parse(readText(join(REPO, 'package.json'))) as {
+  version: string;
+  dependencies: Record<string, string>;
+};
+
+/** What RBAC the chart grants, exactly. A new permission is a decision: change this list with it. */
+const EXPECTED_GRANTS = [
+  'pipelines.weave.works pipelines get',
+  'pipelines.weave.works pipelines list',
+  'pipelines.weave.works pipelines watch',
+  'pipelines.weave.works pipelines/status patch',
+  'pipelines.weave.works pipelines/status update',
+  'core secrets get',
+  'core events create',
+  'core events patch',
+  'gitops.weave.works gitopsclusters get',
+  'gitops.weave.works gitopsclusters list',
+  'gitops.weave.works gitopsclusters watch',
+];
+
+/** The Alert exclusions Weave GitOps documents for promotion Alerts (seed 002). */
+const WEAVE_EXCLUSIONS = ['.*upgrade.*has.*started', '.*is.*not.*ready', '^Dependencies.*'];
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function rulesOf(docs: Manifest[], kinds = ['ClusterRole', 'Role']): PolicyRule[] {
+  return docs.filter((d) => kinds.includes(d.kind)).flatMap((d) => (d.rules as PolicyRule[] | undefined) ?? []);
+}
+
+interface Container {
+  name: string;
+  command?: string[];
+  env?: EnvVar[];
+  ports?: { name: string; containerPort: unknown }[];
+  livenessProbe?: { httpGet?: { path: string; port: unknown } };
+  readinessProbe?: { httpGet?: { path: string; port: unknown } };
+  startupProbe?: { httpGet?: { path: string; port: unknown } };
+}
+
+interface PodTemplate {
+  metadata?: { annotations?: Record<string, string> };
+  spec: { containers: Container[] };
+}
+
+function podTemplate(deployment: Manifest): PodTemplate {
+  return (deployment.spec as { template: PodTemplate }).template;
+}
+
+void describe('deploy/chart: Chart.yaml and values.yaml', () => {
+  test('Chart.yaml names the chart baton and deploys the package version', () => {
+    const chart = parse(readText(join(CHART, 'Chart.yaml'))) as Record<string, unknown>;
+    assert.equal(chart.apiVersion, 'v2');
+    assert.equal(chart.name, 'baton');
+    assert.equal(chart.appVersion, '0.1.0');
+    assert.equal(chart.appVersion, packageJson.version, 'appVersion follows package.json');
+  });
+
+  test("rate limit and retry keep Weave's value names and defaults", () => {
+    assert.deepEqual(lookup(values, 'promotion.rateLimit'), { value: 20, interval: 30 });
+    assert.deepEqual(
+      { delay: lookup(values, 'promotion.retry.delay'), maxDelay: lookup(values, 'promotion.retry.maxDelay'), threshold: lookup(values, 'promotion.retry.threshold') },
+      { delay: 2, maxDelay: 20, threshold: 3 },
+    );
+  });
+
+  test('values.yaml defaults render to the defaults of config/config.ts, except the two cluster ones', () => {
+    const defaults = loadConfig({});
+    const chart = loadConfig(envRecord(renderEnv(values)));
+    assert.deepEqual(chart.pipelines, { kind: 'kubernetes' }, 'in a cluster Pipelines come from the Kubernetes API');
+    assert.equal(chart.eventsAddress, DEFAULT_EVENTS_ADDRESS, "Flux events go to the notification-controller's default address");
+    assert.deepEqual({ ...chart, pipelines: defaults.pipelines, eventsAddress: defaults.eventsAddress }, defaults);
+    // The Weave-compatible values, spelled out.
+    assert.deepEqual(chart.gateway.rateLimit, { max: 20, windowMs: 30_000 });
+    assert.deepEqual(chart.releasePolicy.activityRetry, {
+      initialInterval: 2_000,
+      backoffCoefficient: 2,
+      maximumInterval: 20_000,
+      maximumAttempts: 3,
+    });
+  });
+
+  test('each value reaches its setting (seconds, duration strings, lists, switches)', () => {
+    const changed = clone(values) as {
+      promotion: { rateLimit: Record<string, unknown>; retry: Record<string, unknown>; idleTimeout: unknown; promotingReasons: string[] };
+      gateway: Record<string, unknown>;
+      temporal: Record<string, unknown> & { tls: Record<string, unknown> };
+      pipelines: Record<string, unknown>;
+      events: Record<string, unknown>;
+      logLevel: string;
+    };
+    changed.promotion.rateLimit = { value: 50, interval: '1m' };
+    changed.promotion.retry = { delay: 5, maxDelay: 90, threshold: 7, backoff: 1.5 };
+    changed.promotion.idleTimeout = '7d';
+    changed.promotion.promotingReasons = ['UpgradeSucceeded'];
+    changed.gateway.trustedProxies = ['10.0.0.0/8', 'fd00::/8'];
+    changed.gateway.allowUnsigned = true;
+    changed.gateway.port = 9000;
+    changed.temporal.address = 'temporal-frontend.temporal.svc:7233';
+    changed.temporal.tls.enabled = true;
+    changed.temporal.tls.serverName = 'temporal.example.com';
+    changed.pipelines.source = 'directory';
+    changed.events.address = '';
+    changed.logLevel = 'debug';
+    const config = loadConfig(envRecord(renderEnv(changed)));
+    assert.deepEqual(config.gateway.rateLimit, { max: 50, windowMs: 60_000 });
+    assert.deepEqual(config.releasePolicy.activityRetry, { initialInterval: 5_000, backoffCoefficient: 1.5, maximumInterval: 90_000, maximumAttempts: 7 });
+    assert.equal(config.releasePolicy.idleTimeout, 7 * 24 * 3600 * 1000);
+    assert.deepEqual(config.gateway.promotingReasons, ['UpgradeSucceeded']);
+    assert.deepEqual(config.gateway.trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
+    assert.equal(config.gateway.allowUnsigned, true);
+    assert.equal(config.gateway.port, 9000);
+    assert.equal(config.temporal.address, 'temporal-frontend.temporal.svc:7233');
+    assert.deepEqual(config.temporal.tls, { clientCertPath: undefined, clientKeyPath: undefined, serverRootCaPath: undefined, serverName: 'temporal.example.com' });
+    assert.deepEqual(config.pipelines, { kind: 'directory', directory: lookup(values, 'pipelines.directory') });
+    assert.equal(config.eventsAddress, undefined, 'an empty events.address sets no BATON_EVENTS_ADDRESS');
+    assert.equal(config.logLevel, 'debug');
+  });
+
+  test('every .Values path the templates use is defined in values.yaml', () => {
+    const paths = [...valuesPathsInTemplates()];
+    assert.ok(paths.length > 40, `found only ${paths.length} .Values paths`);
+    for (const path of paths) assert.doesNotThrow(() => lookup(values, path), `.Values.${path}`);
+  });
+
+  test('the templates set only variables config/config.ts reads, and every one of them', () => {
+    const known = configSchemaKeys();
+    assert.ok(known.has('BATON_RETRY_MAX_ATTEMPTS') && known.size > 20, 'read the schema keys of config/config.ts');
+    const used = envNamesInTemplates();
+    assert.deepEqual([...used].filter((name) => !known.has(name)), [], 'variables config/config.ts does not know');
+    assert.deepEqual([...known].filter((name) => !used.has(name)), [], 'settings the chart cannot set');
+  });
+
+  test('the gateway listens on the port config/config.ts defaults to, behind a Service port named http', () => {
+    assert.equal(lookup(values, 'gateway.port'), loadConfig({}).gateway.port);
+    assert.equal(lookup(values, 'service.port'), 8082);
+    const [service] = skeletonDocuments('service.yaml');
+    const ports = (service!.spec as { ports: { name: string; targetPort: string }[] }).ports;
+    assert.deepEqual(ports.map((p) => [p.name, p.targetPort]), [['http', 'http']]);
+  });
+
+  test('pods run as a non-root user on a read-only root filesystem', () => {
+    assert.equal(lookup(values, 'podSecurityContext.runAsNonRoot'), true);
+    assert.notEqual(lookup(values, 'podSecurityContext.runAsUser'), 0);
+    assert.equal(lookup(values, 'securityContext.readOnlyRootFilesystem'), true);
+    assert.equal(lookup(values, 'securityContext.allowPrivilegeEscalation'), false);
+    assert.deepEqual(lookup(values, 'securityContext.capabilities.drop'), ['ALL']);
+  });
+
+  test('the Ingress routes only the webhook paths, never /metrics or the probes', () => {
+    const hosts = lookup(values, 'ingress.hosts') as { paths: { path: string }[] }[];
+    const paths = hosts.flatMap((h) => h.paths.map((p) => p.path));
+    assert.deepEqual(paths, ['/promotion', '/approval']);
+  });
+});
+
+void describe('deploy/chart: templates', () => {
+  test("every manifest template's static YAML parses into Kubernetes objects", () => {
+    const templates = manifestTemplates();
+    assert.ok(templates.includes('rbac.yaml') && templates.includes('gateway-deployment.yaml'));
+    for (const file of templates) {
+      const docs = skeletonDocuments(file);
+      assert.ok(docs.length > 0, `${file} holds no object`);
+      for (const doc of docs) {
+        assert.ok(doc.apiVersion && doc.kind && doc.metadata?.name, `${file}: an object without apiVersion, kind or metadata.name`);
+      }
+    }
+  });
+
+  test('RBAC grants exactly what Baton needs: Secrets by name only, no list or watch, no wildcards', () => {
+    const docs = skeletonDocuments('rbac.yaml');
+    const rules = rulesOf(docs);
+    for (const rule of rules) {
+      for (const field of [rule.apiGroups ?? [], rule.resources ?? [], rule.verbs]) assert.ok(!field.includes('*'), `wildcard in ${JSON.stringify(rule)}`);
+      if ((rule.resources ?? []).includes('secrets')) assert.deepEqual(rule.verbs, ['get'], `Secrets rule ${JSON.stringify(rule)}`);
+    }
+    const granted = grants(rules);
+    for (const verb of ['list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection']) {
+      assert.ok(!granted.has(`core secrets ${verb}`), `${verb} on Secrets`);
+    }
+    assert.deepEqual([...granted].sort(), [...EXPECTED_GRANTS].sort());
+    // The per-namespace alternative (rbac.secretNamespaces) grants the same `get` only.
+    assert.deepEqual([...grants(rulesOf(docs, ['Role']))], ['core secrets get']);
+  });
+
+  test('the Pipeline rules name the group and plural of the CRD in deploy/crds', () => {
+    const [crd] = readDocuments<{ spec: { group: string; names: { plural: string } } }>(join(CRDS, 'pipelines.weave.works_pipelines.yaml'));
+    const granted = grants(rulesOf(skeletonDocuments('rbac.yaml')));
+    assert.ok(granted.has(`${crd!.spec.group} ${crd!.spec.names.plural} watch`));
+    assert.ok(granted.has(`${crd!.spec.group} ${crd!.spec.names.plural}/status patch`));
+  });
+
+  test('the gateway runs gateway/server.ts with probes on routes the gateway serves', () => {
+    const [deployment] = skeletonDocuments('gateway-deployment.yaml');
+    const pod = podTemplate(deployment!);
+    const [container] = pod.spec.containers;
+    assert.deepEqual(container!.command, ['node', '--import', 'tsx', 'gateway/server.ts']);
+    assert.ok(existsSync(join(REPO, 'gateway/server.ts')));
+    assert.equal(container!.ports?.[0]?.name, 'http');
+    assert.deepEqual(container!.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
+    assert.deepEqual(container!.startupProbe?.httpGet, { path: '/healthz', port: 'http' });
+    assert.deepEqual(container!.readinessProbe?.httpGet, { path: '/readyz', port: 'http' });
+    const health = readText(join(REPO, 'gateway/routes/health.ts'));
+    assert.ok(health.includes("'/healthz'") && health.includes("'/readyz'"), 'gateway/routes/health.ts serves /healthz and /readyz');
+    const annotations = pod.metadata?.annotations ?? {};
+    assert.equal(annotations['prometheus.io/scrape'], 'true');
+    assert.equal(annotations['prometheus.io/path'], '/metrics');
+    assert.ok(readText(join(REPO, 'gateway/plugins/metrics.ts')).includes("app.get('/metrics'"), 'the gateway serves /metrics');
+  });
+
+  test('the worker runs worker/main.ts', () => {
+    const [deployment] = skeletonDocuments('worker-deployment.yaml');
+    const [container] = podTemplate(deployment!).spec.containers;
+    assert.deepEqual(container!.command, ['node', '--import', 'tsx', 'worker/main.ts']);
+    assert.ok(existsSync(join(REPO, 'worker/main.ts')));
+  });
+
+  test('a PodDisruptionBudget covers each component without blocking single-replica drains', () => {
+    const docs = skeletonDocuments('pdb.yaml');
+    assert.equal(docs.length, 1, 'one PodDisruptionBudget in the template, ranged over gateway and worker');
+    assert.ok(readText(join(TEMPLATES, 'pdb.yaml')).includes('list "gateway" "worker"'));
+    assert.equal(lookup(values, 'podDisruptionBudget.maxUnavailable'), 1);
+    assert.ok(!('minAvailable' in (docs[0]!.spec as object)));
+  });
+
+  test('the chart does not ship the CRD (Helm never upgrades crds/); NOTES.txt says to apply it', () => {
+    assert.ok(!existsSync(join(CHART, 'crds')));
+    assert.ok(readText(join(TEMPLATES, 'NOTES.txt')).includes('kubectl apply -f deploy/crds/'));
+  });
+});
+
+/** Relative module paths (as .ts files) and `new URL('…', import.meta.url)` files a source file loads. */
+function localDependencies(file: string): { files: string[]; packages: string[] } {
+  const source = readFileSync(file, 'utf8');
+  const files: string[] = [];
+  const packages: string[] = [];
+  const specifiers = [
+    ...source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm),
+    ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
+    ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
+  ].map((m) => m[1]!);
+  for (const specifier of specifiers) {
+    if (specifier.startsWith('.')) files.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
+    else if (!specifier.startsWith('node:')) packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+  }
+  for (const match of source.matchAll(/new URL\(\s*'(\.[^']+)',\s*import\.meta\.url\s*\)/g)) {
+    files.push(resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts')));
+  }
+  return { files, packages };
+}
+
+/** Everything the gateway and the worker load at runtime, from their entry points. */
+function runtimeClosure(entries: string[]): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const queue = entries.map((entry) => join(REPO, entry));
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    if (!file.endsWith('.ts')) continue;
+    assert.ok(existsSync(file), `${repoPath(file)} (imported at runtime) exists`);
+    const deps = localDependencies(file);
+    deps.packages.forEach((p) => packages.add(p));
+    queue.push(...deps.files);
+  }
+  return { files, packages };
+}
+
+void describe('deploy/Dockerfile', () => {
+  const dockerfile = readText(join(DEPLOY, 'Dockerfile'));
+
+  test('builds on node:20-slim with production dependencies and runs as the chart’s non-root user', () => {
+    assert.match(dockerfile, /^ARG NODE_IMAGE=node:20-slim$/m);
+    assert.match(dockerfile, /^RUN npm ci --omit=dev\b/m);
+    const user = /^USER (\S+)$/m.exec(dockerfile)?.[1];
+    assert.ok(user !== undefined && !/^(0|root)(:|$)/.test(user), `USER ${user}`);
+    assert.equal(user.split(':')[0], String(lookup(values, 'podSecurityContext.runAsUser')));
+  });
+
+  test('copies every file the gateway and the worker load, and their packages are production dependencies', () => {
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    const covered = (file: string): boolean => copied.some((source) => file === join(REPO, source) || file.startsWith(join(REPO, source) + '/'));
+    const { files, packages } = runtimeClosure(['gateway/server.ts', 'worker/main.ts', 'workflows/index.ts']);
+    assert.ok(files.has(join(REPO, 'deploy/crds/pipelines.weave.works_pipelines.yaml')), 'the scan follows new URL(…) file references');
+    assert.deepEqual([...files].filter((f) => !covered(f)).map(repoPath), [], 'runtime files the image lacks');
+    const missing = [...packages].filter((p) => !(p in packageJson.dependencies));
+    assert.deepEqual(missing, [], 'packages imported at runtime but absent from dependencies (npm ci --omit=dev drops them)');
+    assert.ok('tsx' in packageJson.dependencies, 'tsx, the runtime loader, is a production dependency');
+  });
+});
+
+interface FluxProvider extends Manifest {
+  spec: { type: string; address: string; secretRef?: { name: string } };
+}
+interface FluxAlert extends Manifest {
+  spec: {
+    providerRef: { name: string };
+    eventSeverity: string;
+    eventSources: { kind: string; name: string; namespace?: string }[];
+    exclusionList?: string[];
+    inclusionList?: string[];
+  };
+}
+interface SecretManifest extends Manifest {
+  stringData?: Record<string, string>;
+  data?: Record<string, string>;
+}
+interface PipelineManifest extends Manifest {
+  spec: PipelineSpec;
+}
+interface KustomizationFile {
+  resources?: string[];
+  patches?: { target: Record<string, string>; patch: string }[];
+}
+
+function secretValue(secret: SecretManifest, key: string): string | undefined {
+  return secret.stringData?.[key] ?? (secret.data?.[key] === undefined ? undefined : Buffer.from(secret.data[key], 'base64').toString('utf8'));
+}
+
+function objectsIn(dir: string): Manifest[] {
+  return yamlFilesUnder(dir)
+    .filter((file) => !file.endsWith('kustomization.yaml'))
+    .flatMap((file) => readDocuments<Manifest>(file));
+}
+
+function only<T extends Manifest>(docs: Manifest[], kind: string, name?: string): T {
+  const matches = docs.filter((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
+  assert.equal(matches.length, 1, `exactly one ${kind}${name ? ` ${name}` : ''}`);
+  return matches[0] as T;
+}
+
+void describe('deploy/examples and deploy/crds', () => {
+  const leaf = objectsIn(join(EXAMPLES, 'flux', 'leaf-cluster'));
+  const management = objectsIn(join(EXAMPLES, 'flux', 'management-cluster'));
+  const pipeline = only<PipelineManifest>(management, 'Pipeline');
+
+  test('every YAML file parses; each document is a Kubernetes object or a Kustomization whose files exist', () => {
+    const files = [...yamlFilesUnder(EXAMPLES), ...yamlFilesUnder(CRDS)];
+    assert.ok(files.length >= 10, `found ${files.length} files`);
+    for (const file of files) {
+      const docs = readDocuments<Manifest & KustomizationFile>(file);
+      assert.ok(docs.length > 0, `${repoPath(file)} is empty`);
+      for (const doc of docs) {
+        assert.ok(doc.apiVersion && doc.kind, `${repoPath(file)}: a document without apiVersion or kind`);
+        if (doc.kind === 'Kustomization') {
+          for (const resource of doc.resources ?? []) {
+            if (resource.startsWith('gotk-')) continue; // written by `flux bootstrap` on the user's side
+            assert.ok(existsSync(join(dirname(file), resource)), `${repoPath(file)} lists ${resource}`);
+          }
+        } else {
+          assert.ok(doc.metadata?.name, `${repoPath(file)}: ${doc.kind} without metadata.name`);
+        }
+      }
+    }
+  });
+
+  test('Flux objects use notification.toolkit.fluxcd.io/v1beta3', () => {
+    const flux = [...leaf, ...management].filter((d) => d.kind === 'Provider' || d.kind === 'Alert');
+    assert.equal(flux.length, 4);
+    for (const doc of flux) assert.equal(doc.apiVersion, 'notification.toolkit.fluxcd.io/v1beta3', `${doc.kind} ${doc.metadata.name}`);
+  });
+
+  test('the management Pipeline is valid and verifies webhooks with a Secret that has hmac-key', () => {
+    const result = pipelineFromManifest(pipeline);
+    assert.ok(result.ok, `invalid Pipeline: ${result.ok ? '' : result.problems.join('; ')}`);
+    assert.deepEqual(pipeline.spec.promotion?.strategy.notification, {});
+    const secretName = pipeline.spec.promotion?.strategy.secretRef?.name;
+    assert.ok(secretName);
+    const secret = only<SecretManifest>(management, 'Secret', secretName);
+    assert.equal(secret.metadata.namespace, pipeline.metadata.namespace, "the Secret lives in the Pipeline's namespace");
+    assert.ok(secretValue(secret, 'hmac-key'));
+  });
+
+  test('the leaf Provider signs with generic-hmac for the Pipeline environment its address names, with the same key', () => {
+    const provider = only<FluxProvider>(leaf, 'Provider');
+    assert.equal(provider.spec.type, 'generic-hmac');
+    assert.equal(provider.spec.address, 'https://baton.example.com/promotion/flux-system/podinfo-02/dev');
+    const [, namespace, name, environment] = /\/promotion\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(new URL(provider.spec.address).pathname) ?? [];
+    assert.equal(namespace, pipeline.metadata.namespace);
+    assert.equal(name, pipeline.metadata.name);
+    const env = pipeline.spec.environments.find((e) => e.name === environment);
+    assert.ok(env, `the Pipeline has an environment ${environment}`);
+    assert.ok(env.targets.some((t) => t.namespace === provider.metadata.namespace), "the Provider lives in one of the environment's target namespaces");
+
+    const secret = only<SecretManifest>(leaf, 'Secret', provider.spec.secretRef?.name);
+    assert.equal(secret.metadata.namespace, provider.metadata.namespace);
+    const token = secretValue(secret, 'token');
+    assert.ok(token, 'the Provider Secret has `token`');
+    const pipelineSecret = only<SecretManifest>(management, 'Secret', pipeline.spec.promotion?.strategy.secretRef?.name);
+    assert.equal(token, secretValue(pipelineSecret, 'hmac-key'), "the leaf token equals the Pipeline Secret's hmac-key");
+  });
+
+  test("the leaf Alert sends the app's info events through that Provider, with Weave's exclusions", () => {
+    const alert = only<FluxAlert>(leaf, 'Alert');
+    const provider = only<FluxProvider>(leaf, 'Provider');
+    assert.equal(alert.spec.providerRef.name, provider.metadata.name);
+    assert.equal(alert.metadata.namespace, provider.metadata.namespace);
+    assert.equal(alert.spec.eventSeverity, 'info');
+    assert.deepEqual(alert.spec.eventSources, [{ kind: pipeline.spec.appRef.kind, name: pipeline.spec.appRef.name }]);
+    assert.deepEqual(alert.spec.exclusionList, WEAVE_EXCLUSIONS);
+    const event = JSON.parse(readText(join(REPO, 'examples/events/helmrelease-upgrade-succeeded.json'))) as { message: string };
+    for (const pattern of WEAVE_EXCLUSIONS) assert.doesNotMatch(event.message, new RegExp(pattern), 'a promoting event is not excluded');
+    assert.match('Helm upgrade has started', new RegExp(WEAVE_EXCLUSIONS[0]!));
+  });
+
+  test("the management Alert forwards Baton's Promote events about the Pipeline", () => {
+    const alert = only<FluxAlert>(management, 'Alert');
+    const provider = only<FluxProvider>(management, 'Provider');
+    assert.equal(alert.spec.providerRef.name, provider.metadata.name);
+    assert.equal(alert.spec.eventSeverity, 'info');
+    assert.deepEqual(alert.spec.eventSources, [{ kind: 'Pipeline', name: pipeline.metadata.name, namespace: pipeline.metadata.namespace }]);
+    const message = promotionMessage({
+      pipeline: { namespace: pipeline.metadata.namespace!, name: pipeline.metadata.name },
+      sourceEnvironment: 'dev',
+      targetEnvironment: 'test',
+      version: '6.7.1',
+      workflowId: 'release/flux-system/podinfo-02/6.7.1',
+    });
+    for (const pattern of alert.spec.inclusionList ?? []) assert.match(message, new RegExp(pattern));
+    assert.ok(provider.spec.secretRef && management.some((d) => d.kind === 'Secret' && d.metadata.name === provider.spec.secretRef!.name));
+  });
+
+  test("the flux-system patch adds Pipeline to the enum of the Alert version the examples use, guarded by a test op", () => {
+    const [kustomization] = readDocuments<KustomizationFile>(join(EXAMPLES, 'flux/management-cluster/flux-system/kustomization.yaml'));
+    const [patch] = kustomization!.patches ?? [];
+    assert.equal(patch?.target.kind, 'CustomResourceDefinition');
+    assert.equal(patch.target.name, 'alerts.notification.toolkit.fluxcd.io');
+    const ops = parse(patch.patch) as { op: string; path: string; value: string }[];
+    const add = ops.find((o) => o.op === 'add');
+    const index = /^\/spec\/versions\/(\d+)\/schema\/openAPIV3Schema\/properties\/spec\/properties\/eventSources\/items\/properties\/kind\/enum\/-$/.exec(add?.path ?? '')?.[1];
+    assert.ok(index !== undefined, `unexpected add path ${add?.path}`);
+    assert.equal(add!.value, 'Pipeline');
+    const alertVersion = only<FluxAlert>(management, 'Alert').apiVersion.split('/')[1];
+    const guard = ops.find((o) => o.op === 'test');
+    assert.deepEqual(guard, { op: 'test', path: `/spec/versions/${index}/name`, value: alertVersion });
+    assert.ok(ops.indexOf(guard) < ops.indexOf(add!), 'the test op runs before the add');
+  });
+});
+
+void describe('deploy/chart with helm', () => {
+  const helm = findHelm();
+  const skip = helm === undefined ? 'no helm binary (set BATON_HELM_BIN or put helm on PATH)' : false;
+  const dir = mkdtempSync(join(tmpdir(), 'baton-chart-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function valuesFile(name: string, content: unknown): string {
+    const path = join(dir, name);
+    writeFileSync(path, stringify(content));
+    return path;
+  }
+
+  const full = {
+    temporal: {
+      address: 'baton.abc12.tmprl.cloud:7233',
+      namespace: 'baton.abc12',
+      tls: { enabled: true, serverName: 'baton.abc12.tmprl.cloud', secretName: 'baton-temporal-tls', caKey: 'ca.crt' },
+      apiKey: { secretName: 'baton-temporal-api-key' },
+    },
+    pipelines: { source: 'directory' },
+    promotion: { rateLimit: { value: 1_000_000, interval: '1m' }, retry: { delay: '500ms', maxDelay: 3600, threshold: 10, backoff: 1.5 } },
+    gateway: { trustedProxies: ['10.0.0.0/8'], allowUnsigned: true },
+    events: { address: '' },
+    ingress: { enabled: true, className: 'nginx', tls: [{ secretName: 'baton-tls', hosts: ['baton.example.com'] }] },
+    rbac: { secretNamespaces: ['flux-system', 'team-a'] },
+    extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=768' }],
+  };
+
+  test('helm lint --strict passes with the defaults and with every option set', { skip }, () => {
+    helmLint(helm!);
+    helmLint(helm!, ['-f', valuesFile('full.yaml', full)]);
+  });
+
+  test('Helm renders baton.env exactly as this test renders it, for both Deployments', { skip }, () => {
+    for (const [name, overrides] of [['defaults', {}], ['full', full]] as const) {
+      const rendered = helmTemplate(helm!, ['-f', valuesFile(`${name}.yaml`, overrides)]);
+      const merged = parse(readText(join(CHART, 'values.yaml'))) as Record<string, unknown>;
+      deepMerge(merged, overrides);
+      const expected = renderEnv(merged);
+      for (const component of ['gateway', 'worker']) {
+        const deployment = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === `baton-${component}`);
+        assert.ok(deployment, `baton-${component} rendered`);
+        const env = podTemplate(deployment).spec.containers[0]!.env ?? [];
+        assert.deepEqual(env.slice(0, expected.length), expected, `${name}: ${component} env`);
+      }
+    }
+  });
+
+  test('the rendered RBAC grants the expected rules, moving Secrets into Roles with rbac.secretNamespaces', { skip }, () => {
+    const defaults = helmTemplate(helm!);
+    assert.deepEqual([...grants(rulesOf(defaults))].sort(), [...EXPECTED_GRANTS].sort());
+    const scoped = helmTemplate(helm!, ['-f', valuesFile('scoped.yaml', { rbac: { secretNamespaces: ['flux-system', 'team-a'] } })]);
+    assert.ok(![...grants(rulesOf(scoped, ['ClusterRole']))].some((g) => g.startsWith('core secrets')));
+    const roles = scoped.filter((d) => d.kind === 'Role');
+    assert.deepEqual(roles.map((r) => r.metadata.namespace), ['flux-system', 'team-a']);
+    assert.deepEqual([...grants(rulesOf(roles))], ['core secrets get']);
+  });
+
+  test('TLS and API key settings become mounted files and a secretKeyRef', { skip }, () => {
+    const rendered = helmTemplate(helm!, ['-f', valuesFile('full.yaml', full)]);
+    const worker = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-worker')!;
+    const env = podTemplate(worker).spec.containers[0]!.env ?? [];
+    const byName = new Map(env.map((e) => [e.name, e]));
+    assert.deepEqual(byName.get('TEMPORAL_API_KEY')?.valueFrom, { secretKeyRef: { name: 'baton-temporal-api-key', key: 'api-key' } });
+    assert.equal(byName.get('TEMPORAL_TLS_CERT')?.value, '/etc/baton/temporal-tls/tls.crt');
+    assert.equal(byName.get('TEMPORAL_TLS_CA')?.value, '/etc/baton/temporal-tls/ca.crt');
+    assert.equal(byName.get('BATON_EVENTS_ADDRESS'), undefined);
+    assert.equal(byName.get('NODE_OPTIONS')?.value, '--max-old-space-size=768');
+  });
+});
+
+function deepMerge(target: Record<string, unknown>, source: object): void {
+  for (const [key, value] of Object.entries(source)) {
+    const current = target[key];
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' && !Array.isArray(current)) {
+      deepMerge(current as Record<string, unknown>, value as object);
+    } else {
+      target[key] = value;
+    }
+  }
+}
