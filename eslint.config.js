@@ -43,6 +43,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JS that runs before dependencies are installed: no type information to lint with.
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

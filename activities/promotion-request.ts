@@ -1,4 +1,5 @@
 import type { PipelineRef } from '../model/pipeline.js';
+import type { DecisionRecord } from '../model/release.js';
 
 /** What every promotion strategy receives: no secrets, only names; credentials are read inside. */
 export interface PromotionRequest {
@@ -7,9 +8,13 @@ export interface PromotionRequest {
   targetEnvironment: string;
   version: string;
   workflowId: string;
+  /** The manual gate's decision, when the target environment had one. */
+  approval?: DecisionRecord;
 }
 
 export interface PromotionResult {
   /** One phrase for the workflow state and the UI: what was done. */
   outcome: string;
+  /** The pull request opened or updated (pull-request strategy). */
+  pullRequest?: { url: string; number: number };
 }

@@ -2,10 +2,12 @@
  * `npm run bench [-- name…]`: runs every benchmark, or the named ones, each printing its figures as
  * JSON lines on stdout. Benchmarks are files in bench/ exporting `run()`; the list is explicit.
  */
+import { runGitStepBenchmark } from './git-step.js';
 import { runWebhookAcceptBenchmark } from './webhook-accept.js';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   'webhook-accept': runWebhookAcceptBenchmark,
+  'git-step': runGitStepBenchmark,
 };
 
 async function main(): Promise<void> {

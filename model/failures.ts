@@ -12,7 +12,31 @@ export const FailureType = {
   kubernetesEventRejected: 'KubernetesEventRejected',
   /** The Pipeline asks for a strategy this version of Baton cannot run. */
   strategyUnavailable: 'StrategyUnavailable',
+  /** The git server refused the Secret's username/password (HTTP 401/403). */
+  gitCredentialsRejected: 'GitCredentialsRejected',
+  /** The pull-request strategy's base branch does not exist in the repository. */
+  baseBranchNotFound: 'BaseBranchNotFound',
+  /** A plain `http://` repository URL without the explicit insecure option. */
+  insecureRepositoryUrl: 'InsecureRepositoryUrl',
+  /** No `$promotion` marker for the pipeline and environment in any YAML file of the base branch. */
+  noPromotionMarker: 'NoPromotionMarker',
+  /** A YAML file holding a marker for the reference cannot be parsed, or the version cannot be written. */
+  invalidPromotionMarker: 'InvalidPromotionMarker',
+  /** The server refused the promotion branch for a reason other than a lost lease (hook, protection rule). */
+  gitPushRejected: 'GitPushRejected',
   /** A promotion step failed for a reason without a more precise type. */
   promotionFailed: 'PromotionFailed',
+  /** The pull-request strategy's `url` is not a repository URL the provider understands. */
+  invalidRepositoryUrl: 'InvalidRepositoryUrl',
+  /** The git provider answered 401/403 (not rate limiting) to the Secret's `token`. */
+  providerTokenRejected: 'ProviderTokenRejected',
+  /** The git provider answered 404: wrong URL, or a token that cannot see the repository. */
+  repositoryNotFound: 'RepositoryNotFound',
+  /** The git provider refused the pull request itself (validation, conflicting PR to another base). */
+  pullRequestRejected: 'PullRequestRejected',
+  /** Retryable: the git provider asked to slow down; `nextRetryDelay` carries its `Retry-After`. */
+  providerRateLimited: 'ProviderRateLimited',
+  /** Retryable: the git provider's API failed (5xx) or could not be reached. */
+  providerUnavailable: 'ProviderUnavailable',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

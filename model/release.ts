@@ -16,6 +16,8 @@ export interface ActivityRetryPolicy {
 
 export interface ReleasePolicy {
   activityRetry: ActivityRetryPolicy;
+  /** How long a manual gate waits for a decision before the release ends as ApprovalExpired (default: idleTimeout). */
+  approvalTimeout?: Duration;
   /** Bound on any single activity attempt. */
   activityTimeout: Duration;
   /** The release ends as Expired after this long without a new environment being reached. */
@@ -49,6 +51,10 @@ export const ReleasePhase = {
   /** The version reached the last environment. */
   completed: 'Completed',
   rejected: 'Rejected',
+  /** Nobody decided within the approval timeout. */
+  approvalExpired: 'ApprovalExpired',
+  /** A newer version took this one's place at its environment. */
+  superseded: 'Superseded',
   /** A promotion failed in a way retrying cannot fix; `lastError` says what to change. */
   failed: 'Failed',
   /** Nothing happened for the policy's idle timeout. */
@@ -90,6 +96,8 @@ export interface PromotionRecord {
   completedAt?: string;
   /** Human-readable outcome: the notification emitted, the PR opened, or why nothing was needed. */
   outcome?: string;
+  /** The pull request opened or updated (pull-request strategy). */
+  pullRequest?: { url: string; number: number };
   approval?: DecisionRecord;
 }
 
@@ -97,6 +105,10 @@ export interface PendingGate {
   kind: 'approval';
   environment: string;
   since: string;
+  /** Who may decide; absent = anyone. */
+  approvers?: string[];
+  /** When the gate gives up (ISO 8601). */
+  expiresAt?: string;
 }
 
 export interface ReleaseState {
@@ -110,6 +122,10 @@ export interface ReleaseState {
   reached: DeploymentRecord[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
+  /** Decisions that arrived as signals but did not apply (wrong environment, approver not allowed…). */
+  ignoredDecisions?: { decision: DecisionRecord['decision']; approver: string; why: string; at: string }[];
+  /** Set when a newer version ended this release. */
+  supersededBy?: { version: string; workflowId: string };
   lastError?: string;
 }
 

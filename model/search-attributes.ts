@@ -15,9 +15,17 @@ export const PromotionTargetEnvironment = defineSearchAttributeKey(
 /** One of `ReleasePhase`. */
 export const PromotionState = defineSearchAttributeKey('PromotionState', SearchAttributeType.KEYWORD);
 
+/** Who approved or rejected the last manual gate. */
+export const PromotionDecidedBy = defineSearchAttributeKey('PromotionDecidedBy', SearchAttributeType.KEYWORD);
+
+/** URL of the pull request of the last promotion (pull-request strategy). */
+export const PromotionPullRequest = defineSearchAttributeKey('PromotionPullRequest', SearchAttributeType.KEYWORD);
+
 export const RELEASE_SEARCH_ATTRIBUTES = [
   PromotionPipeline,
   PromotionVersion,
   PromotionTargetEnvironment,
   PromotionState,
+  PromotionDecidedBy,
+  PromotionPullRequest,
 ] as const;

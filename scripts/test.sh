@@ -10,6 +10,7 @@ while IFS='=' read -r name path; do
     test-server) export BATON_TEST_SERVER_BIN="$path" ;;
     etcd) export BATON_ETCD_BIN="$path" ;;
     kube-apiserver) export BATON_KUBE_APISERVER_BIN="$path" ;;
+    notification-controller) export BATON_NOTIFICATION_CONTROLLER_BIN="$path" ;;
   esac
 done < <(bash scripts/setup-servers.sh)
 

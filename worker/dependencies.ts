@@ -1,6 +1,6 @@
 /**
  * Wires the activities' dependencies from configuration: the Pipeline source and the notifiers of
- * the notification strategy.
+ * the notification strategy. The Temporal client is added by the worker, over its own connection.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
@@ -29,6 +29,6 @@ export async function activityDependencies(
   config: Config,
   pipelines: PipelineSource,
   log: Logger,
-): Promise<ActivityDependencies> {
+): Promise<Omit<ActivityDependencies, 'temporal'>> {
   return { pipelines, notifiers: await createNotifiers(config, log) };
 }

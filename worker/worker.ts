@@ -1,5 +1,6 @@
 /** The Baton worker: release workflows and their activities on one task queue. */
 import { fileURLToPath } from 'node:url';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { type ActivityDependencies, createActivities } from '../activities/index.js';
@@ -16,7 +17,7 @@ export interface ReleaseWorker {
 
 export async function createReleaseWorker(
   temporal: TemporalConfig,
-  deps: ActivityDependencies,
+  deps: Omit<ActivityDependencies, 'temporal'>,
   log: Logger,
 ): Promise<ReleaseWorker> {
   const connection = await NativeConnection.connect(await temporalConnectionOptions(temporal));
@@ -28,7 +29,7 @@ export async function createReleaseWorker(
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities(deps),
+      activities: createActivities({ ...deps, temporal: new Client({ connection, namespace: temporal.namespace }) }),
     });
     return { worker, connection };
   } catch (error) {

@@ -3,7 +3,7 @@
  * comes next, and the sentences the Temporal UI shows. No Temporal APIs here, so it is trivially
  * deterministic and unit-testable.
  */
-import type { DeployedSignal } from '../model/messages.js';
+import type { Decision, DeployedSignal, SupersedeSignal } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
 import type { DeploymentRecord, ReleaseInput, ReleaseState } from '../model/release.js';
 import { ReleasePhase } from '../model/release.js';
@@ -56,4 +56,43 @@ export function journeyLine(spec: PipelineSpec): string {
 
 export function appName(spec: PipelineSpec): string {
   return spec.appRef.name;
+}
+
+/** Why a decision cannot apply to this release now, or undefined when it can. */
+export function decisionProblem(state: ReleaseState, decision: Decision): string | undefined {
+  const gate = state.pendingGate;
+  if (decision.approver.trim() === '') return 'an approver is required';
+  if (gate === undefined) {
+    return `${state.version} of ${state.pipeline.namespace}/${state.pipeline.name} is not waiting for approval (${state.phase})`;
+  }
+  if (decision.environment !== undefined && decision.environment !== gate.environment) {
+    return `${decision.environment} is not waiting for approval; ${gate.environment} is`;
+  }
+  if (decision.version !== undefined && decision.version !== state.version) {
+    return `version ${decision.version} is not waiting for approval; ${state.version} is`;
+  }
+  if (gate.approvers !== undefined && !gate.approvers.includes(decision.approver)) {
+    return `${decision.approver} may not decide promotions into ${gate.environment} (approvers: ${gate.approvers.join(', ')})`;
+  }
+  return undefined;
+}
+
+/** Whether a newer release's `supersede` signal ends this one. */
+export function yieldsTo(state: ReleaseState, signal: SupersedeSignal): boolean {
+  if (signal.version === state.version) return false;
+  const gate = state.pendingGate;
+  if (gate !== undefined) return gate.environment === signal.environment && gotThereFirst(gate.since, state, signal);
+  if (signal.reason !== 'promoted' || state.phase !== ReleasePhase.awaitingDeployment) return false;
+  const promotion = state.promotions.find((p) => p.targetEnvironment === signal.environment && p.completedAt !== undefined);
+  return state.targetEnvironment === signal.environment && promotion !== undefined && gotThereFirst(promotion.completedAt!, state, signal);
+}
+
+/** Arrival order decides which release is newer; a tie goes to the larger workflow ID, so exactly one yields. */
+function gotThereFirst(at: string, state: ReleaseState, signal: SupersedeSignal): boolean {
+  if (at !== signal.at) return at < signal.at;
+  return releaseKey(state) < signal.workflowId;
+}
+
+function releaseKey(state: ReleaseState): string {
+  return `release/${state.pipeline.namespace}/${state.pipeline.name}/${state.version}`;
 }

@@ -3,6 +3,7 @@
  * furthest environment reached it runs the next environment's gate and promotion strategy exactly
  * once, then waits for Flux to report the version there, until the last environment is reached.
  */
+import { msToNumber } from '@temporalio/common';
 import {
   ActivityFailure,
   allHandlersFinished,
@@ -17,31 +18,42 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import type { PipelineStatusUpdate } from '../pipelines/status-writer.js';
 import { FailureType } from '../model/failures.js';
-import { approveSignal, type Decision, type DeployedSignal, deployedSignal, rejectSignal, stateQuery } from '../model/messages.js';
 import {
-  effectivePromotion,
-  type Pipeline,
-  pipelineKey,
-  type PipelineSpec,
-  type Promotion,
-  StrategyName,
-  strategyName,
-} from '../model/pipeline.js';
+  approveSignal,
+  approveUpdate,
+  type Decision,
+  type DeployedSignal,
+  deployedSignal,
+  rejectSignal,
+  rejectUpdate,
+  stateQuery,
+  type SupersedeSignal,
+  supersedeSignal,
+} from '../model/messages.js';
+import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
+import { approvalTimeout, approvers, NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
+import { type DecisionRecord, type PromotionRecord, type ReleaseInput, ReleasePhase, type ReleaseState } from '../model/release.js';
+import { PromotionDecidedBy, PromotionPipeline, PromotionPullRequest, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
 import {
-  type DecisionRecord,
-  type PromotionRecord,
-  type ReleaseInput,
-  ReleasePhase,
-  type ReleaseState,
-} from '../model/release.js';
-import { PromotionState, PromotionTargetEnvironment } from '../model/search-attributes.js';
-import { alreadyPromotedInto, appName, furthestReached, initialState, journeyLine, recordDeployment } from './journey.js';
+  alreadyPromotedInto,
+  appName,
+  decisionProblem,
+  furthestReached,
+  initialState,
+  journeyLine,
+  recordDeployment,
+  yieldsTo,
+} from './journey.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 /** Keeps histories short for versions Flux reports again and again (e.g. Kustomizations). */
 const MAX_HISTORY_EVENTS = 5_000;
+
+type Verdict = DecisionRecord['decision'];
+type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
@@ -51,31 +63,97 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   });
   const state = input.carriedState ?? initialState(input);
   const inbox: DeployedSignal[] = [];
-  const decisions: (Decision & { decision: DecisionRecord['decision'] })[] = [];
+  /** Decisions signalled before their gate opened; applied when it does. */
+  const earlyDecisions: (Decision & { decision: Verdict })[] = [];
+  let gateDecision: DecisionRecord | undefined;
 
-  setHandler(deployedSignal, (signal) => void inbox.push(signal), {
-    description: 'Flux reported the version in an environment (sent by the gateway).',
-  });
-  setHandler(approveSignal, (decision) => void decisions.push({ ...decision, decision: 'approved' }), {
-    description: 'Approve the promotion waiting at a manual gate: {"approver": "you@example.com", "comment": "…"}.',
-  });
-  setHandler(rejectSignal, (decision) => void decisions.push({ ...decision, decision: 'rejected' }), {
-    description: 'Reject the promotion waiting at a manual gate: {"approver": "you@example.com", "comment": "…"}.',
-  });
-  setHandler(stateQuery, () => state, {
-    description: 'Where this version is: environments reached, promotions, pending gate, last error.',
-  });
+  const now = (): string => new Date().toISOString();
 
   const show = (phase: ReleasePhase, step: string, targetEnvironment?: string): void => {
     state.phase = phase;
     state.currentStep = step;
     if (targetEnvironment !== undefined) state.targetEnvironment = targetEnvironment;
     upsertSearchAttributes([
+      // Pipeline and version too: supersede finds releases by them, whoever started the workflow.
+      { key: PromotionPipeline, value: pipelineKey(state.pipeline) },
+      { key: PromotionVersion, value: state.version },
       { key: PromotionState, value: phase },
       ...(targetEnvironment === undefined ? [] : [{ key: PromotionTargetEnvironment, value: targetEnvironment }]),
     ]);
     setCurrentDetails(step);
   };
+
+  /** Applies a decision to the open gate; the caller has checked `decisionProblem`. */
+  const decide = (decision: Decision, verdict: Verdict): DecisionRecord => {
+    const record: DecisionRecord = {
+      decision: verdict,
+      environment: state.pendingGate!.environment,
+      approver: decision.approver,
+      ...(decision.comment === undefined ? {} : { comment: decision.comment }),
+      at: now(),
+    };
+    gateDecision = record;
+    // A decision buffered for "the next gate" must not leak past the gate just decided.
+    removeWhere(earlyDecisions, (d) => d.environment === undefined || d.environment === record.environment);
+    upsertSearchAttributes([{ key: PromotionDecidedBy, value: decision.approver }]);
+    return record;
+  };
+
+  const ignore = (decision: Decision, verdict: Verdict, why: string): void => {
+    (state.ignoredDecisions ??= []).push({ decision: verdict, approver: decision.approver, why, at: now() });
+    log.warn('ignoring a decision', { approver: decision.approver, why });
+  };
+
+  const onSignalledDecision = (verdict: Verdict) => (decision: Decision) => {
+    if (state.pendingGate === undefined) {
+      earlyDecisions.push({ ...decision, decision: verdict });
+      return;
+    }
+    const problem = gateDecision === undefined ? decisionProblem(state, decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
+    if (problem === undefined) decide(decision, verdict);
+    else ignore(decision, verdict, problem);
+  };
+
+  const validateDecision = (decision: Decision): void => {
+    const problem = gateDecision === undefined ? decisionProblem(state, decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
+    if (problem !== undefined) throw new Error(problem);
+  };
+
+  setHandler(deployedSignal, (signal) => void inbox.push(signal), {
+    description: 'Flux reported the version in an environment (sent by the gateway).',
+  });
+  setHandler(approveSignal, onSignalledDecision('approved'), {
+    description: 'Approve the promotion waiting at a manual gate: {"approver": "you@example.com", "comment": "…"}.',
+  });
+  setHandler(rejectSignal, onSignalledDecision('rejected'), {
+    description: 'Reject the promotion waiting at a manual gate: {"approver": "you@example.com", "comment": "…"}.',
+  });
+  setHandler(approveUpdate, (decision) => decide(decision, 'approved'), {
+    validator: validateDecision,
+    description: 'Approve the waiting promotion and get the recorded decision; refused when nothing matching waits.',
+  });
+  setHandler(rejectUpdate, (decision) => decide(decision, 'rejected'), {
+    validator: validateDecision,
+    description: 'Reject the waiting promotion and get the recorded decision; refused when nothing matching waits.',
+  });
+  setHandler(supersedeSignal, (signal: SupersedeSignal) => {
+    if (state.supersededBy === undefined && yieldsTo(state, signal)) {
+      state.supersededBy = { version: signal.version, workflowId: signal.workflowId };
+    }
+  }, { description: 'A newer version took this one’s place at an environment (sent by the newer release).' });
+  setHandler(stateQuery, () => state, {
+    description: 'Where this version is: environments reached, promotions, pending gate, decisions, last error.',
+  });
+
+  /** Best effort: Pipeline.status is a mirror for kubectl and Weave UIs; a failure to write it must not stop a release. */
+  const mirror = async (update: Omit<PipelineStatusUpdate, 'pipeline'>): Promise<void> => {
+    try {
+      await activities.recordPipelineStatus({ pipeline: state.pipeline, ...update });
+    } catch (error) {
+      log.warn('could not mirror the release into Pipeline.status', { error: failureMessage(error) });
+    }
+  };
+  const summary = (phase: ReleasePhase, at = now()) => ({ version: state.version, state: phase, workflowId: workflowInfo().workflowId, at });
 
   const fail = (message: string, type: string): ApplicationFailure => {
     state.lastError = message;
@@ -83,46 +161,90 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     return ApplicationFailure.nonRetryable(message, type);
   };
 
-  /** Waits for Flux (or a decision); false when the release sat idle for the policy's timeout. */
-  const waitForNews = (alsoWhen: () => boolean = () => false): Promise<boolean> =>
-    condition(() => inbox.length > 0 || alsoWhen(), policy.idleTimeout);
+  const finish = async (phase: ReleasePhase, step: string, target?: string): Promise<ReleaseState> => {
+    show(phase, step, target);
+    await condition(allHandlersFinished);
+    return state;
+  };
 
-  const resolve = async (): Promise<Pipeline> => {
+  const activityCall = async <T>(call: () => Promise<T>, context: string): Promise<T> => {
     try {
-      return await activities.resolvePipeline(state.pipeline);
+      return await call();
     } catch (error) {
-      throw fail(failureMessage(error), failureType(error));
+      throw fail(`${context}${failureMessage(error)}`, failureType(error));
     }
   };
 
-  /** The manual gate: the decision, or why there is none yet (news from Flux, or idleness). */
-  const awaitApproval = async (spec: PipelineSpec, target: string): Promise<DecisionRecord | 'interrupted' | 'idle'> => {
-    if (state.pendingGate?.environment !== target) {
-      state.pendingGate = { kind: 'approval', environment: target, since: new Date().toISOString() };
-    }
-    show(
-      ReleasePhase.awaitingApproval,
-      `Waiting for approval to promote ${appName(spec)} ${state.version} into ${target} — ` +
-        `approve with: temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
-        `--input '{"approver":"<you>","comment":"<why>"}'`,
-      target,
+  const supersedeOthers = async (pipeline: Pipeline, environment: string, reason: SupersedeSignal['reason'], at: string): Promise<void> => {
+    if (newerVersionPolicy(pipeline) === NewerVersionPolicy.queue) return;
+    await activityCall(
+      () =>
+        activities.supersedeOlderReleases({
+          pipeline: state.pipeline,
+          signal: { version: state.version, environment, workflowId: workflowInfo().workflowId, reason, at },
+        }),
+      'superseding older releases failed: ',
     );
-    const forTarget = (): number => decisions.findIndex((d) => d.environment === undefined || d.environment === target);
-    const news = await waitForNews(() => forTarget() >= 0);
-    const index = forTarget();
-    if (index < 0) return news ? 'interrupted' : 'idle';
-    const [decision] = decisions.splice(index, 1);
-    state.pendingGate = undefined;
-    return {
-      decision: decision!.decision,
-      environment: target,
-      approver: decision!.approver,
-      comment: decision!.comment,
-      at: new Date().toISOString(),
-    };
   };
 
-  const promote = async (source: string, target: string, promotion: Promotion, approval?: DecisionRecord): Promise<void> => {
+  const gateTimeoutMs = (pipeline: Pipeline): number => {
+    const fromAnnotation = approvalTimeout(pipeline);
+    if (fromAnnotation !== undefined) {
+      try {
+        return msToNumber(fromAnnotation as Parameters<typeof msToNumber>[0]);
+      } catch {
+        log.warn('ignoring an invalid approval-timeout annotation', { value: fromAnnotation });
+      }
+    }
+    return msToNumber(policy.approvalTimeout ?? policy.idleTimeout);
+  };
+
+  /** The manual gate: a decision, or why there is none (news from Flux, expiry, a newer version). */
+  const awaitApproval = async (pipeline: Pipeline, target: string): Promise<GateOutcome> => {
+    if (state.pendingGate?.environment !== target) {
+      const since = now();
+      state.pendingGate = {
+        kind: 'approval',
+        environment: target,
+        since,
+        approvers: approvers(pipeline),
+        expiresAt: new Date(Date.now() + gateTimeoutMs(pipeline)).toISOString(),
+      };
+      gateDecision = undefined;
+      show(
+        ReleasePhase.awaitingApproval,
+        `Waiting for approval to promote ${appName(pipeline.spec)} ${state.version} into ${target} — approve with: ` +
+          `temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
+          `--input '{"approver":"<you>","comment":"<why>"}'`,
+        target,
+      );
+      for (const early of earlyDecisions.splice(0)) {
+        if (gateDecision !== undefined) break;
+        const problem = decisionProblem(state, early);
+        if (problem === undefined) decide(early, early.decision);
+        else ignore(early, early.decision, problem);
+      }
+      await mirror({ environment: target, waitingApproval: { revision: state.version }, lastPromotion: summary(ReleasePhase.awaitingApproval, since) });
+      await supersedeOthers(pipeline, target, 'waiting', since);
+    }
+    const remainingMs = Math.max(0, Date.parse(state.pendingGate.expiresAt!) - Date.now());
+    const woke = await condition(
+      () => gateDecision !== undefined || inbox.length > 0 || state.supersededBy !== undefined,
+      remainingMs,
+    );
+    if (woke && gateDecision === undefined && state.supersededBy === undefined) return 'interrupted';
+    await mirror({ environment: target, clearWaitingApproval: state.version });
+    if (state.supersededBy !== undefined) return 'superseded';
+    if (gateDecision !== undefined) {
+      const decision = gateDecision;
+      state.pendingGate = undefined;
+      gateDecision = undefined;
+      return decision;
+    }
+    return 'expired';
+  };
+
+  const promote = async (pipeline: Pipeline, source: string, target: string, promotion: Promotion, approval?: DecisionRecord): Promise<void> => {
     const strategy = strategyName(promotion);
     if (strategy === undefined) {
       throw fail(
@@ -131,13 +253,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         FailureType.noPromotionStrategy,
       );
     }
-    const record: PromotionRecord = {
-      sourceEnvironment: source,
-      targetEnvironment: target,
-      strategy,
-      startedAt: new Date().toISOString(),
-      approval,
-    };
+    const record: PromotionRecord = { sourceEnvironment: source, targetEnvironment: target, strategy, startedAt: now(), approval };
     state.promotions.push(record);
     show(ReleasePhase.promoting, `Promoting ${state.version} from ${source} into ${target} (${strategy})`, target);
     const request = {
@@ -146,57 +262,63 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       targetEnvironment: target,
       version: state.version,
       workflowId: workflowInfo().workflowId,
+      ...(approval === undefined ? {} : { approval }),
     };
-    try {
-      const result =
-        strategy === StrategyName.notification
-          ? await activities.promoteByNotification(request)
-          : await activities.promoteByPullRequest(request);
-      record.outcome = result.outcome;
-    } catch (error) {
-      throw fail(`promoting ${state.version} into ${target} failed: ${failureMessage(error)}`, failureType(error));
+    const result = await activityCall(
+      () => (strategy === StrategyName.notification ? activities.promoteByNotification(request) : activities.promoteByPullRequest(request)),
+      `promoting ${state.version} into ${target} failed: `,
+    );
+    record.outcome = result.outcome;
+    record.completedAt = now();
+    if (result.pullRequest !== undefined) {
+      record.pullRequest = result.pullRequest;
+      upsertSearchAttributes([{ key: PromotionPullRequest, value: result.pullRequest.url }]);
     }
-    record.completedAt = new Date().toISOString();
     state.lastError = undefined;
     show(
       ReleasePhase.awaitingDeployment,
       `Promoted ${state.version} into ${target} (${record.outcome}); waiting for Flux to report it in ${target}`,
       target,
     );
+    await mirror({ environment: target, lastPromotion: { ...summary(ReleasePhase.awaitingDeployment, record.completedAt), ...pullRequestOf(result) } });
+    await supersedeOthers(pipeline, target, 'promoted', record.completedAt);
   };
 
+  const superseded = (): Promise<ReleaseState> =>
+    finish(ReleasePhase.superseded, `Superseded by ${state.supersededBy!.version} (${state.supersededBy!.workflowId})`);
+
   for (;;) {
-    if (inbox.length === 0 && decisions.length === 0 && historyIsLong()) {
+    if (inbox.length === 0 && earlyDecisions.length === 0 && historyIsLong()) {
       await condition(allHandlersFinished);
-      if (inbox.length === 0 && decisions.length === 0) {
+      if (inbox.length === 0 && earlyDecisions.length === 0) {
         log.info('continuing as new to keep the history short', { historyLength: workflowInfo().historyLength });
         return continueAsNew<typeof release>({ ...input, carriedState: state });
       }
     }
     const gated = state.pendingGate !== undefined;
-    if (inbox.length === 0 && !gated && !(await waitForNews())) {
-      show(ReleasePhase.expired, `Expired: nothing happened for ${String(policy.idleTimeout)} after: ${state.currentStep}`);
-      return state;
+    if (inbox.length === 0 && !gated) {
+      const woke = await condition(() => inbox.length > 0 || state.supersededBy !== undefined, policy.idleTimeout);
+      if (state.supersededBy !== undefined) return superseded();
+      if (!woke) {
+        show(ReleasePhase.expired, `Expired: nothing happened for ${String(policy.idleTimeout)} after: ${state.currentStep}`);
+        return state;
+      }
     }
     let news = false;
     for (const signal of inbox.splice(0)) news = recordDeployment(state, signal) || news;
     if (!news && !gated) continue;
 
-    const pipeline = await resolve();
+    const pipeline = await activityCall(() => activities.resolvePipeline(state.pipeline), '');
     const { spec } = pipeline;
     const furthest = furthestReached(state, spec);
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
-      show(ReleasePhase.completed, `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`);
-      await condition(allHandlersFinished);
-      return state;
+      state.pendingGate = undefined;
+      return finish(ReleasePhase.completed, `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`);
     }
     const target = spec.environments[furthest.index + 1]!.name;
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) state.pendingGate = undefined;
-    if (alreadyPromotedInto(state, target)) {
-      state.pendingGate = undefined;
-      continue;
-    }
+    if (alreadyPromotedInto(state, target)) continue;
 
     const promotion = effectivePromotion(spec, target);
     if (promotion === undefined) {
@@ -208,13 +330,20 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
     let approval: DecisionRecord | undefined;
     if (promotion.manual === true) {
-      const outcome = await awaitApproval(spec, target);
+      const outcome = await awaitApproval(pipeline, target);
       if (outcome === 'interrupted') continue;
-      if (outcome === 'idle') {
-        show(ReleasePhase.expired, `Expired: nobody approved promoting ${state.version} into ${target} within ${String(policy.idleTimeout)}`);
-        return state;
+      if (outcome === 'superseded') return superseded();
+      if (outcome === 'expired') {
+        const gate = state.pendingGate!;
+        state.pendingGate = undefined;
+        return finish(
+          ReleasePhase.approvalExpired,
+          `Approval expired: nobody decided on promoting ${state.version} into ${target} between ${gate.since} and ${gate.expiresAt}`,
+          target,
+        );
       }
       if (outcome.decision === 'rejected') {
+        await mirror({ environment: target, lastPromotion: summary(ReleasePhase.rejected, outcome.at) });
         state.promotions.push({
           sourceEnvironment: furthest.environment,
           targetEnvironment: target,
@@ -222,14 +351,24 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
           startedAt: outcome.at,
           approval: outcome,
         });
-        show(ReleasePhase.rejected, `Rejected by ${outcome.approver}: ${state.version} will not be promoted into ${target}`, target);
-        await condition(allHandlersFinished);
-        return state;
+        return finish(
+          ReleasePhase.rejected,
+          `Rejected by ${outcome.approver}${outcome.comment ? ` (${outcome.comment})` : ''}: ${state.version} will not be promoted into ${target}`,
+          target,
+        );
       }
       approval = outcome;
     }
-    await promote(furthest.environment, target, promotion, approval);
+    await promote(pipeline, furthest.environment, target, promotion, approval);
   }
+}
+
+function pullRequestOf(result: { pullRequest?: { url: string } }): { pullRequest?: string } {
+  return result.pullRequest === undefined ? {} : { pullRequest: result.pullRequest.url };
+}
+
+function removeWhere<T>(items: T[], predicate: (item: T) => boolean): void {
+  for (let i = items.length - 1; i >= 0; i -= 1) if (predicate(items[i]!)) items.splice(i, 1);
 }
 
 function historyIsLong(): boolean {

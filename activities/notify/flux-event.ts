@@ -52,10 +52,12 @@ export function createFluxEventNotifier(options: FluxEventNotifierOptions): Noti
         body: JSON.stringify(fluxPromotionEvent(notification, reportingController)),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
-      if (response.ok) return;
+      // The notification-controller answers 429 to an event identical to one it accepted in the last
+      // five minutes: for a retried activity that means the first attempt got through.
+      if (response.ok || response.status === 429) return;
       const detail = (await response.text()).slice(0, 200);
       const message = `the notification-controller at ${options.address} answered ${response.status}: ${detail}`;
-      if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+      if (response.status >= 400 && response.status < 500) {
         throw ApplicationFailure.nonRetryable(message, FailureType.notificationRejected);
       }
       throw new Error(message);

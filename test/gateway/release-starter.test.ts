@@ -124,7 +124,7 @@ describe('deliver', () => {
       namespace: 'default',
       taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({ pipelines, notifiers: [] }),
+      activities: createActivities({ pipelines, notifiers: [], temporal: env.client }),
     });
     // The real release completes at once when the version is reported in the last environment.
     const first = await worker.runUntil(async () => {

@@ -12,6 +12,9 @@ const ENV_BY_COMPONENT = {
   'test-server': 'BATON_TEST_SERVER_BIN',
   etcd: 'BATON_ETCD_BIN',
   'kube-apiserver': 'BATON_KUBE_APISERVER_BIN',
+  'notification-controller': 'BATON_NOTIFICATION_CONTROLLER_BIN',
+  /** A directory, not a binary: the pinned notification-controller module's source (its CRDs). */
+  'notification-controller-source': 'BATON_NOTIFICATION_CONTROLLER_SOURCE',
 } as const;
 
 export type ServerComponent = keyof typeof ENV_BY_COMPONENT;

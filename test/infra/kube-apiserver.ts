@@ -342,16 +342,4 @@ export async function ensureNamespace(kubeConfig: KubeConfig, name: string): Pro
   }
 }
 
-/**
- * Polls `check` until it returns a value other than undefined/false, for effects that travel through
- * a watch. The bound only turns a hang into a readable failure; no test asserts on how long it took.
- */
-export async function eventually<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { eventually } from '../support/eventually.js';

@@ -19,6 +19,7 @@ import { createPipelineSource } from '../../pipelines/create-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { activityDependencies } from '../../worker/dependencies.js';
 import { createReleaseWorker, type ReleaseWorker } from '../../worker/worker.js';
+import type { release } from '../../workflows/release.js';
 import { serverBinary } from '../infra/binaries.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
@@ -26,6 +27,13 @@ import { FIXTURES, fixtureBody, sign } from '../support/events.js';
 import { type FluxEventReceiver, startFluxEventReceiver } from '../support/flux-event-receiver.js';
 
 const run = promisify(execFile);
+
+interface GatewayAnswer {
+  workflowId: string;
+  runId: string;
+  url: string;
+  ignored?: boolean;
+}
 
 describe('end to end: Flux event → gateway → release workflow → notification', () => {
   let temporal: TestWorkflowEnvironment;
@@ -74,7 +82,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
       headers: { 'Content-Type': 'application/json', 'Gotk-Component': 'helm-controller', 'X-Signature': sign(body) },
       body,
     });
-    return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as Record<string, string> };
+    return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as GatewayAnswer };
   }
 
   async function temporalCli(...args: string[]): Promise<string> {
@@ -88,13 +96,13 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     assert.equal(first.body.workflowId, 'release/flux-system/podinfo-02/6.7.1');
     assert.equal(first.location, first.body.url);
 
-    const listed = await eventually(async () => {
+    const listed = await eventually('the release to be listed by its search attribute', async () => {
       const out = await temporalCli('workflow', 'list', '--query', "PromotionPipeline='flux-system/podinfo-02'", '--output', 'json');
-      return out.includes(first.body.workflowId!) ? out : undefined;
-    }, 'the release to be listed by its search attribute');
+      return out.includes(first.body.workflowId) ? out : undefined;
+    });
     assert.match(listed, /release\/flux-system\/podinfo-02\/6\.7\.1/);
 
-    const toTest = await eventually(() => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'), 'the promotion into test');
+    const toTest = await eventually('the promotion into test', () => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'));
     assert.equal(toTest.reason, 'Promote');
     assert.equal(toTest.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.7.1');
     assert.deepEqual(
@@ -107,19 +115,19 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     const again = await sendEvent('dev', FIXTURES.upgradeSucceeded);
     assert.equal(again.status, 202);
     assert.deepEqual([again.body.workflowId, again.body.runId], [first.body.workflowId, first.body.runId]);
-    const handle = temporal.client.workflow.getHandle(first.body.workflowId!);
-    await eventually(async () => ((await handle.query(stateQuery)).reached[0]?.repeats === 1 ? true : undefined), 'the repeat to be recorded');
+    const handle = temporal.client.workflow.getHandle<typeof release>(first.body.workflowId);
+    await eventually('the repeat to be recorded', async () => (await handle.query(stateQuery)).reached[0]?.repeats === 1);
     assert.equal(receiver.events.length, 1);
 
     // Reported in test: prod has a manual gate.
     assert.equal((await sendEvent('test', FIXTURES.upgradeSucceeded, 'podinfo-02-perf')).status, 202);
-    await eventually(async () => ((await handle.query(stateQuery)).phase === ReleasePhase.awaitingApproval ? true : undefined), 'the approval gate');
+    await eventually('the approval gate', async () => (await handle.query(stateQuery)).phase === ReleasePhase.awaitingApproval);
     const waiting = await handle.describe();
     assert.deepEqual(waiting.typedSearchAttributes.get(PromotionState), 'AwaitingApproval');
     assert.equal(receiver.events.length, 1, 'nothing is promoted into prod before approval');
 
-    await temporalCli('workflow', 'signal', '--workflow-id', first.body.workflowId!, '--name', 'approve', '--input', '{"approver":"release-manager@example.com","comment":"ship it"}');
-    const toProd = await eventually(() => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'), 'the promotion into prod');
+    await temporalCli('workflow', 'signal', '--workflow-id', first.body.workflowId, '--name', 'approve', '--input', '{"approver":"release-manager@example.com","comment":"ship it"}');
+    const toProd = await eventually('the promotion into prod', () => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'));
     assert.equal(toProd.message, 'Promote pipeline flux-system/podinfo-02 to prod with version 6.7.1');
 
     assert.equal((await sendEvent('prod', FIXTURES.upgradeSucceeded, 'podinfo-02-prod')).status, 202);
@@ -140,7 +148,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     assert.equal(receiver.events.length, 2);
 
     if (process.env.BATON_RECORD_HISTORY) {
-      const history = await temporalCli('workflow', 'show', '--workflow-id', first.body.workflowId!, '--output', 'json');
+      const history = await temporalCli('workflow', 'show', '--workflow-id', first.body.workflowId, '--output', 'json');
       await writeFile(process.env.BATON_RECORD_HISTORY, history);
     }
   });
@@ -149,7 +157,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     const accepted = await sendEvent('dev', FIXTURES.installSucceededOci);
     assert.equal(accepted.status, 202);
     assert.equal(accepted.body.workflowId, 'release/flux-system/podinfo-02/6.6.1');
-    const event = await eventually(() => receiver.events.find((e) => e.metadata['pipelines.weave.works/version'] === '6.6.1'), 'the promotion of 6.6.1');
+    const event = await eventually('the promotion of 6.6.1', () => receiver.events.find((e) => e.metadata['pipelines.weave.works/version'] === '6.6.1'));
     assert.equal(event.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.6.1');
   });
 

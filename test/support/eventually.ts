@@ -1,14 +1,25 @@
-/** Polls until `probe` returns a value (not undefined) or the attempts run out; for waiting on real servers. */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, attempts = 200): Promise<T> {
+/**
+ * Polls `check` until it returns a value other than undefined/false, for effects that travel through
+ * a real server (a watch, a worker, a webhook). The bound only turns a hang into a readable
+ * failure; no test asserts on how long it took.
+ */
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  for (let i = 0; i < attempts; i += 1) {
+  for (;;) {
     try {
-      const value = await probe();
-      if (value !== undefined) return value;
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
     } catch (error) {
       lastError = error;
     }
+    if (Date.now() > deadline) {
+      throw new Error(`gave up waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`gave up waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
 }

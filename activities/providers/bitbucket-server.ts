@@ -1,0 +1,245 @@
+/**
+ * Bitbucket Server / Data Center pull requests through its REST 1.0 API with fetch:
+ * `/rest/api/1.0/projects/{KEY}/repos/{slug}/pull-requests`.
+ *
+ * Project key and repository slug come from the clone URL `https://<host>[/<context>]/scm/KEY/repo.git`
+ * or the browser URL `https://<host>[/<context>]/projects/KEY/repos/repo[/...]` (personal
+ * repositories: `/scm/~user/repo.git`, `/users/user/repos/repo`). The token is an HTTP access token
+ * or personal access token sent as `Authorization: Bearer`.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../model/failures.js';
+import { DEFAULT_USER_AGENT, ProviderHttpError, providerFetch, readBody } from './http.js';
+import { type FailureContext, headerLookup, httpFailure, invalidRepositoryUrl, networkFailure, repositoryLabel } from './failures.js';
+import { type CreateOutcome, findOrCreate } from './find-or-create.js';
+import type { OpenPullRequest, PullRequestProvider, PullRequestProviderOptions, PullRequestRequest } from './provider.js';
+import { apiRoot, repositoryPath } from './repository-url.js';
+
+export const BITBUCKET_SERVER = 'bitbucket-server';
+const MAX_LIST_PAGES = 50;
+const PAGE_SIZE = 100;
+
+export interface BitbucketServerRepository {
+  /** `https://<host>[/<context>]/rest/api/1.0`. */
+  apiUrl: string;
+  /** `PROJ`, or `~user` for a personal repository. */
+  projectKey: string;
+  slug: string;
+}
+
+export function parseBitbucketServerRepository(repositoryUrl: string): BitbucketServerRepository {
+  const { origin, segments } = repositoryPath(repositoryUrl, BITBUCKET_SERVER);
+  const result = (context: string[], projectKey: string | undefined, slug: string | undefined) => {
+    if (!projectKey || !slug) return undefined;
+    const prefix = context.length > 0 ? `/${context.map(encodeURIComponent).join('/')}` : '';
+    return { apiUrl: `${origin}${prefix}/rest/api/1.0`, projectKey, slug };
+  };
+  // The last match wins, so a context path that happens to contain "scm" does not confuse it.
+  for (let i = segments.length - 1; i >= 0; i -= 1) {
+    const segment = segments[i];
+    if (segment === 'scm' && i + 3 === segments.length) {
+      const parsed = result(segments.slice(0, i), segments[i + 1], segments[i + 2]);
+      if (parsed) return parsed;
+    }
+    if ((segment === 'projects' || segment === 'users') && segments[i + 2] === 'repos' && i + 3 < segments.length) {
+      const key = segment === 'users' ? `~${segments[i + 1] ?? ''}` : segments[i + 1];
+      const parsed = result(segments.slice(0, i), key, segments[i + 3]);
+      if (parsed) return parsed;
+    }
+  }
+  throw invalidRepositoryUrl(
+    repositoryUrl,
+    BITBUCKET_SERVER,
+    'is neither https://<host>/scm/<KEY>/<repo>.git nor https://<host>/projects/<KEY>/repos/<repo>',
+  );
+}
+
+interface BitbucketRef {
+  id: string;
+  repository?: { slug?: string; project?: { key?: string } };
+}
+
+interface BitbucketPullRequest {
+  id: number;
+  version: number;
+  title: string;
+  description?: string;
+  state: string;
+  fromRef: BitbucketRef;
+  toRef: BitbucketRef;
+  links?: { self?: { href: string }[] };
+}
+
+interface BitbucketPage<T> {
+  values: T[];
+  isLastPage: boolean;
+  nextPageStart?: number;
+}
+
+interface BitbucketError {
+  message?: string;
+  exceptionName?: string;
+  existingPullRequest?: BitbucketPullRequest;
+  pullRequest?: BitbucketPullRequest;
+}
+
+function errorsOf(body: unknown): BitbucketError[] {
+  const errors = typeof body === 'object' && body !== null ? (body as { errors?: unknown }).errors : undefined;
+  return Array.isArray(errors) ? (errors as BitbucketError[]) : [];
+}
+
+/** Bitbucket's `{errors: [{message, exceptionName}]}` as one line. */
+export function bitbucketMessage(body: unknown): string {
+  if (typeof body === 'string') return body;
+  return errorsOf(body)
+    .map((e) => e.message ?? e.exceptionName ?? '')
+    .filter(Boolean)
+    .join('; ');
+}
+
+function hasException(error: unknown, name: string): error is ProviderHttpError {
+  return error instanceof ProviderHttpError && errorsOf(error.body).some((e) => e.exceptionName?.endsWith(`.${name}`) || e.exceptionName === name);
+}
+
+const branchRef = (branch: string) => `refs/heads/${branch}`;
+
+export function createBitbucketServerProvider(options: PullRequestProviderOptions = {}): PullRequestProvider {
+  const fetch = providerFetch(options);
+  const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+  return {
+    name: BITBUCKET_SERVER,
+    async findOrCreate(request: PullRequestRequest) {
+      const repository = parseBitbucketServerRepository(request.repositoryUrl);
+      const root = apiRoot(request.repositoryUrl, BITBUCKET_SERVER, repository.apiUrl, options);
+      const { projectKey, slug } = repository;
+      const pullRequests = `${root}/projects/${encodeURIComponent(projectKey)}/repos/${encodeURIComponent(slug)}/pull-requests`;
+      const ctx: FailureContext = {
+        provider: BITBUCKET_SERVER,
+        repository: repositoryLabel(request.repositoryUrl),
+        token: request.token,
+        ...(options.now ? { now: options.now } : {}),
+      };
+
+      const send = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
+        const response = await fetch(url, {
+          method,
+          headers: {
+            accept: 'application/json',
+            authorization: `Bearer ${request.token}`,
+            'user-agent': userAgent,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const parsed = await readBody(response);
+        if (!response.ok) throw new ProviderHttpError(response.status, response.headers, bitbucketMessage(parsed), parsed);
+        return parsed as T;
+      };
+      const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
+        try {
+          return await run();
+        } catch (error) {
+          if (error instanceof ApplicationFailure) throw error;
+          if (error instanceof ProviderHttpError) {
+            throw httpFailure({ status: error.status, header: headerLookup(error.headers), detail: error.detail }, ctx, action);
+          }
+          throw networkFailure(error, ctx, action);
+        }
+      };
+
+      const sameRepository = (ref: BitbucketRef) =>
+        ref.repository?.slug?.toLowerCase() === slug.toLowerCase() &&
+        ref.repository.project?.key?.toLowerCase() === projectKey.toLowerCase();
+      const matches = (pr: BitbucketPullRequest) =>
+        pr.state === 'OPEN' &&
+        pr.fromRef.id === branchRef(request.headBranch) &&
+        pr.toRef.id === branchRef(request.baseBranch) &&
+        sameRepository(pr.fromRef);
+      const toOpen = (pr: BitbucketPullRequest): OpenPullRequest => ({
+        number: pr.id,
+        url: pr.links?.self?.[0]?.href ?? `${pullRequests}/${pr.id}`,
+        title: pr.title,
+        body: pr.description ?? '',
+        version: pr.version,
+      });
+      const repositoryRef = { slug, project: { key: projectKey } };
+
+      return findOrCreate(
+        request,
+        {
+          findOpen: () =>
+            call('listing open pull requests', async () => {
+              // The list filters by source branch (`at` + OUTGOING), not by target: filter here,
+              // paging with start/nextPageStart until isLastPage.
+              let start: number | undefined = 0;
+              for (let seen = 0; start !== undefined && seen < MAX_LIST_PAGES; seen += 1) {
+                const query: URLSearchParams = new URLSearchParams({
+                  state: 'OPEN',
+                  direction: 'OUTGOING',
+                  at: branchRef(request.headBranch),
+                  order: 'NEWEST',
+                  limit: String(PAGE_SIZE),
+                  start: String(start),
+                });
+                const page: BitbucketPage<BitbucketPullRequest> = await send<BitbucketPage<BitbucketPullRequest>>('GET', `${pullRequests}?${query.toString()}`);
+                const found = page.values.find(matches);
+                if (found) return toOpen(found);
+                start = page.isLastPage ? undefined : page.nextPageStart;
+              }
+              return undefined;
+            }),
+          create: async (): Promise<CreateOutcome> => {
+            try {
+              const created = await send<BitbucketPullRequest>('POST', pullRequests, {
+                title: request.title,
+                description: request.body,
+                state: 'OPEN',
+                open: true,
+                closed: false,
+                locked: false,
+                fromRef: { id: branchRef(request.headBranch), repository: repositoryRef },
+                toRef: { id: branchRef(request.baseBranch), repository: repositoryRef },
+              });
+              return { created: toOpen(created) };
+            } catch (error) {
+              // 409 com.atlassian.bitbucket.pull.DuplicatePullRequestException, naming the open one.
+              if (hasException(error, 'DuplicatePullRequestException')) {
+                const existing = errorsOf(error.body).find((e) => e.existingPullRequest)?.existingPullRequest;
+                return { duplicate: error.detail, ...(existing && matches(existing) ? { existing: toOpen(existing) } : {}) };
+              }
+              return call('opening the pull request', () => Promise.reject(error as Error));
+            }
+          },
+          update: (pr) =>
+            call(`updating pull request #${pr.number}`, async () => {
+              const put = (version: number | undefined) =>
+                send<BitbucketPullRequest>('PUT', `${pullRequests}/${pr.number}`, {
+                  version,
+                  title: request.title,
+                  description: request.body,
+                });
+              try {
+                return toOpen(await put(pr.version));
+              } catch (error) {
+                // 409 PullRequestOutOfDateException: someone edited it since it was read.
+                if (!hasException(error, 'PullRequestOutOfDateException')) throw error;
+                const current = await send<BitbucketPullRequest>('GET', `${pullRequests}/${pr.number}`);
+                try {
+                  return toOpen(await put(current.version));
+                } catch (again) {
+                  if (!hasException(again, 'PullRequestOutOfDateException')) throw again;
+                  throw ApplicationFailure.create({
+                    type: FailureType.providerUnavailable,
+                    message: `pull request #${pr.number} of ${ctx.repository} kept changing while Baton updated it; retrying`,
+                    nonRetryable: false,
+                    details: [{ provider: BITBUCKET_SERVER, repository: ctx.repository, status: 409 }],
+                  });
+                }
+              }
+            }),
+        },
+        ctx,
+      );
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Baton's per-Pipeline options, as annotations so existing Weave `Pipeline` manifests stay valid
+ * against the unchanged CRD schema. Workflow-safe.
+ */
+import type { Pipeline } from './pipeline.js';
+
+export const ANNOTATION_PREFIX = 'promotion.baton.dev';
+
+export const PipelineAnnotation = {
+  /** Comma-separated approvers allowed to decide manual gates; absent = anyone who can reach Temporal. */
+  approvers: `${ANNOTATION_PREFIX}/approvers`,
+  /** How long a manual gate waits before the release ends as ApprovalExpired (`72h`, `7d`). */
+  approvalTimeout: `${ANNOTATION_PREFIX}/approval-timeout`,
+  /** What a newer version does to an older one waiting for the same environment: `supersede` or `queue`. */
+  newerVersion: `${ANNOTATION_PREFIX}/newer-version`,
+} as const;
+
+export const NewerVersionPolicy = { supersede: 'supersede', queue: 'queue' } as const;
+export type NewerVersionPolicy = (typeof NewerVersionPolicy)[keyof typeof NewerVersionPolicy];
+
+export function approvers(pipeline: Pipeline): string[] | undefined {
+  const raw = pipeline.annotations?.[PipelineAnnotation.approvers];
+  if (raw === undefined) return undefined;
+  const list = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a.length > 0);
+  return list.length > 0 ? list : undefined;
+}
+
+export function newerVersionPolicy(pipeline: Pipeline): NewerVersionPolicy {
+  return pipeline.annotations?.[PipelineAnnotation.newerVersion] === NewerVersionPolicy.queue
+    ? NewerVersionPolicy.queue
+    : NewerVersionPolicy.supersede;
+}
+
+export function approvalTimeout(pipeline: Pipeline): string | undefined {
+  const raw = pipeline.annotations?.[PipelineAnnotation.approvalTimeout]?.trim();
+  return raw === undefined || raw === '' ? undefined : raw;
+}

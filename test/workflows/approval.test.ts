@@ -1,0 +1,140 @@
+/**
+ * Decisions through Updates, and supersede, on the real dev server: validators refuse without
+ * touching history, exactly one concurrent decision wins, and a newer version waiting for an
+ * environment ends the older one (unless the Pipeline queues). Supersede finds releases through
+ * visibility, which only the dev server (like production) has.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { approveSignal, approveUpdate, deployedSignal, rejectUpdate, stateQuery } from '../../model/messages.js';
+import { ReleasePhase } from '../../model/release.js';
+import { PromotionDecidedBy } from '../../model/search-attributes.js';
+import { startDevServer } from '../infra/temporal.js';
+import { deployedFromFixture, FIXTURES } from '../support/events.js';
+import { GUARDED, PODINFO, refused, ReleaseHarness } from './harness.js';
+
+describe('approvals and supersede (dev server)', () => {
+  let env: TestWorkflowEnvironment;
+  let harness: ReleaseHarness;
+
+  before(async () => {
+    env = await startDevServer();
+    harness = await ReleaseHarness.start(env);
+  });
+
+  after(async () => {
+    await harness.stop();
+    await env.teardown();
+  });
+
+  beforeEach(() => harness.reset());
+
+  test('an approve Update returns the decision, records the approver; a second decision is refused without touching history', async () => {
+    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'lgtm', environment: 'prod' }] });
+    assert.deepEqual([record.decision, record.environment, record.approver, record.comment], ['approved', 'prod', 'alice', 'lgtm']);
+    await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
+    assert.equal((await handle.describe()).typedSearchAttributes.get(PromotionDecidedBy), 'alice');
+
+    const before = (await handle.fetchHistory()).events?.length;
+    await refused(handle.executeUpdate(rejectUpdate, { args: [{ approver: 'bob' }] }), /not waiting for approval \(AwaitingDeployment\)/);
+    assert.equal((await handle.fetchHistory()).events?.length, before, 'a refused update leaves no trace in history');
+    assert.equal(harness.notifier.received.length, 1);
+    await handle.terminate('test done');
+  });
+
+  test('an Update for an environment, version or approver that does not match is refused', async () => {
+    const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'test' }] }), /test is not waiting for approval; prod is/);
+    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version: '0.0.1' }] }), /version 0\.0\.1 is not waiting for approval/);
+    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] }), /an approver is required/);
+    const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version }] });
+    assert.equal(record.decision, 'approved');
+    await handle.terminate('test done');
+  });
+
+  test('an approver outside the Pipeline’s approvers is refused', async () => {
+    const { handle } = await harness.startRelease('dev', GUARDED, 'api-dev');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: [{ approver: 'mallory@example.com' }] }),
+      /mallory@example.com may not decide promotions into prod \(approvers: alice@example.com, bob@example.com\)/,
+    );
+    const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice@example.com' }] });
+    assert.equal(record.approver, 'alice@example.com');
+    await harness.promotedInto(handle, 'prod');
+    await handle.terminate('test done');
+  });
+
+  test('a release waiting for approval survives a worker restart and continues when approved', async () => {
+    const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    await harness.restartWorker();
+    await handle.signal(approveSignal, { approver: 'after-restart' });
+    const state = await harness.promotedInto(handle, 'prod');
+    assert.equal(state.promotions[0]?.approval?.approver, 'after-restart');
+    assert.equal(harness.notifier.received[0]?.message, `Promote pipeline flux-system/podinfo-02 to prod with version ${version}`);
+    await handle.terminate('test done');
+  });
+
+  test('concurrent approvals: exactly one decision wins', async () => {
+    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    const outcomes = await Promise.allSettled(
+      ['alice', 'bob', 'carol'].map((approver) => handle.executeUpdate(approveUpdate, { args: [{ approver }] })),
+    );
+    const winners = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    assert.equal(winners.length, 1);
+    const state = await harness.promotedInto(handle, 'prod');
+    assert.equal(state.promotions[0]?.approval?.approver, winners[0]?.approver);
+    assert.equal(harness.notifier.received.length, 1);
+    await handle.terminate('test done');
+  });
+
+  test('a newer version waiting for prod supersedes the older one waiting there', async () => {
+    const older = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(older.handle, ReleasePhase.awaitingApproval);
+    // Visibility is eventually consistent: make sure the older release is findable before the newer one looks.
+    await harness.waitForVisibleState(older.handle, ReleasePhase.awaitingApproval);
+    const newer = await harness.startRelease('test', PODINFO, 'podinfo-02-perf');
+    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
+
+    const result = await older.handle.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.deepEqual(result.supersededBy, { version: newer.version, workflowId: newer.handle.workflowId });
+    assert.match(result.currentStep, new RegExp(`Superseded by ${newer.version.replaceAll('.', '\\.')}`));
+    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the newer one still waits');
+    await newer.handle.terminate('test done');
+  });
+
+  test('a newer version promoted into test supersedes the older one still waiting to be deployed there', async () => {
+    const older = await harness.startRelease('dev');
+    await harness.waitForPhase(older.handle, ReleasePhase.awaitingDeployment);
+    await harness.waitForVisibleState(older.handle, ReleasePhase.awaitingDeployment);
+    const newer = await harness.startRelease('dev');
+    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingDeployment);
+    const result = await older.handle.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.equal(result.supersededBy?.version, newer.version);
+    // The newer one carries on: Flux reports it in test and it waits for prod's approval.
+    await newer.handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
+    await newer.handle.terminate('test done');
+  });
+
+  test('a Pipeline that queues keeps both versions waiting', async () => {
+    const older = await harness.startRelease('dev', GUARDED, 'api-dev');
+    await harness.waitForPhase(older.handle, ReleasePhase.awaitingApproval);
+    await harness.waitForVisibleState(older.handle, ReleasePhase.awaitingApproval);
+    const newer = await harness.startRelease('dev', GUARDED, 'api-dev');
+    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
+    const record = await older.handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob@example.com' }] });
+    assert.equal(record.decision, 'approved', 'the older release was still waiting');
+    await harness.promotedInto(older.handle, 'prod');
+    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
+    await Promise.all([older.handle.terminate('test done'), newer.handle.terminate('test done')]);
+  });
+});

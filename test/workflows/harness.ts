@@ -1,0 +1,184 @@
+/**
+ * A release worker on a real Temporal server (time-skipping or dev), with the real activities over
+ * the example Pipelines plus a few test Pipelines; only the notifier records instead of calling out,
+ * because what it receives is the point of these tests.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { pino } from 'pino';
+import { createActivities } from '../../activities/index.js';
+import { deployedSignal, stateQuery } from '../../model/messages.js';
+import type { PipelineRef } from '../../model/pipeline.js';
+import { DEFAULT_RELEASE_POLICY, type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
+import { PromotionState } from '../../model/search-attributes.js';
+import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
+import { WORKFLOWS_PATH } from '../../worker/worker.js';
+import { release } from '../../workflows/release.js';
+import { deployedFromFixture, FIXTURES } from '../support/events.js';
+import { eventually } from '../support/eventually.js';
+import { RecordingNotifier } from '../support/recording-notifier.js';
+
+export const PODINFO: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
+export const GUARDED: PipelineRef = { namespace: 'team-a', name: 'guarded' };
+export type ReleaseHandle = WorkflowHandle<typeof release>;
+
+const TEST_PIPELINES = `
+apiVersion: pipelines.weave.works/v1alpha1
+kind: Pipeline
+metadata: {name: no-promotion, namespace: team-a}
+spec:
+  appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
+  environments:
+    - name: dev
+      targets: [{namespace: api-dev}]
+    - name: prod
+      targets: [{namespace: api-prod}]
+---
+apiVersion: pipelines.weave.works/v1alpha1
+kind: Pipeline
+metadata:
+  name: guarded
+  namespace: team-a
+  annotations: {promotion.baton.dev/approvers: 'alice@example.com, bob@example.com', promotion.baton.dev/newer-version: queue}
+spec:
+  appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
+  environments:
+    - name: dev
+      targets: [{namespace: api-dev}]
+    - name: prod
+      targets: [{namespace: api-prod}]
+  promotion:
+    manual: true
+    strategy: {notification: {}}
+---
+apiVersion: pipelines.weave.works/v1alpha1
+kind: Pipeline
+metadata: {name: by-pull-request, namespace: team-a}
+spec:
+  appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
+  environments:
+    - name: dev
+      targets: [{namespace: api-dev}]
+    - name: prod
+      targets: [{namespace: api-prod}]
+  promotion:
+    strategy:
+      pull-request: {type: github, url: 'https://github.com/example/gitops', baseBranch: main, secretRef: {name: creds}}
+`;
+
+/** The example podinfo-02 Pipeline with extra annotations (e.g. queue mode, an approval timeout). */
+async function annotatedExample(annotations: Record<string, string>): Promise<string> {
+  const example = await readFile('examples/pipelines/podinfo-02.yaml', 'utf8');
+  if (Object.keys(annotations).length === 0) return example;
+  const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
+  const annotated = example.replace('  namespace: flux-system\nspec:', `  namespace: flux-system\n  annotations:\n${lines.join('\n')}\nspec:`);
+  assert.notEqual(annotated, example, 'the example Pipeline got its annotations');
+  return annotated;
+}
+
+/** An Update refused by the workflow's validator: the reason is the failure's cause. */
+export async function refused(update: Promise<unknown>, reason: RegExp): Promise<void> {
+  await assert.rejects(update, (error: unknown) => {
+    assert.ok(error instanceof WorkflowUpdateFailedError);
+    assert.match(error.cause?.message ?? '', reason);
+    return true;
+  });
+}
+
+export class ReleaseHarness {
+  readonly notifier = new RecordingNotifier();
+  private worker!: Worker;
+  private running!: Promise<void>;
+  private versionCounter = 0;
+
+  private constructor(
+    readonly env: TestWorkflowEnvironment,
+    private readonly directory: string,
+    private readonly pipelines: DirectoryPipelineSource,
+    private readonly taskQueue: string,
+  ) {}
+
+  static async start(env: TestWorkflowEnvironment, options: { exampleAnnotations?: Record<string, string> } = {}): Promise<ReleaseHarness> {
+    const directory = await mkdtemp(join(tmpdir(), 'baton-release-'));
+    await writeFile(join(directory, 'examples.yaml'), await annotatedExample(options.exampleAnnotations ?? {}));
+    await writeFile(join(directory, 'test-pipelines.yaml'), TEST_PIPELINES);
+    const pipelines = new DirectoryPipelineSource(directory, pino({ level: 'silent' }));
+    await pipelines.start();
+    const harness = new ReleaseHarness(env, directory, pipelines, `release-test-${process.pid}`);
+    await harness.startWorker();
+    return harness;
+  }
+
+  private async startWorker(): Promise<void> {
+    this.worker = await Worker.create({
+      connection: this.env.nativeConnection,
+      taskQueue: this.taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: createActivities({ pipelines: this.pipelines, notifiers: [this.notifier], temporal: this.env.client }),
+    });
+    this.running = this.worker.run();
+  }
+
+  /** A new worker process starts from history alone: so does a new Worker here. */
+  async restartWorker(): Promise<void> {
+    this.worker.shutdown();
+    await this.running;
+    await this.startWorker();
+  }
+
+  async stop(): Promise<void> {
+    this.worker.shutdown();
+    await this.running;
+    await this.pipelines.stop();
+    await rm(this.directory, { recursive: true, force: true });
+  }
+
+  reset(): void {
+    this.notifier.received.length = 0;
+    this.notifier.failNext(0);
+  }
+
+  /** Each call promotes a version of its own, so each gets its own release. */
+  async startRelease(environment: string, pipeline = PODINFO, namespace?: string): Promise<{ handle: ReleaseHandle; version: string }> {
+    this.versionCounter += 1;
+    const version = `6.7.${this.versionCounter}`;
+    const policy = { ...DEFAULT_RELEASE_POLICY, activityRetry: { ...DEFAULT_RELEASE_POLICY.activityRetry, initialInterval: '10ms' } };
+    const input: ReleaseInput = { pipeline, version, policy };
+    const handle = await this.env.client.workflow.signalWithStart(release, {
+      workflowId: releaseWorkflowId(pipeline, version),
+      taskQueue: this.taskQueue,
+      args: [input],
+      signal: deployedSignal,
+      signalArgs: [deployedFromFixture(FIXTURES.upgradeSucceeded, environment, namespace)],
+    });
+    return { handle, version };
+  }
+
+  waitForPhase(handle: ReleaseHandle, phase: ReleasePhase): Promise<ReleaseState> {
+    return eventually(`the release to reach ${phase}`, async () => {
+      const state = await handle.query(stateQuery);
+      return state.phase === phase && state;
+    });
+  }
+
+  /** Until visibility (what supersede searches) shows the release in `phase`. */
+  waitForVisibleState(handle: ReleaseHandle, phase: ReleasePhase): Promise<true> {
+    const query = `WorkflowId = '${handle.workflowId}' AND ${PromotionState.name} = '${phase}'`;
+    return eventually(`visibility to show ${handle.workflowId} in ${phase}`, async () => {
+      for await (const _ of this.env.client.workflow.list({ query })) return true;
+      return undefined;
+    });
+  }
+
+  promotedInto(handle: ReleaseHandle, environment: string): Promise<ReleaseState> {
+    return eventually(`the promotion into ${environment}`, async () => {
+      const state = await handle.query(stateQuery);
+      return state.promotions.some((p) => p.targetEnvironment === environment && p.completedAt !== undefined) && state;
+    });
+  }
+}
