@@ -37,6 +37,7 @@ const schema = {
     BATON_RETRY_MAX_ATTEMPTS: { type: 'integer', minimum: 1, default: 3 },
     BATON_ACTIVITY_TIMEOUT: { type: 'string', default: '1m' },
     BATON_RELEASE_IDLE_TIMEOUT: { type: 'string', default: '30d' },
+    BATON_APPROVAL_TIMEOUT: { type: 'string' },
     BATON_EVENTS_ADDRESS: { type: 'string' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
@@ -69,6 +70,7 @@ interface RawEnv {
   BATON_RETRY_MAX_ATTEMPTS: number;
   BATON_ACTIVITY_TIMEOUT: string;
   BATON_RELEASE_IDLE_TIMEOUT: string;
+  BATON_APPROVAL_TIMEOUT?: string;
   BATON_EVENTS_ADDRESS?: string;
   LOG_LEVEL: string;
 }
@@ -186,6 +188,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       activityTimeout: duration('BATON_ACTIVITY_TIMEOUT', raw.BATON_ACTIVITY_TIMEOUT),
       idleTimeout: duration('BATON_RELEASE_IDLE_TIMEOUT', raw.BATON_RELEASE_IDLE_TIMEOUT),
+      ...(raw.BATON_APPROVAL_TIMEOUT === undefined
+        ? {}
+        : { approvalTimeout: duration('BATON_APPROVAL_TIMEOUT', raw.BATON_APPROVAL_TIMEOUT) }),
     },
     eventsAddress: raw.BATON_EVENTS_ADDRESS,
     logLevel: raw.LOG_LEVEL,

@@ -18,7 +18,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { Ajv } from 'ajv';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
-import { eventRevision, type FluxEvent, judgeEvent, promotedVersion } from '../../model/flux-event.js';
+import { deploymentEvent, eventRevision, type FluxEvent, judgeEvent, promotedVersion } from '../../model/flux-event.js';
 import {
   effectivePromotion,
   environmentIndex,
@@ -27,7 +27,6 @@ import {
   pipelineKey,
   strategyName,
 } from '../../model/pipeline.js';
-import type { DeploymentEvent } from '../../model/release.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { errorBodySchema, escapeHtml, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import { SIGNATURE_HEADER, verifySignature } from '../hmac.js';
@@ -138,19 +137,6 @@ function parseFluxEvent(raw: Buffer): FluxEvent {
     throw new HttpError(400, `body is not a Flux event: ${problems.join(', ')}`);
   }
   return parsed;
-}
-
-/** What the workflow keeps of the event: enough to explain the journey, nothing else. */
-function deploymentEvent(event: FluxEvent, revision: string): DeploymentEvent {
-  const { apiVersion, kind, namespace, name } = event.involvedObject;
-  return {
-    revision,
-    reason: event.reason,
-    message: event.message,
-    timestamp: event.timestamp,
-    reportingController: event.reportingController,
-    involvedObject: apiVersion === undefined ? { kind, namespace, name } : { apiVersion, kind, namespace, name },
-  };
 }
 
 export function workflowUrl(temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>, receipt: DeliveryReceipt): string {

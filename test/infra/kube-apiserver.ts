@@ -4,12 +4,12 @@
  * runs: namespaces are never finalised and no service accounts appear, so tests create what they
  * need and use throw-away names.
  */
+import { freePort } from '../support/free-port.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,18 +58,6 @@ const running = new Set<ManagedProcess>();
 process.once('exit', () => {
   for (const managed of running) managed.child.kill('SIGKILL');
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function launch(name: string, binary: string, args: string[], logPath: string): ManagedProcess {
   const log = createWriteStream(logPath, { flags: 'a' });

@@ -8,10 +8,11 @@
  * `sync()` answers that question with a canary (see there), and startup ends with one, so a started
  * controller is known to serve its event address with a warm cache.
  */
+import type { FluxEvent } from '../../model/flux-event.js';
+import { freePort } from '../support/free-port.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,34 +59,13 @@ export interface NotificationController {
 }
 
 /** A Flux event as the controller's event server accepts it (fluxcd/pkg/apis/event v1beta1). */
-export interface FluxEventBody {
-  involvedObject: { apiVersion?: string; kind: string; namespace: string; name: string; uid?: string };
-  severity: 'info' | 'error' | 'trace';
-  timestamp: string;
-  message: string;
-  reason: string;
-  metadata?: Record<string, string>;
-  reportingController: string;
-  reportingInstance?: string;
-}
+export type FluxEventBody = FluxEvent;
 
 // A test file that crashes must not leave a controller behind holding ports.
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function tail(path: string, lines = LOG_TAIL_LINES): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '');

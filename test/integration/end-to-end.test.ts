@@ -9,19 +9,14 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { pino } from 'pino';
-import { loadConfig } from '../../config/config.js';
-import { type RunningGateway, startGateway } from '../../gateway/server.js';
+import type { RunningGateway } from '../../gateway/server.js';
 import { stateQuery } from '../../model/messages.js';
 import { ReleasePhase } from '../../model/release.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../../model/search-attributes.js';
-import { createPipelineSource } from '../../pipelines/create-source.js';
-import type { PipelineSource } from '../../pipelines/source.js';
-import { activityDependencies } from '../../worker/dependencies.js';
-import { createReleaseWorker, type ReleaseWorker } from '../../worker/worker.js';
 import type { release } from '../../workflows/release.js';
 import { serverBinary } from '../infra/binaries.js';
 import { startDevServer } from '../infra/temporal.js';
+import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
 import { FIXTURES, fixtureBody, sign } from '../support/events.js';
 import { type FluxEventReceiver, startFluxEventReceiver } from '../support/flux-event-receiver.js';
@@ -38,36 +33,18 @@ interface GatewayAnswer {
 describe('end to end: Flux event → gateway → release workflow → notification', () => {
   let temporal: TestWorkflowEnvironment;
   let receiver: FluxEventReceiver;
-  let pipelines: PipelineSource;
-  let releaseWorker: ReleaseWorker;
-  let running: Promise<void>;
+  let stack: BatonStack;
   let gateway: RunningGateway;
-  const log = pino({ level: 'silent' });
 
   before(async () => {
     temporal = await startDevServer();
     receiver = await startFluxEventReceiver();
-    const config = loadConfig({
-      TEMPORAL_ADDRESS: temporal.address,
-      BATON_HOST: '127.0.0.1',
-      BATON_PORT: '0',
-      BATON_PIPELINES_DIR: 'examples/pipelines',
-      BATON_EVENTS_ADDRESS: receiver.url,
-      LOG_LEVEL: 'silent',
-    });
-    pipelines = await createPipelineSource(config.pipelines, log);
-    await pipelines.start();
-    releaseWorker = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
-    running = releaseWorker.worker.run();
-    gateway = await startGateway(config, { logger: log, pipelines, client: temporal.client });
+    stack = await startBatonStack(temporal, { BATON_EVENTS_ADDRESS: receiver.url });
+    gateway = stack.gateway;
   });
 
   after(async () => {
-    await gateway.close();
-    releaseWorker.worker.shutdown();
-    await running;
-    await releaseWorker.connection.close();
-    await pipelines.stop();
+    await stack.stop();
     await receiver.close();
     await temporal.teardown();
   });

@@ -15,16 +15,10 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, type CoreV1Event, CustomObjectsApi } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { pino } from 'pino';
 import { parse } from 'yaml';
-import { loadConfig } from '../../config/config.js';
-import { type RunningGateway, startGateway } from '../../gateway/server.js';
+import type { RunningGateway } from '../../gateway/server.js';
 import { stateQuery } from '../../model/messages.js';
 import { PIPELINE_GROUP } from '../../model/pipeline.js';
-import { createPipelineSource } from '../../pipelines/create-source.js';
-import type { PipelineSource } from '../../pipelines/source.js';
-import { activityDependencies } from '../../worker/dependencies.js';
-import { createReleaseWorker, type ReleaseWorker } from '../../worker/worker.js';
 import { applyPipelineCrd, ensureNamespace, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
 import {
   allowAlertEventSourceKind,
@@ -38,6 +32,7 @@ import {
 } from '../infra/notification-controller.js';
 import { startDevServer } from '../infra/temporal.js';
 import { FIXTURES, fixtureBody, sign } from '../support/events.js';
+import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
 import { type FluxEventReceiver, type RecordedEvent, startFluxEventReceiver } from '../support/flux-event-receiver.js';
 
@@ -65,13 +60,10 @@ void describe('the real Flux notification-controller and Baton', () => {
   let controller: NotificationController;
   let temporal: TestWorkflowEnvironment;
   let recorder: FluxEventReceiver;
-  let pipelines: PipelineSource;
-  let releaseWorker: ReleaseWorker;
-  let running: Promise<void>;
+  let stack: BatonStack;
   let gateway: RunningGateway;
   let core: CoreV1Api;
   let hmacKey: string;
-  const log = pino({ level: 'silent' });
 
   /** `eventually`, with the controller's last log lines when it gives up. */
   async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
@@ -141,19 +133,8 @@ void describe('the real Flux notification-controller and Baton', () => {
 
     temporal = await startDevServer();
     recorder = await startFluxEventReceiver();
-    const config = loadConfig({
-      TEMPORAL_ADDRESS: temporal.address,
-      BATON_HOST: '127.0.0.1',
-      BATON_PORT: '0',
-      BATON_PIPELINES_DIR: 'examples/pipelines',
-      BATON_EVENTS_ADDRESS: controller.eventsUrl,
-      LOG_LEVEL: 'silent',
-    });
-    pipelines = await createPipelineSource(config.pipelines, log);
-    await pipelines.start();
-    releaseWorker = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
-    running = releaseWorker.worker.run();
-    gateway = await startGateway(config, { logger: log, pipelines, client: temporal.client });
+    stack = await startBatonStack(temporal, { BATON_EVENTS_ADDRESS: controller.eventsUrl });
+    gateway = stack.gateway;
 
     // The management cluster's side of the notification strategy, in place before any promotion:
     // the controller drops a repeated event for five minutes, so a Promote event that arrived
@@ -181,11 +162,7 @@ void describe('the real Flux notification-controller and Baton', () => {
   });
 
   after(async () => {
-    await gateway?.close();
-    releaseWorker?.worker.shutdown();
-    await running;
-    await releaseWorker?.connection.close();
-    await pipelines?.stop();
+    await stack?.stop();
     await recorder?.close();
     await temporal?.teardown();
     await controller?.stop();

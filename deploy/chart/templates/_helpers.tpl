@@ -108,6 +108,10 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
   value: {{ include "baton.duration" .Values.promotion.activityTimeout | quote }}
 - name: BATON_RELEASE_IDLE_TIMEOUT
   value: {{ include "baton.duration" .Values.promotion.idleTimeout | quote }}
+{{- if .Values.promotion.approvalTimeout }}
+- name: BATON_APPROVAL_TIMEOUT
+  value: {{ include "baton.duration" .Values.promotion.approvalTimeout | quote }}
+{{- end }}
 {{- if .Values.events.address }}
 - name: BATON_EVENTS_ADDRESS
   value: {{ .Values.events.address | quote }}

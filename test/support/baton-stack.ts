@@ -1,0 +1,46 @@
+/**
+ * Baton as `npm start` runs it — worker and gateway in one process over the example Pipelines — on a
+ * Temporal server a test started, for the integration tests.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { loadConfig } from '../../config/config.js';
+import { type RunningGateway, startGateway } from '../../gateway/server.js';
+import { createPipelineSource } from '../../pipelines/create-source.js';
+import type { PipelineSource } from '../../pipelines/source.js';
+import { activityDependencies } from '../../worker/dependencies.js';
+import { createReleaseWorker } from '../../worker/worker.js';
+
+export interface BatonStack {
+  gateway: RunningGateway;
+  pipelines: PipelineSource;
+  stop(): Promise<void>;
+}
+
+export async function startBatonStack(temporal: TestWorkflowEnvironment, env: Record<string, string> = {}): Promise<BatonStack> {
+  const log = pino({ level: 'silent' });
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: temporal.address,
+    BATON_HOST: '127.0.0.1',
+    BATON_PORT: '0',
+    BATON_PIPELINES_DIR: 'examples/pipelines',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const pipelines = await createPipelineSource(config.pipelines, log);
+  await pipelines.start();
+  const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
+  const running = worker.run();
+  const gateway = await startGateway(config, { logger: log, pipelines, client: temporal.client });
+  return {
+    gateway,
+    pipelines,
+    async stop() {
+      await gateway.close();
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await pipelines.stop();
+    },
+  };
+}
