@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
 import { buildApp } from '../gateway/app.js';
+import { createTemporalReleaseApprover } from '../gateway/release-approver.js';
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../gateway/release-starter.js';
 import { DirectoryPipelineSource } from '../pipelines/directory-source.js';
 import { activityDependencies } from '../worker/dependencies.js';
@@ -105,6 +106,8 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
   const running = worker.run();
 
   const appConfig = { ...config.gateway, temporal: config.temporal };
+  // Not measured here; the apps need one.
+  const approvals = createTemporalReleaseApprover(temporal.client, { timeoutMs: config.gateway.signalTimeoutMs });
   const withTemporal = await buildApp({
     config: appConfig,
     pipelines,
@@ -115,8 +118,9 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
       namespace: config.temporal.namespace,
       signalTimeoutMs: config.gateway.signalTimeoutMs,
     }),
+    approvals,
   });
-  const withoutTemporal = await buildApp({ config: appConfig, pipelines, logger: log, releases: noTemporal });
+  const withoutTemporal = await buildApp({ config: appConfig, pipelines, logger: log, releases: noTemporal, approvals });
   const urls = { temporal: await listen(withTemporal), 'no-temporal': await listen(withoutTemporal) };
 
   try {

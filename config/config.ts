@@ -6,7 +6,7 @@ import { msToNumber } from '@temporalio/common';
 import envSchema from 'env-schema';
 import { DEFAULT_PROMOTING_REASONS } from '../model/flux-event.js';
 import type { ReleasePolicy } from '../model/release.js';
-import { DEFAULT_RELEASE_TASK_QUEUE } from '../model/task-queues.js';
+import { DEFAULT_RELEASE_TASK_QUEUE, providerTaskQueueFor } from '../model/task-queues.js';
 
 const schema = {
   type: 'object',
@@ -21,6 +21,8 @@ const schema = {
     TEMPORAL_TLS_SERVER_NAME: { type: 'string' },
     TEMPORAL_UI_URL: { type: 'string', default: 'http://localhost:8233' },
     BATON_TASK_QUEUE: { type: 'string', minLength: 1, default: DEFAULT_RELEASE_TASK_QUEUE },
+    BATON_PROVIDER_TASK_QUEUE: { type: 'string', minLength: 1 },
+    BATON_PROVIDER_RATE_LIMIT: { type: 'number', exclusiveMinimum: 0, default: 1 },
     BATON_PIPELINE_SOURCE: { type: 'string', enum: ['directory', 'kubernetes'], default: 'directory' },
     BATON_PIPELINES_DIR: { type: 'string', default: 'examples/pipelines' },
     BATON_HOST: { type: 'string', default: '0.0.0.0' },
@@ -29,6 +31,7 @@ const schema = {
     BATON_RATE_LIMIT_WINDOW: { type: 'string', default: '30s' },
     BATON_TRUSTED_PROXIES: { type: 'string', default: '' },
     BATON_ALLOW_UNSIGNED: { type: 'boolean', default: false },
+    BATON_LEGACY_APPROVAL_SIGNATURE: { type: 'boolean', default: false },
     BATON_PROMOTING_REASONS: { type: 'string', default: DEFAULT_PROMOTING_REASONS.join(',') },
     BATON_SIGNAL_TIMEOUT: { type: 'string', default: '5s' },
     BATON_RETRY_INITIAL_INTERVAL: { type: 'string', default: '2s' },
@@ -54,6 +57,8 @@ interface RawEnv {
   TEMPORAL_TLS_SERVER_NAME?: string;
   TEMPORAL_UI_URL: string;
   BATON_TASK_QUEUE: string;
+  BATON_PROVIDER_TASK_QUEUE?: string;
+  BATON_PROVIDER_RATE_LIMIT: number;
   BATON_PIPELINE_SOURCE: 'directory' | 'kubernetes';
   BATON_PIPELINES_DIR: string;
   BATON_HOST: string;
@@ -62,6 +67,7 @@ interface RawEnv {
   BATON_RATE_LIMIT_WINDOW: string;
   BATON_TRUSTED_PROXIES: string;
   BATON_ALLOW_UNSIGNED: boolean;
+  BATON_LEGACY_APPROVAL_SIGNATURE: boolean;
   BATON_PROMOTING_REASONS: string;
   BATON_SIGNAL_TIMEOUT: string;
   BATON_RETRY_INITIAL_INTERVAL: string;
@@ -82,6 +88,10 @@ export interface TemporalConfig {
   tls?: { clientCertPath?: string; clientKeyPath?: string; serverRootCaPath?: string; serverName?: string };
   uiUrl: string;
   taskQueue: string;
+  /** The task queue of git provider API calls (default: `<taskQueue>-git-provider`). */
+  providerTaskQueue: string;
+  /** Activities per second the Temporal server hands out on the provider task queue, all workers together. */
+  providerRateLimit: number;
 }
 
 export interface GatewayConfig {
@@ -92,6 +102,11 @@ export interface GatewayConfig {
   trustedProxies: string[];
   /** Accept events for Pipelines without `spec.promotion.strategy.secretRef` (Weave's silent default). */
   allowUnsigned: boolean;
+  /**
+   * Accept Weave's approval signature (an HMAC over an empty body: no timestamp, no approver, the
+   * same value for every approval of a Pipeline, so it can be replayed). Off by default.
+   */
+  legacyApprovalSignature: boolean;
   promotingReasons: string[];
   /** How long an accepted event may wait for Temporal before the gateway answers 503. */
   signalTimeoutMs: number;
@@ -144,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const tlsFiles = raw.TEMPORAL_TLS_CERT ?? raw.TEMPORAL_TLS_KEY ?? raw.TEMPORAL_TLS_CA;
   const useTls = raw.TEMPORAL_TLS || raw.TEMPORAL_API_KEY !== undefined || tlsFiles !== undefined;
+  const providerTaskQueue = raw.BATON_PROVIDER_TASK_QUEUE ?? providerTaskQueueFor(raw.BATON_TASK_QUEUE);
   if ((raw.TEMPORAL_TLS_CERT === undefined) !== (raw.TEMPORAL_TLS_KEY === undefined)) {
     throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither');
   }
@@ -162,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
       uiUrl: raw.TEMPORAL_UI_URL.replace(/\/+$/, ''),
       taskQueue: raw.BATON_TASK_QUEUE,
+      providerTaskQueue,
+      providerRateLimit: raw.BATON_PROVIDER_RATE_LIMIT,
     },
     gateway: {
       host: raw.BATON_HOST,
@@ -172,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       trustedProxies: list(raw.BATON_TRUSTED_PROXIES),
       allowUnsigned: raw.BATON_ALLOW_UNSIGNED,
+      legacyApprovalSignature: raw.BATON_LEGACY_APPROVAL_SIGNATURE,
       promotingReasons: list(raw.BATON_PROMOTING_REASONS),
       signalTimeoutMs: duration('BATON_SIGNAL_TIMEOUT', raw.BATON_SIGNAL_TIMEOUT),
     },
@@ -188,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       activityTimeout: duration('BATON_ACTIVITY_TIMEOUT', raw.BATON_ACTIVITY_TIMEOUT),
       idleTimeout: duration('BATON_RELEASE_IDLE_TIMEOUT', raw.BATON_RELEASE_IDLE_TIMEOUT),
+      providerTaskQueue,
       ...(raw.BATON_APPROVAL_TIMEOUT === undefined
         ? {}
         : { approvalTimeout: duration('BATON_APPROVAL_TIMEOUT', raw.BATON_APPROVAL_TIMEOUT) }),

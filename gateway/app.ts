@@ -3,7 +3,8 @@
  *
  * Order of the root hooks matters, because it is the order of the answers (routes/promotion.ts has
  * the whole list): the shutdown 503 first, then the per-client rate limit, which also covers 404s
- * (through the not-found handler) and 405s, but not the probes and `/metrics`.
+ * (through the not-found handler) and 405s, but not the probes and `/metrics`. `/promotion` and
+ * `/approval` (routes/approval.ts) draw from the same per-client bucket.
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type LogLevel } from 'fastify';
@@ -12,7 +13,10 @@ import type { PipelineSource } from '../pipelines/source.js';
 import { rateLimitKey, trustProxyOption } from './client-ip.js';
 import { errorHandler, HttpError } from './errors.js';
 import { installMetrics, type MetricsOptions } from './plugins/metrics.js';
+import type { ReleaseApprover } from './release-approver.js';
 import type { ReleaseStarter } from './release-starter.js';
+import type { ReplayCache } from './replay-cache.js';
+import { approvalRoutes } from './routes/approval.js';
 import { healthRoutes } from './routes/health.js';
 import { MAX_EVENT_BYTES, promotionRoutes } from './routes/promotion.js';
 
@@ -23,7 +27,11 @@ export interface GatewayDeps {
   config: GatewayAppConfig;
   pipelines: PipelineSource;
   releases: ReleaseStarter;
+  /** Delivers approvals from `POST /approval/…` to the release workflows. */
+  approvals: ReleaseApprover;
   logger: FastifyBaseLogger;
+  /** Signatures of approvals already used (default: one cache per app). */
+  replays?: ReplayCache;
   metrics?: MetricsOptions;
 }
 
@@ -62,7 +70,7 @@ function pollingLogLevel(level: string): LogLevel {
 }
 
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
-  const { config, pipelines, releases } = deps;
+  const { config, pipelines, releases, approvals } = deps;
   const app = Fastify({
     loggerInstance: deps.logger,
     trustProxy: trustProxyOption(config.trustedProxies),
@@ -100,7 +108,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     onExceeded: () => metrics.rateLimited.inc(),
   });
 
-  // Root scope: bodies are never read outside the promotion route (probes, 404s). Without a body
+  // Root scope: bodies are never read outside the promotion and approval routes (probes, 404s). Without a body
   // parser here, a JSON body sent to an unknown path would be parsed and could answer 400 or 413
   // instead of 404.
   app.removeAllContentTypeParsers();
@@ -108,13 +116,16 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ pipelines, releases, logLevel }));
   await app.register(promotionRoutes({ config, pipelines, releases, metrics }));
+  await app.register(approvalRoutes({ config, pipelines, approvals, metrics, ...(deps.replays === undefined ? {} : { replays: deps.replays }) }));
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
     throw new HttpError(
       404,
       request.url.startsWith('/promotion/')
         ? 'expected POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnvironment}'
-        : 'not found',
+        : request.url.startsWith('/approval/')
+          ? 'expected POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnvironment}/{revision}'
+          : 'not found',
     );
   });
 

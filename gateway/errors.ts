@@ -48,6 +48,11 @@ export interface HttpErrorOptions {
   headers?: Record<string, string>;
   /** Logged with the error, never sent. */
   details?: Record<string, unknown>;
+  /**
+   * Extra fields of a 4xx body (e.g. the approval endpoint's `reason`), sent as they are: escape
+   * whatever they reflect. Routes that send them declare them in their response schema.
+   */
+  fields?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -60,6 +65,7 @@ export class HttpError extends Error {
   override name = 'HttpError';
   readonly headers: Record<string, string>;
   readonly details: Record<string, unknown>;
+  readonly fields: Record<string, string>;
 
   constructor(
     readonly statusCode: number,
@@ -69,6 +75,7 @@ export class HttpError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.headers = options.headers ?? {};
     this.details = options.details ?? {};
+    this.fields = options.fields ?? {};
   }
 }
 
@@ -105,8 +112,9 @@ export function errorHandler(error: FastifyError | HttpError, request: FastifyRe
       : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? 'content type must be application/json'
         : escapeHtml(error.message);
+  const fields = error instanceof HttpError ? error.fields : {};
   if (statusCode !== 404 && statusCode !== 429) {
-    request.log.info({ statusCode, reason: message, ...details }, 'request refused');
+    request.log.info({ statusCode, reason: message, ...fields, ...details }, 'request refused');
   }
-  void reply.code(statusCode).send(errorBody(statusCode, message));
+  void reply.code(statusCode).send({ ...fields, ...errorBody(statusCode, message) });
 }

@@ -53,3 +53,29 @@ export function verifySignature(header: string | string[] | undefined, body: Buf
     ? { ok: true, algorithm }
     : { ok: false, failure: SignatureFailure.mismatch };
 }
+
+/** The header carrying the time (unix seconds) an approval request was signed at. */
+export const TIMESTAMP_HEADER = 'x-baton-timestamp';
+
+/**
+ * What an approval request's `X-Signature` covers: `POST\n<path>\n<X-Baton-Timestamp>\n<raw body>`.
+ * The path is the request path exactly as sent (percent-encoding included, no query string), so the
+ * signature binds the approval to its pipeline, environment and revision; the body names the approver.
+ */
+export function approvalCanonicalString(method: string, path: string, timestamp: string, body: Buffer | string): Buffer {
+  return Buffer.concat([Buffer.from(`${method.toUpperCase()}\n${path}\n${timestamp}\n`, 'utf8'), Buffer.from(body)]);
+}
+
+/** The headers of a signed approval request: what `scripts/approve.ts`, tests and the README compute. */
+export function signApproval(
+  path: string,
+  body: Buffer | string,
+  key: Buffer | string,
+  options: { timestamp?: number; algorithm?: SignatureAlgorithm } = {},
+): { 'x-signature': string; 'x-baton-timestamp': string } {
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  return {
+    'x-signature': signBody(approvalCanonicalString('POST', path, timestamp, body), key, options.algorithm),
+    'x-baton-timestamp': timestamp,
+  };
+}

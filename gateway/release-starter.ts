@@ -103,6 +103,64 @@ function unavailability(error: unknown): Error | undefined {
   return undefined;
 }
 
+/**
+ * Temporal calls bounded in time, shared by the release starter and the approver. `run` puts `fn`
+ * under a gRPC deadline and also races it against a timer: the client's own retry of UNAVAILABLE
+ * answers sleeps between attempts, and a deadline only fails the next attempt. Calls that outlived
+ * their answer stay pending until `drain` (call it before closing the connection).
+ */
+export interface BoundedCalls {
+  run<T>(timeoutMs: number, what: string, fn: () => Promise<T>): Promise<T>;
+  drain(timeoutMs: number): Promise<void>;
+}
+
+export function boundedCalls(client: Client): BoundedCalls {
+  /** Calls still running, possibly after their caller got its answer (see `drain`). */
+  const pending = new Set<Promise<unknown>>();
+
+  async function run<T>(timeoutMs: number, what: string, fn: () => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new TemporalUnavailableError(`${what}: Temporal did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    const call = client.withAbortSignal(controller.signal, () => client.withDeadline(Date.now() + timeoutMs, fn));
+    const settled = call.then(
+      () => undefined,
+      () => undefined, // the losing side of the race must not become an unhandled rejection
+    );
+    pending.add(settled);
+    void settled.then(() => pending.delete(settled));
+    try {
+      return await Promise.race([call, timeout]);
+    } catch (error) {
+      if (error instanceof TemporalUnavailableError) throw error;
+      const grpcError = unavailability(error);
+      if (grpcError !== undefined) {
+        throw new TemporalUnavailableError(`${what}: Temporal is unavailable (${grpcError.message})`, { cause: error });
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function drain(timeoutMs: number): Promise<void> {
+    if (pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(pending), timeout]);
+    clearTimeout(timer);
+  }
+
+  return { run, drain };
+}
+
 /** `Promote podinfo 6.7.1: dev → test → prod` — one line for the Temporal UI's workflow list. */
 export function releaseSummary(pipeline: Pipeline, version: string): string {
   const environments = pipeline.spec.environments.map((env) => env.name).join(' → ');
@@ -137,42 +195,7 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
       `the Temporal client uses namespace '${client.options.namespace}' but the release starter was configured for '${options.namespace}'`,
     );
   }
-  /** Calls still running, possibly after their caller got its answer (see `drain`). */
-  const pending = new Set<Promise<unknown>>();
-
-  /**
-   * Runs `fn` under a gRPC deadline, and also races it against a timer: the client's own retry of
-   * UNAVAILABLE answers sleeps between attempts, and a deadline only fails the next attempt.
-   */
-  async function bounded<T>(timeoutMs: number, what: string, fn: () => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new TemporalUnavailableError(`${what}: Temporal did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
-    const call = client.withAbortSignal(controller.signal, () => client.withDeadline(Date.now() + timeoutMs, fn));
-    const settled = call.then(
-      () => undefined,
-      () => undefined, // the losing side of the race must not become an unhandled rejection
-    );
-    pending.add(settled);
-    void settled.then(() => pending.delete(settled));
-    try {
-      return await Promise.race([call, timeout]);
-    } catch (error) {
-      if (error instanceof TemporalUnavailableError) throw error;
-      const grpcError = unavailability(error);
-      if (grpcError !== undefined) {
-        throw new TemporalUnavailableError(`${what}: Temporal is unavailable (${grpcError.message})`, { cause: error });
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  const calls = boundedCalls(client);
 
   return {
     async deliver({ pipeline, version, environment, event, receivedAt }) {
@@ -180,7 +203,7 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
       const workflowId = releaseWorkflowId(ref, version);
       const input: ReleaseInput = { pipeline: ref, version, policy: options.policy };
       const signal: DeployedSignal = { environment, event, receivedAt };
-      return bounded(options.signalTimeoutMs, `delivering to ${workflowId}`, async () => {
+      return calls.run(options.signalTimeoutMs, `delivering to ${workflowId}`, async () => {
         try {
           const handle = await client.workflow.signalWithStart<typeof release, [DeployedSignal]>(RELEASE_WORKFLOW_TYPE, {
             workflowId,
@@ -210,17 +233,9 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
     },
 
     async checkReachable(timeoutMs) {
-      await bounded(timeoutMs, 'readiness check', () => client.workflowService.getSystemInfo({}));
+      await calls.run(timeoutMs, 'readiness check', () => client.workflowService.getSystemInfo({}));
     },
 
-    async drain(timeoutMs) {
-      if (pending.size === 0) return;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      await Promise.race([Promise.all(pending), timeout]);
-      clearTimeout(timer);
-    },
+    drain: (timeoutMs) => calls.drain(timeoutMs),
   };
 }

@@ -15,6 +15,7 @@ import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { buildApp } from './app.js';
+import { createTemporalReleaseApprover, type ReleaseApprover } from './release-approver.js';
 import { createTemporalReleaseStarter, GATEWAY_GRPC_RETRY, type ReleaseStarter } from './release-starter.js';
 
 /** How long shutdown waits for Temporal calls that outlived their request (retries sleeping). */
@@ -27,6 +28,7 @@ export interface GatewayOverrides {
   /** A Temporal client shared with other components; the caller closes its connection. */
   client?: Client;
   releases?: ReleaseStarter;
+  approvals?: ReleaseApprover;
 }
 
 export interface RunningGateway {
@@ -63,9 +65,9 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       pipelines = source;
     }
 
-    let releases = overrides.releases;
-    if (releases === undefined) {
-      let client = overrides.client;
+    // One lazy connection for whatever talks to Temporal and was not passed in.
+    let client = overrides.client;
+    const temporalClient = async (): Promise<Client> => {
       if (client === undefined) {
         const connection = Connection.lazy({
           ...(await temporalConnectionOptions(config.temporal)),
@@ -74,7 +76,12 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
         owned.push({ name: 'the Temporal connection', close: () => connection.close() });
         client = new Client({ connection, namespace: config.temporal.namespace });
       }
-      const starter = createTemporalReleaseStarter(client, {
+      return client;
+    };
+
+    let releases = overrides.releases;
+    if (releases === undefined) {
+      const starter = createTemporalReleaseStarter(await temporalClient(), {
         taskQueue: config.temporal.taskQueue,
         policy: config.releasePolicy,
         namespace: config.temporal.namespace,
@@ -85,11 +92,19 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       releases = starter;
     }
 
+    let approvals = overrides.approvals;
+    if (approvals === undefined) {
+      const approver = createTemporalReleaseApprover(await temporalClient(), { timeoutMs: config.gateway.signalTimeoutMs });
+      owned.push({ name: 'pending Temporal approvals', close: () => approver.drain(DRAIN_TIMEOUT_MS) });
+      approvals = approver;
+    }
+
     const app = await buildApp({
       // Only what the gateway shows; the API key and TLS paths stay out of the app.
       config: { ...config.gateway, temporal: { namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl } },
       pipelines,
       releases,
+      approvals,
       logger,
     });
     owned.push({ name: 'the HTTP server', close: () => app.close() });

@@ -18,6 +18,12 @@ export interface GatewayMetrics {
   readonly rateLimited: Counter;
   /** `outcome`: `started` (or signalled), `already-completed`, `unavailable`, `error`. */
   readonly signalWithStart: Histogram<'outcome'>;
+  /**
+   * Requests to the approval endpoint that got past routing, by `outcome`: `approved`, `refused`
+   * (422: nothing matching waits), `unauthorized` (401), `replayed` (401, signature seen before),
+   * `invalid` (400/415), `unavailable` (503), `error` (500).
+   */
+  readonly approvals: Counter<'outcome'>;
 }
 
 export interface MetricsOptions {
@@ -64,6 +70,12 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions = {
       help: 'Time to make an accepted event durable in Temporal (signal-with-start), by outcome',
       labelNames: ['outcome'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    approvals: new Counter({
+      name: 'baton_gateway_approvals_total',
+      help: 'Requests to the approval endpoint, by outcome (approved, refused, unauthorized, replayed, invalid, unavailable, error)',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
   };

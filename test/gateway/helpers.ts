@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import { buildApp, type GatewayAppConfig } from '../../gateway/app.js';
 import { signBody, type SignatureAlgorithm } from '../../gateway/hmac.js';
+import type { ReleaseApprover } from '../../gateway/release-approver.js';
 import type { ReleaseStarter } from '../../gateway/release-starter.js';
 import { DEFAULT_PROMOTING_REASONS } from '../../model/flux-event.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
@@ -76,6 +77,7 @@ export function testConfig(overrides: Partial<GatewayAppConfig> = {}): GatewayAp
     rateLimit: { max: 10_000, windowMs: 30_000 },
     trustedProxies: [],
     allowUnsigned: false,
+    legacyApprovalSignature: false,
     promotingReasons: [...DEFAULT_PROMOTING_REASONS],
     signalTimeoutMs: 5_000,
     temporal: { namespace: 'default', uiUrl: 'http://localhost:8233' },
@@ -157,6 +159,19 @@ export function unreachableStarter(): ReleaseStarter & { calls: number } {
   return starter;
 }
 
+/** An approver for tests whose requests must never reach Temporal: fails the request loudly if they do. */
+export function unreachableApprover(): ReleaseApprover & { calls: number } {
+  const approver = {
+    calls: 0,
+    approve() {
+      approver.calls += 1;
+      return Promise.reject(new Error('this test must not approve anything in Temporal'));
+    },
+    drain: () => Promise.resolve(),
+  };
+  return approver;
+}
+
 /** Wraps a starter and counts deliveries, to prove a request did not touch any workflow. */
 export function countingStarter(inner: ReleaseStarter): ReleaseStarter & { calls: number } {
   const starter = {
@@ -174,6 +189,7 @@ export function countingStarter(inner: ReleaseStarter): ReleaseStarter & { calls
 export async function testApp(options: {
   pipelines: PipelineSource;
   releases: ReleaseStarter;
+  approvals?: ReleaseApprover;
   config?: Partial<GatewayAppConfig>;
   logger?: Logger;
 }): Promise<FastifyInstance> {
@@ -181,6 +197,7 @@ export async function testApp(options: {
     config: testConfig(options.config),
     pipelines: options.pipelines,
     releases: options.releases,
+    approvals: options.approvals ?? unreachableApprover(),
     logger: options.logger ?? pino({ level: 'silent' }),
     metrics: { defaultMetrics: false },
   });

@@ -38,7 +38,7 @@ describe('approvals and supersede (dev server)', () => {
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
     assert.equal((await handle.describe()).typedSearchAttributes.get(PromotionDecidedBy), 'alice');
 
-    const before = (await handle.fetchHistory()).events?.length;
+    const before = await harness.quiescent(handle);
     await refused(handle.executeUpdate(rejectUpdate, { args: [{ approver: 'bob' }] }), /not waiting for approval \(AwaitingDeployment\)/);
     assert.equal((await handle.fetchHistory()).events?.length, before, 'a refused update leaves no trace in history');
     assert.equal(harness.notifier.received.length, 1);

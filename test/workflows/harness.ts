@@ -1,7 +1,8 @@
 /**
  * A release worker on a real Temporal server (time-skipping or dev), with the real activities over
  * the example Pipelines plus a few test Pipelines; only the notifier records instead of calling out,
- * because what it receives is the point of these tests.
+ * because what it receives is the point of these tests. Next to it, the provider worker serves the
+ * git provider task queue (pull-request tests point it at the HTTP fakes).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,11 +12,12 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { createActivities } from '../../activities/index.js';
+import { type ActivityDependencies, createActivities, createProviderActivities } from '../../activities/index.js';
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { DEFAULT_RELEASE_POLICY, type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
 import { PromotionState } from '../../model/search-attributes.js';
+import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 import { release } from '../../workflows/release.js';
@@ -94,23 +96,40 @@ export class ReleaseHarness {
   readonly notifier = new RecordingNotifier();
   private worker!: Worker;
   private running!: Promise<void>;
+  private providerWorker: Worker | undefined;
+  private providerRunning: Promise<void> | undefined;
   private versionCounter = 0;
 
   private constructor(
     readonly env: TestWorkflowEnvironment,
     private readonly directory: string,
     private readonly pipelines: DirectoryPipelineSource,
-    private readonly taskQueue: string,
+    readonly taskQueue: string,
+    private readonly pullRequests: ActivityDependencies['pullRequests'],
   ) {}
 
-  static async start(env: TestWorkflowEnvironment, options: { exampleAnnotations?: Record<string, string> } = {}): Promise<ReleaseHarness> {
+  static async start(
+    env: TestWorkflowEnvironment,
+    options: {
+      exampleAnnotations?: Record<string, string>;
+      /** More Pipelines and Secrets (YAML documents) next to the test Pipelines. */
+      manifests?: string;
+      /** The pull-request strategy's settings (e.g. providers pointed at the fakes). */
+      pullRequests?: ActivityDependencies['pullRequests'];
+      /** A distinct task queue when several harnesses share a server. */
+      taskQueue?: string;
+    } = {},
+  ): Promise<ReleaseHarness> {
     const directory = await mkdtemp(join(tmpdir(), 'baton-release-'));
     await writeFile(join(directory, 'examples.yaml'), await annotatedExample(options.exampleAnnotations ?? {}));
     await writeFile(join(directory, 'test-pipelines.yaml'), TEST_PIPELINES);
+    if (options.manifests !== undefined) await writeFile(join(directory, 'more-pipelines.yaml'), options.manifests);
     const pipelines = new DirectoryPipelineSource(directory, pino({ level: 'silent' }));
     await pipelines.start();
-    const harness = new ReleaseHarness(env, directory, pipelines, `release-test-${process.pid}`);
+    const taskQueue = options.taskQueue ?? `release-test-${process.pid}`;
+    const harness = new ReleaseHarness(env, directory, pipelines, taskQueue, options.pullRequests);
     await harness.startWorker();
+    await harness.startProviderWorker();
     return harness;
   }
 
@@ -119,9 +138,34 @@ export class ReleaseHarness {
       connection: this.env.nativeConnection,
       taskQueue: this.taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({ pipelines: this.pipelines, notifiers: [this.notifier], temporal: this.env.client }),
+      activities: createActivities({
+        pipelines: this.pipelines,
+        notifiers: [this.notifier],
+        temporal: this.env.client,
+        pullRequests: this.pullRequests,
+      }),
     });
     this.running = this.worker.run();
+  }
+
+  /** The worker of the provider task queue (the derived default name), rate-limited like production's. */
+  async startProviderWorker(): Promise<void> {
+    if (this.providerWorker !== undefined) return;
+    this.providerWorker = await Worker.create({
+      connection: this.env.nativeConnection,
+      taskQueue: providerTaskQueueFor(this.taskQueue),
+      activities: createProviderActivities({ pipelines: this.pipelines, pullRequests: this.pullRequests }),
+      maxTaskQueueActivitiesPerSecond: 50,
+    });
+    this.providerRunning = this.providerWorker.run();
+  }
+
+  /** No provider calls until `startProviderWorker`: what a release sees while that queue has no worker. */
+  async stopProviderWorker(): Promise<void> {
+    this.providerWorker?.shutdown();
+    await this.providerRunning;
+    this.providerWorker = undefined;
+    this.providerRunning = undefined;
   }
 
   /** A new worker process starts from history alone: so does a new Worker here. */
@@ -134,6 +178,7 @@ export class ReleaseHarness {
   async stop(): Promise<void> {
     this.worker.shutdown();
     await this.running;
+    await this.stopProviderWorker();
     await this.pipelines.stop();
     await rm(this.directory, { recursive: true, force: true });
   }
@@ -147,6 +192,11 @@ export class ReleaseHarness {
   async startRelease(environment: string, pipeline = PODINFO, namespace?: string): Promise<{ handle: ReleaseHandle; version: string }> {
     this.versionCounter += 1;
     const version = `6.7.${this.versionCounter}`;
+    return { handle: await this.signalRelease(environment, pipeline, version, namespace), version };
+  }
+
+  /** What the gateway does for one Flux event: signal-with-start the version's release. */
+  async signalRelease(environment: string, pipeline: PipelineRef, version: string, namespace?: string): Promise<ReleaseHandle> {
     const policy = { ...DEFAULT_RELEASE_POLICY, activityRetry: { ...DEFAULT_RELEASE_POLICY.activityRetry, initialInterval: '10ms' } };
     const input: ReleaseInput = { pipeline, version, policy };
     const handle = await this.env.client.workflow.signalWithStart(release, {
@@ -156,7 +206,7 @@ export class ReleaseHarness {
       signal: deployedSignal,
       signalArgs: [deployedFromFixture(FIXTURES.upgradeSucceeded, environment, namespace)],
     });
-    return { handle, version };
+    return handle;
   }
 
   waitForPhase(handle: ReleaseHandle, phase: ReleasePhase): Promise<ReleaseState> {
@@ -172,6 +222,15 @@ export class ReleaseHarness {
     return eventually(`visibility to show ${handle.workflowId} in ${phase}`, async () => {
       for await (const _ of this.env.client.workflow.list({ query })) return true;
       return undefined;
+    });
+  }
+
+  /** Until the release has nothing in flight (no pending activity or workflow task); returns its history length. */
+  quiescent(handle: ReleaseHandle): Promise<number> {
+    return eventually(`${handle.workflowId} to be idle`, async () => {
+      const { raw } = await handle.describe();
+      if ((raw.pendingActivities?.length ?? 0) > 0 || raw.pendingWorkflowTask) return undefined;
+      return (await handle.fetchHistory()).events?.length;
     });
   }
 

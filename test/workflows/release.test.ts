@@ -182,11 +182,14 @@ describe('release workflow (time skipping)', () => {
     assert.match(failure.cause.message, /has no promotion block for prod: set spec.promotion/);
   });
 
-  test('the pull-request strategy is refused with a non-retryable failure until it exists', async () => {
+  test('a pull-request promotion whose Secret does not exist fails without retrying, naming the Secret', async () => {
     const { handle } = await harness.startRelease('dev', { namespace: 'team-a', name: 'by-pull-request' }, 'api-dev');
     const failure = await failureOf(handle);
     assert.ok(failure instanceof WorkflowFailedError);
-    assert.equal((failure.cause as ApplicationFailure).type, 'StrategyUnavailable');
+    assert.ok(failure.cause instanceof ApplicationFailure);
+    assert.equal(failure.cause.type, 'InvalidPipeline');
+    assert.equal(failure.cause.nonRetryable, true);
+    assert.match(failure.cause.message, /Secret team-a\/creds \(secretRef of Pipeline team-a\/by-pull-request\) does not exist/);
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.failed);
   });
 

@@ -74,6 +74,12 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 {{- end }}
 - name: BATON_TASK_QUEUE
   value: {{ .Values.temporal.taskQueue | quote }}
+{{- if .Values.temporal.providerTaskQueue }}
+- name: BATON_PROVIDER_TASK_QUEUE
+  value: {{ .Values.temporal.providerTaskQueue | quote }}
+{{- end }}
+- name: BATON_PROVIDER_RATE_LIMIT
+  value: {{ .Values.temporal.providerRateLimit | quote }}
 - name: BATON_PIPELINE_SOURCE
   value: {{ .Values.pipelines.source | quote }}
 {{- if eq .Values.pipelines.source "directory" }}
@@ -92,6 +98,8 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
   value: {{ join "," .Values.gateway.trustedProxies | quote }}
 - name: BATON_ALLOW_UNSIGNED
   value: {{ .Values.gateway.allowUnsigned | quote }}
+- name: BATON_LEGACY_APPROVAL_SIGNATURE
+  value: {{ .Values.gateway.legacyApprovalSignature | quote }}
 - name: BATON_PROMOTING_REASONS
   value: {{ join "," .Values.promotion.promotingReasons | quote }}
 - name: BATON_SIGNAL_TIMEOUT
