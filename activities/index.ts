@@ -9,7 +9,7 @@ import { createNotificationActivities } from './notification-strategy.js';
 import type { Notifier } from './notify/notifier.js';
 import { createPipelineStatusActivities } from './pipeline-status.js';
 import { createPipelineActivities } from './pipelines.js';
-import { createPullRequestActivities } from './pull-request-strategy.js';
+import { createPullRequestActivities, type PullRequestDependencies } from './pull-request-strategy.js';
 import { createSupersedeActivities } from './supersede.js';
 
 export interface ActivityDependencies {
@@ -19,13 +19,31 @@ export interface ActivityDependencies {
   temporal: Client;
   /** Where release progress is mirrored into Pipeline.status; none in directory mode. */
   statusWriter?: PipelineStatusWriter;
+  /** The pull-request strategy's settings; defaults: https only, the local Temporal UI, namespace `default`. */
+  pullRequests?: Partial<Omit<PullRequestDependencies, 'pipelines'>>;
+}
+
+export function pullRequestDependencies(deps: Pick<ActivityDependencies, 'pipelines' | 'pullRequests'>): PullRequestDependencies {
+  return {
+    allowInsecureHttp: false,
+    temporalUiUrl: 'http://localhost:8233',
+    namespace: 'default',
+    ...deps.pullRequests,
+    pipelines: deps.pipelines,
+  };
+}
+
+/** Only the activities that call git providers' APIs: served on the rate-limited provider task queue. */
+export function createProviderActivities(deps: Pick<ActivityDependencies, 'pipelines' | 'pullRequests'>) {
+  const { openPullRequest } = createPullRequestActivities(pullRequestDependencies(deps));
+  return { openPullRequest };
 }
 
 export function createActivities(deps: ActivityDependencies) {
   return {
     ...createPipelineActivities(deps.pipelines),
     ...createNotificationActivities(deps.pipelines, deps.notifiers),
-    ...createPullRequestActivities(),
+    ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),
   };

@@ -1,5 +1,5 @@
 import type { PipelineRef } from '../model/pipeline.js';
-import type { DecisionRecord } from '../model/release.js';
+import type { DecisionRecord, DeploymentEvent } from '../model/release.js';
 
 /** What every promotion strategy receives: no secrets, only names; credentials are read inside. */
 export interface PromotionRequest {
@@ -10,6 +10,8 @@ export interface PromotionRequest {
   workflowId: string;
   /** The manual gate's decision, when the target environment had one. */
   approval?: DecisionRecord;
+  /** What Flux reported in the source environment (pull-request strategy: quoted in the PR body). */
+  event?: DeploymentEvent;
 }
 
 export interface PromotionResult {

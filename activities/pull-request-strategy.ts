@@ -1,18 +1,195 @@
-/** The pull-request strategy (DESIGN.md §3.5). */
+/**
+ * The pull-request strategy (DESIGN.md §3.5, §4), in two activities the workflow runs one after the
+ * other:
+ *
+ * 1. `pushPromotionBranch` — the git step: fetch `baseBranch`, set every `$promotion` marker for
+ *    `<ns>:<name>:<env>` to the version, and push `promotion-<ns>-<name>-<env>` rebuilt from the
+ *    latest base, with a lease. Nothing to do when the base already has the version.
+ * 2. `openPullRequest` — the provider step: find-or-create the pull request for that branch. It runs
+ *    on the provider task queue, whose activity rate the Temporal server limits for all replicas.
+ *
+ * Both are idempotent, which is what makes the strategy exactly-once: a retried or re-run git step
+ * rebuilds the same branch, and the provider step finds the PR a previous attempt opened. A crash
+ * between push and PR creation leaves a branch that the next attempt's find-or-create turns into
+ * exactly one PR.
+ *
+ * Credentials are read here, from the Secret named by the promotion block's `secretRef`, and never
+ * leave the activity: inputs, results and failure messages carry names only.
+ * `promoteByPullRequest` runs both steps in one activity (single-queue deployments, tests).
+ */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { type CommitAuthor, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
+import { markerReference } from './git/markers.js';
+import { createPullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
+import { pullRequestBody, pullRequestTitle } from './providers/pull-request-body.js';
 import { FailureType } from '../model/failures.js';
+import { effectivePromotion, type Pipeline, pipelineKey, type PullRequestPromotion } from '../model/pipeline.js';
+import type { PipelineSource, SecretData } from '../pipelines/source.js';
 import type { PromotionRequest, PromotionResult } from './promotion-request.js';
 
-export function createPullRequestActivities() {
-  return {
-    promoteByPullRequest(request: PromotionRequest): Promise<PromotionResult> {
-      return Promise.reject(
-        ApplicationFailure.nonRetryable(
-          `Pipeline ${request.pipeline.namespace}/${request.pipeline.name} asks for a pull-request promotion into ` +
-            `${request.targetEnvironment}, which this Baton version cannot do yet: use the notification strategy`,
-          FailureType.strategyUnavailable,
-        ),
+export interface PullRequestDependencies {
+  pipelines: PipelineSource;
+  /** Allows plain `http://` git and API URLs (loopback tests only): credentials would travel in clear. */
+  allowInsecureHttp: boolean;
+  /** Extra provider options per provider type, e.g. the API root of a test fake. */
+  providerOptions?: (type: string) => PullRequestProviderOptions;
+  /** The Temporal UI the PR body links to, without a trailing slash. */
+  temporalUiUrl: string;
+  /** The Temporal namespace of the workflows, for the UI link. */
+  namespace: string;
+  commitAuthor?: CommitAuthor;
+}
+
+/** What the git step did: the PR step runs only after `pushed`. */
+export type PromotionBranchResult =
+  | { status: 'already-at-version'; outcome: string }
+  | { status: 'pushed'; branch: string; commit: string; baseBranch: string };
+
+interface Resolved {
+  pipeline: Pipeline;
+  block: PullRequestPromotion & { baseBranch: string };
+  secretName: string;
+  secret: SecretData;
+}
+
+export function createPullRequestActivities(deps: PullRequestDependencies) {
+  const resolve = async (request: PromotionRequest): Promise<Resolved> => {
+    const key = pipelineKey(request.pipeline);
+    const pipeline = deps.pipelines.getPipeline(request.pipeline);
+    if (pipeline === undefined) {
+      if (!deps.pipelines.isSynced()) throw new Error('the Pipeline source is not synced yet');
+      throw ApplicationFailure.nonRetryable(`Pipeline ${key} does not exist (deleted, or invalid: see the worker log)`, FailureType.pipelineNotFound);
+    }
+    const block = effectivePromotion(pipeline.spec, request.targetEnvironment)?.strategy['pull-request'];
+    if (block === undefined) {
+      throw ApplicationFailure.nonRetryable(
+        `Pipeline ${key} no longer promotes into ${request.targetEnvironment} by pull request`,
+        FailureType.invalidPipeline,
       );
+    }
+    const { baseBranch } = block;
+    if (!baseBranch) {
+      throw ApplicationFailure.nonRetryable(
+        `the pull-request block for ${request.targetEnvironment} in Pipeline ${key} has no baseBranch: set the branch the PR targets`,
+        FailureType.invalidPipeline,
+      );
+    }
+    const secretName = block.secretRef?.name;
+    if (!secretName) {
+      throw ApplicationFailure.nonRetryable(
+        `the pull-request block for ${request.targetEnvironment} in Pipeline ${key} has no secretRef.name`,
+        FailureType.invalidPipeline,
+      );
+    }
+    const secret = await deps.pipelines.getSecret(pipeline.namespace, secretName);
+    if (secret === undefined) {
+      throw ApplicationFailure.nonRetryable(
+        `Secret ${pipeline.namespace}/${secretName} (secretRef of Pipeline ${key}) does not exist`,
+        FailureType.invalidPipeline,
+      );
+    }
+    return { pipeline, block: { ...block, baseBranch }, secretName, secret };
+  };
+
+  const secretKey = (resolved: Resolved, key: string): string => {
+    const value = resolved.secret[key];
+    if (value === undefined || value.length === 0) {
+      throw ApplicationFailure.nonRetryable(
+        `Secret ${resolved.pipeline.namespace}/${resolved.secretName} (secretRef of Pipeline ${pipelineKey(resolved.pipeline)}) ` +
+          `has no '${key}' key: the pull-request strategy needs username, password and token (caFile optional)`,
+        FailureType.invalidPipeline,
+      );
+    }
+    return value.toString('utf8');
+  };
+
+  const optionalCa = (resolved: Resolved): Buffer | undefined => {
+    const ca = resolved.secret.caFile;
+    return ca !== undefined && ca.length > 0 ? ca : undefined;
+  };
+
+  const workflowUrl = (workflowId: string): string =>
+    `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+  const pushPromotionBranch = async (request: PromotionRequest): Promise<PromotionBranchResult> => {
+    const resolved = await resolve(request);
+    const { block } = resolved;
+    const credentials = { username: secretKey(resolved, 'username'), password: secretKey(resolved, 'password') };
+    const caFile = optionalCa(resolved);
+    const context = Context.current();
+    const result = await promoteInRepository({
+      url: block.url,
+      baseBranch: block.baseBranch,
+      branch: promotionBranchName(request.pipeline, request.targetEnvironment),
+      credentials,
+      ...(caFile === undefined ? {} : { caFile }),
+      allowInsecureHttp: deps.allowInsecureHttp,
+      reference: markerReference(request.pipeline, request.targetEnvironment),
+      version: request.version,
+      ...(deps.commitAuthor === undefined ? {} : { author: deps.commitAuthor }),
+      message: promotionCommitMessage({
+        pipeline: request.pipeline,
+        environment: request.targetEnvironment,
+        version: request.version,
+        workflowId: request.workflowId,
+      }),
+      signal: context.cancellationSignal,
+      heartbeat: (progress) => context.heartbeat(progress),
+    });
+    if (result.status === 'already-at-version') {
+      return { status: 'already-at-version', outcome: `already at ${request.version} on ${block.baseBranch}` };
+    }
+    return { status: 'pushed', branch: result.branch, commit: result.commit, baseBranch: block.baseBranch };
+  };
+
+  const openPullRequest = async (request: PromotionRequest): Promise<PromotionResult> => {
+    const resolved = await resolve(request);
+    const { block } = resolved;
+    const token = secretKey(resolved, 'token');
+    const ca = optionalCa(resolved);
+    const provider = createPullRequestProvider(block.type, {
+      allowInsecureHttp: deps.allowInsecureHttp,
+      ...(ca === undefined ? {} : { ca }),
+      ...deps.providerOptions?.(block.type),
+    });
+    const content = {
+      pipeline: request.pipeline,
+      sourceEnvironment: request.sourceEnvironment,
+      targetEnvironment: request.targetEnvironment,
+      version: request.version,
+      workflowId: request.workflowId,
+      workflowUrl: workflowUrl(request.workflowId),
+      ...(request.event === undefined ? {} : { event: request.event }),
+      ...(request.approval === undefined
+        ? {}
+        : { approval: { approver: request.approval.approver, comment: request.approval.comment, at: request.approval.at } }),
+    };
+    const pr = await provider.findOrCreate({
+      repositoryUrl: block.url,
+      baseBranch: block.baseBranch,
+      headBranch: promotionBranchName(request.pipeline, request.targetEnvironment),
+      title: pullRequestTitle(content),
+      body: pullRequestBody(content),
+      token,
+    });
+    return {
+      outcome: `${pr.created ? 'opened' : 'updated'} PR #${pr.number} ${pr.url}`,
+      pullRequest: { url: pr.url, number: pr.number },
+    };
+  };
+
+  return {
+    pushPromotionBranch,
+    openPullRequest,
+    /** Both steps in one activity; the release workflow schedules them separately. */
+    async promoteByPullRequest(request: PromotionRequest): Promise<PromotionResult> {
+      const branch = await pushPromotionBranch(request);
+      if (branch.status === 'already-at-version') return { outcome: branch.outcome };
+      return openPullRequest(request);
     },
   };
 }
+
+/** The activities served on the provider task queue. */
+export type ProviderActivities = Pick<ReturnType<typeof createPullRequestActivities>, 'openPullRequest'>;

@@ -10,8 +10,8 @@ export const FailureType = {
   notificationRejected: 'NotificationRejected',
   /** Kubernetes refused the Promote Event (credentials, RBAC, missing namespace, invalid Event). */
   kubernetesEventRejected: 'KubernetesEventRejected',
-  /** The Pipeline asks for a strategy this version of Baton cannot run. */
-  strategyUnavailable: 'StrategyUnavailable',
+  /** Kubernetes refused a Pipeline.status patch (credentials, RBAC, an invalid status). */
+  pipelineStatusRejected: 'PipelineStatusRejected',
   /** The git server refused the Secret's username/password (HTTP 401/403). */
   gitCredentialsRejected: 'GitCredentialsRejected',
   /** The pull-request strategy's base branch does not exist in the repository. */

@@ -22,6 +22,11 @@ export interface ReleasePolicy {
   activityTimeout: Duration;
   /** The release ends as Expired after this long without a new environment being reached. */
   idleTimeout: Duration;
+  /**
+   * The task queue of the activities that call git providers' APIs (rate-limited by the server);
+   * default: the release task queue + `-git-provider`.
+   */
+  providerTaskQueue?: string;
 }
 
 /** Weave's defaults: `delay: 2`, `maxDelay: 20`, `threshold: 3`. */

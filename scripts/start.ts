@@ -11,7 +11,7 @@ import { loadConfig } from '../config/config.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { closeOnSignals, startGateway } from '../gateway/server.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
-import { activityDependencies } from '../worker/dependencies.js';
+import { activityDependencies, startStatusController } from '../worker/dependencies.js';
 import { createReleaseWorker } from '../worker/worker.js';
 import { cacheDir, startDevServer } from './dev-server.js';
 import { welcome } from './welcome.js';
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
   const pipelines = await createPipelineSource(config.pipelines, log);
   await pipelines.start();
   cleanups.push(() => pipelines.stop());
+  cleanups.push(await startStatusController(config, log));
 
   const { worker, connection: workerConnection } = await createReleaseWorker(
     config.temporal,

@@ -1,6 +1,7 @@
 /**
- * Wires the activities' dependencies from configuration: the Pipeline source and the notifiers of
- * the notification strategy. The Temporal client is added by the worker, over its own connection.
+ * Wires the activities' dependencies from configuration: the Pipeline source, the notifiers of
+ * the notification strategy and the pull-request strategy's settings. The Temporal client is added
+ * by the worker, over its own connection.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
@@ -30,5 +31,35 @@ export async function activityDependencies(
   pipelines: PipelineSource,
   log: Logger,
 ): Promise<Omit<ActivityDependencies, 'temporal'>> {
-  return { pipelines, notifiers: await createNotifiers(config, log) };
+  return {
+    pipelines,
+    notifiers: await createNotifiers(config, log),
+    ...(await statusWriter(config, log)),
+    pullRequests: { allowInsecureHttp: false, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+  };
+}
+
+/** Kubernetes mode mirrors releases into Pipeline.status; directory mode has no status to write. */
+async function statusWriter(config: Config, log: Logger): Promise<Pick<ActivityDependencies, 'statusWriter'>> {
+  if (config.pipelines.kind !== 'kubernetes') return {};
+  const [{ KubernetesPipelineStatusWriter }, { loadKubeConfig }] = await Promise.all([
+    import('../pipelines/kubernetes-status-writer.js'),
+    import('../pipelines/kube-config.js'),
+  ]);
+  return { statusWriter: new KubernetesPipelineStatusWriter(loadKubeConfig(), log.child({ component: 'pipeline-status' })) };
+}
+
+/**
+ * Kubernetes mode: starts the controller that keeps each Pipeline's Ready condition (from its
+ * GitopsClusters) and observedGeneration current. Returns how to stop it; nothing to stop elsewhere.
+ */
+export async function startStatusController(config: Config, log: Logger): Promise<() => Promise<void>> {
+  if (config.pipelines.kind !== 'kubernetes') return () => Promise.resolve();
+  const [{ PipelineStatusController }, { loadKubeConfig }] = await Promise.all([
+    import('../pipelines/status-controller.js'),
+    import('../pipelines/kube-config.js'),
+  ]);
+  const controller = new PipelineStatusController(loadKubeConfig(), log.child({ component: 'status-controller' }));
+  await controller.start();
+  return () => controller.stop();
 }

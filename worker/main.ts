@@ -2,7 +2,7 @@
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
-import { activityDependencies } from './dependencies.js';
+import { activityDependencies, startStatusController } from './dependencies.js';
 import { createReleaseWorker } from './worker.js';
 
 async function main(): Promise<void> {
@@ -10,12 +10,14 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, name: 'baton-worker' });
   const pipelines = await createPipelineSource(config.pipelines, log);
   await pipelines.start();
+  const stopStatusController = await startStatusController(config, log);
   const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
-  log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');
+  log.info({ taskQueue: config.temporal.taskQueue, providerTaskQueue: config.temporal.providerTaskQueue, namespace: config.temporal.namespace }, 'worker running');
   try {
     await worker.run();
   } finally {
     await connection.close();
+    await stopStatusController();
     await pipelines.stop();
   }
 }

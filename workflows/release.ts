@@ -18,7 +18,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import type { PipelineStatusUpdate } from '../pipelines/status-writer.js';
+import type { PromotionRequest, PromotionResult } from '../activities/promotion-request.js';
+import type { ProviderActivities } from '../activities/pull-request-strategy.js';
 import { FailureType } from '../model/failures.js';
 import {
   approveSignal,
@@ -35,6 +36,7 @@ import {
 import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
 import { approvalTimeout, approvers, NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
 import { type DecisionRecord, type PromotionRecord, type ReleaseInput, ReleasePhase, type ReleaseState } from '../model/release.js';
+import { providerTaskQueueFor } from '../model/task-queues.js';
 import { PromotionDecidedBy, PromotionPipeline, PromotionPullRequest, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
 import {
   alreadyPromotedInto,
@@ -48,9 +50,11 @@ import {
 } from './journey.js';
 
 type Activities = ReturnType<typeof createActivities>;
+type PipelineStatusUpdate = Parameters<Activities['recordPipelineStatus']>[0];
 
 /** Keeps histories short for versions Flux reports again and again (e.g. Kustomizations). */
 const MAX_HISTORY_EVENTS = 5_000;
+const GIT_HEARTBEAT_TIMEOUT = '30s';
 
 type Verdict = DecisionRecord['decision'];
 type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
@@ -58,6 +62,18 @@ type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
   const activities = proxyActivities<Activities>({
+    startToCloseTimeout: policy.activityTimeout,
+    retry: policy.activityRetry,
+  });
+  /** The git step heartbeats, so a lost worker is noticed before the activity timeout. */
+  const gitActivities = proxyActivities<Activities>({
+    startToCloseTimeout: policy.activityTimeout,
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: policy.activityRetry,
+  });
+  /** Provider API calls: on their own task queue, whose activity rate the server limits. */
+  const providerActivities = proxyActivities<ProviderActivities>({
+    taskQueue: policy.providerTaskQueue ?? providerTaskQueueFor(workflowInfo().taskQueue),
     startToCloseTimeout: policy.activityTimeout,
     retry: policy.activityRetry,
   });
@@ -244,6 +260,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     return 'expired';
   };
 
+  /** Push the promotion branch, then find-or-create its PR: each step idempotent, so exactly one PR. */
+  const promoteByPullRequest = async (request: PromotionRequest): Promise<PromotionResult> => {
+    const branch = await gitActivities.pushPromotionBranch(request);
+    if (branch.status === 'already-at-version') return { outcome: branch.outcome };
+    return providerActivities.openPullRequest(request);
+  };
+
   const promote = async (pipeline: Pipeline, source: string, target: string, promotion: Promotion, approval?: DecisionRecord): Promise<void> => {
     const strategy = strategyName(promotion);
     if (strategy === undefined) {
@@ -265,7 +288,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       ...(approval === undefined ? {} : { approval }),
     };
     const result = await activityCall(
-      () => (strategy === StrategyName.notification ? activities.promoteByNotification(request) : activities.promoteByPullRequest(request)),
+      () => {
+        if (strategy === StrategyName.notification) return activities.promoteByNotification(request);
+        const event = state.reached.find((r) => r.environment === source)?.event;
+        return promoteByPullRequest({ ...request, ...(event === undefined ? {} : { event }) });
+      },
       `promoting ${state.version} into ${target} failed: `,
     );
     record.outcome = result.outcome;
@@ -282,6 +309,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     );
     await mirror({ environment: target, lastPromotion: { ...summary(ReleasePhase.awaitingDeployment, record.completedAt), ...pullRequestOf(result) } });
     await supersedeOthers(pipeline, target, 'promoted', record.completedAt);
+  };
+
+  const closeGate = async (): Promise<void> => {
+    if (state.pendingGate === undefined) return;
+    const { environment } = state.pendingGate;
+    state.pendingGate = undefined;
+    await mirror({ environment, clearWaitingApproval: state.version });
   };
 
   const superseded = (): Promise<ReleaseState> =>
@@ -313,11 +347,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     const furthest = furthestReached(state, spec);
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
-      state.pendingGate = undefined;
+      await closeGate();
       return finish(ReleasePhase.completed, `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`);
     }
     const target = spec.environments[furthest.index + 1]!.name;
-    if (state.pendingGate !== undefined && state.pendingGate.environment !== target) state.pendingGate = undefined;
+    // Flux reported the version further along than the gate it waited at: that gate is moot.
+    if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await closeGate();
     if (alreadyPromotedInto(state, target)) continue;
 
     const promotion = effectivePromotion(spec, target);

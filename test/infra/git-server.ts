@@ -229,6 +229,8 @@ async function seedRepository(bare: string, seedDir: string, work: string, home:
   await git(work, ['init', '--quiet', '--initial-branch', branch], env);
   await git(work, ['add', '--all'], env);
   await git(work, ['commit', '--quiet', '--no-verify', '--message', options.message ?? 'Seed'], env);
+  // Names may have several segments (`group/sub/repo`, `scm/KEY/repo`), as on GitLab and Bitbucket.
+  await mkdir(dirname(bare), { recursive: true });
   await git(dirname(bare), ['clone', '--quiet', '--bare', work, bare], env);
   await git(bare, ['remote', 'remove', 'origin'], env);
   // A hosted repository is packed; serving loose objects would make every clone recompute deltas.

@@ -1,0 +1,205 @@
+/**
+ * Pipeline.status in Kubernetes mode (issue 4 §3): `status.environments[<env>].waitingApproval` for
+ * Weave's UIs, `status.environments[<env>].lastPromotion` and the `status.waitingApprovals` summary
+ * `kubectl get pipelines` prints.
+ *
+ * Every write is a JSON merge patch on the status subresource that names one environment, so writers
+ * for different environments never replace each other's entries. A write that changes what waits
+ * (and so the summary, which spans environments) or clears a revision only if it still waits is a
+ * read-compare-patch carrying the object's `metadata.resourceVersion`: the apiserver answers 409
+ * when anything changed in between, and the write starts over from a fresh read.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ApiException,
+  type ConfigurationOptions,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import { FailureType } from '../model/failures.js';
+import { PIPELINE_GROUP, type PipelineRef } from '../model/pipeline.js';
+import { describeKubernetesError } from './kube-config.js';
+import type { PipelineStatusUpdate, PipelineStatusWriter } from './status-writer.js';
+
+export const PIPELINE_RESOURCE = { group: PIPELINE_GROUP, version: 'v1alpha1', plural: 'pipelines' } as const;
+
+/** What Baton reads of a Pipeline's status (other fields are left alone). */
+export interface PipelineStatusObject {
+  metadata?: { resourceVersion?: string; generation?: number };
+  spec?: { environments?: { name?: unknown }[] };
+  status?: {
+    observedGeneration?: number;
+    conditions?: StatusCondition[];
+    environments?: Record<string, { waitingApproval?: { revision?: string } | null } | null | undefined>;
+    environmentNames?: string;
+    waitingApprovals?: string;
+  };
+}
+
+export interface StatusCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/** JSON merge patches: `null` removes a field. */
+export const mergePatch = (): ConfigurationOptions => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * `dev=1.2.0,prod=1.1.0`: every environment with a revision waiting, in the Pipeline's environment
+ * order (then by name, for entries of environments no longer in the spec). Undefined when none waits.
+ */
+export function waitingApprovalsSummary(object: PipelineStatusObject): string | undefined {
+  const order = (object.spec?.environments ?? []).map((e) => (typeof e.name === 'string' ? e.name : ''));
+  const rank = (env: string): number => {
+    const index = order.indexOf(env);
+    return index === -1 ? order.length : index;
+  };
+  const waiting = Object.entries(object.status?.environments ?? {})
+    .map(([env, entry]) => [env, entry?.waitingApproval?.revision] as const)
+    .filter((pair): pair is readonly [string, string] => typeof pair[1] === 'string' && pair[1] !== '')
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  return waiting.length === 0 ? undefined : waiting.map(([env, revision]) => `${env}=${revision}`).join(',');
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+export interface KubernetesPipelineStatusWriterOptions {
+  /** Attempts of a read-compare-patch that keeps meeting concurrent changes (default 8). */
+  maxAttempts?: number;
+  /** Upper bound of the random pause before another attempt (default 50 ms). */
+  conflictBackoffMs?: number;
+}
+
+class PipelineGone extends Error {}
+
+/** Tells a failed read (verb `get` on pipelines) from a failed patch (verb `patch` on pipelines/status). */
+class ReadFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(describeKubernetesError(cause));
+  }
+}
+
+export class KubernetesPipelineStatusWriter implements PipelineStatusWriter {
+  private readonly api: CustomObjectsApi;
+  private readonly maxAttempts: number;
+  private readonly conflictBackoffMs: number;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly log: Logger,
+    options: KubernetesPipelineStatusWriterOptions = {},
+  ) {
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.conflictBackoffMs = options.conflictBackoffMs ?? 50;
+  }
+
+  async write(update: PipelineStatusUpdate): Promise<void> {
+    const { pipeline, environment } = update;
+    try {
+      if (update.waitingApproval === undefined && update.clearWaitingApproval === undefined) {
+        if (update.lastPromotion === undefined) return;
+        // Nothing that spans environments changes: one unconditional patch of this environment.
+        await this.patch(pipeline, { status: { environments: { [environment]: { lastPromotion: update.lastPromotion } } } });
+        return;
+      }
+      await this.compareAndPatch(update);
+    } catch (error) {
+      if (error instanceof PipelineGone || httpStatus(error) === 404) {
+        this.log.debug({ ...pipeline, environment }, `Pipeline ${pipeline.namespace}/${pipeline.name} is gone; its status is not written`);
+        return;
+      }
+      throw statusFailure(error, pipeline);
+    }
+  }
+
+  private async compareAndPatch(update: PipelineStatusUpdate): Promise<void> {
+    const { pipeline, environment } = update;
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.read(pipeline);
+      const entry = current.status?.environments?.[environment];
+      const waiting = entry?.waitingApproval?.revision;
+      const envPatch: Record<string, unknown> = {};
+      if (update.waitingApproval !== undefined) {
+        envPatch.waitingApproval = { revision: update.waitingApproval.revision };
+      } else if (update.clearWaitingApproval !== undefined && waiting === update.clearWaitingApproval) {
+        envPatch.waitingApproval = null;
+      }
+      if (update.lastPromotion !== undefined) envPatch.lastPromotion = update.lastPromotion;
+      if (Object.keys(envPatch).length === 0) return; // another revision waits there now: leave it
+
+      const nextWaiting = envPatch.waitingApproval === null ? undefined : update.waitingApproval?.revision ?? waiting;
+      const summary =
+        waitingApprovalsSummary({
+          spec: current.spec,
+          status: { environments: { ...current.status?.environments, [environment]: nextWaiting === undefined ? null : { waitingApproval: { revision: nextWaiting } } } },
+        }) ?? null;
+      const body = {
+        metadata: { resourceVersion: current.metadata?.resourceVersion },
+        status: {
+          environments: { [environment]: envPatch },
+          ...(summary !== (current.status?.waitingApprovals ?? null) ? { waitingApprovals: summary } : {}),
+        },
+      };
+      try {
+        await this.patch(pipeline, body);
+        return;
+      } catch (error) {
+        if (httpStatus(error) !== 409 || attempt >= this.maxAttempts) throw error;
+        this.log.debug({ ...pipeline, environment, attempt }, 'Pipeline changed while its status was written; reading it again');
+        await sleep(Math.random() * this.conflictBackoffMs);
+      }
+    }
+  }
+
+  private async read(pipeline: PipelineRef): Promise<PipelineStatusObject> {
+    try {
+      // The object itself (status included): RBAC grants get on pipelines, not on pipelines/status.
+      return (await this.api.getNamespacedCustomObject({ ...PIPELINE_RESOURCE, ...pipeline })) as PipelineStatusObject;
+    } catch (error) {
+      if (httpStatus(error) === 404) throw new PipelineGone();
+      throw new ReadFailed(error);
+    }
+  }
+
+  private patch(pipeline: PipelineRef, body: object): Promise<unknown> {
+    return this.api.patchNamespacedCustomObjectStatus({ ...PIPELINE_RESOURCE, ...pipeline, body }, mergePatch());
+  }
+}
+
+/**
+ * 401, 403 and other 4xx answers (but 408, 409 and 429) cannot change by retrying: non-retryable,
+ * saying what to fix. Conflicts that outlasted the attempts, 5xx and network errors are plain
+ * errors, retried by the activity's policy.
+ */
+function statusFailure(failure: unknown, pipeline: PipelineRef): Error {
+  const { namespace, name } = pipeline;
+  const reading = failure instanceof ReadFailed;
+  const error = reading ? failure.cause : failure;
+  const status = httpStatus(error);
+  const what = reading ? `reading Pipeline ${namespace}/${name}` : `patching the status of Pipeline ${namespace}/${name}`;
+  const detail = describeKubernetesError(error);
+  const rejected = (message: string, code: number) =>
+    ApplicationFailure.nonRetryable(message, FailureType.pipelineStatusRejected, { namespace, name, status: code });
+  if (status === 401) return rejected(`${what}: Kubernetes did not accept Baton's credentials; check its service account token or kubeconfig (${detail})`, status);
+  if (status === 403) {
+    const missing = reading ? 'get on pipelines' : 'patch on pipelines/status';
+    return rejected(`${what} was forbidden: RBAC: baton needs ${missing} (${PIPELINE_GROUP}) in ${namespace} (${detail})`, status);
+  }
+  if (status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status)) {
+    return rejected(`${what} was rejected (${detail})`, status);
+  }
+  return new Error(`${what} failed: ${detail}`, { cause: error });
+}
