@@ -19,8 +19,7 @@ import { buildApp } from '../gateway/app.js';
 import { createTemporalReleaseApprover } from '../gateway/release-approver.js';
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../gateway/release-starter.js';
 import { DirectoryPipelineSource } from '../pipelines/directory-source.js';
-import { activityDependencies } from '../worker/dependencies.js';
-import { createReleaseWorker } from '../worker/worker.js';
+import { startWorkerProcess } from './worker-process.js';
 import { startDevServer } from '../test/infra/temporal.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -102,8 +101,9 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
   });
   const pipelines = new DirectoryPipelineSource(config.pipelines.kind === 'directory' ? config.pipelines.directory : '', log);
   await pipelines.start();
-  const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
-  const running = worker.run();
+  // The releases run in a worker process of their own, as in production: its workflows and
+  // activities must not share the gateway's (and the load generator's) event loop.
+  const worker = await startWorkerProcess({ TEMPORAL_ADDRESS: temporal.address, BATON_PIPELINES_DIR: 'examples/pipelines' });
 
   const appConfig = { ...config.gateway, temporal: config.temporal };
   // Not measured here; the apps need one.
@@ -164,9 +164,7 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
   } finally {
     await withTemporal.close();
     await withoutTemporal.close();
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await worker.stop();
     await pipelines.stop();
     await temporal.teardown();
   }
