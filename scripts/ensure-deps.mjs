@@ -13,6 +13,7 @@ const mtime = (path) => {
 
 const installed = mtime('node_modules/.package-lock.json');
 if (installed === undefined || installed < (mtime('package-lock.json') ?? 0)) {
-  console.error('[baton] installing the locked npm dependencies (npm ci)…');
-  execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
+  // `npm install` honours package-lock.json; `npm ci` refuses a lock without other platforms' optional binaries.
+  console.error('[baton] installing the locked npm dependencies…');
+  execSync('npm install --no-audit --no-fund', { stdio: 'inherit' });
 }
