@@ -28,13 +28,13 @@ import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
 import { promotedVersion } from '../../model/flux-event.js';
 import { environmentIndex, type Pipeline, pipelineKey } from '../../model/pipeline.js';
 import type { PipelineSource } from '../../pipelines/source.js';
-import { errorBodySchema, escapeHtml, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
+import { errorBodySchema, escapeHtml, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import { approvalCanonicalString, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../hmac.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
 import { type ApprovalReceipt, ApprovalRefusedError, type ReleaseApprover } from '../release-approver.js';
 import { TemporalUnavailableError } from '../release-starter.js';
 import { ReplayCache } from '../replay-cache.js';
-import { RETRY_AFTER_SECONDS } from './promotion.js';
+import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
 export const APPROVAL_ROUTE = '/approval/:namespace/:name/:env/:revision';
 /** How far `X-Baton-Timestamp` may be from the gateway's clock, either way. */
@@ -236,16 +236,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
       else done(new HttpError(415, 'content type must be application/json'), undefined);
     });
 
-    app.route({
-      method: app.supportedMethods.filter((method) => method !== 'POST'),
-      url: '/approval/*',
-      exposeHeadRoute: false,
-      schema: { response: { '4xx': errorBodySchema } },
-      preParsing: (request, _reply, _payload, done) => done(methodNotAllowed(request.method)),
-      handler: (request) => {
-        throw methodNotAllowed(request.method);
-      },
-    });
+    rejectNonPostMethods(app, '/approval');
 
     app.post<{ Params: ApprovalParams }>(
       APPROVAL_ROUTE,
@@ -255,18 +246,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
           params: paramsSchema,
           response: { 200: approvedSchema, '4xx': approvalErrorBodySchema, '5xx': errorBodySchema },
         },
-        preParsing: (request, _reply, payload, done) => {
-          const { namespace, name } = request.params;
-          const pipeline = pipelines.getPipeline({ namespace, name });
-          if (pipeline !== undefined) {
-            request.pipeline = pipeline;
-            done(null, payload);
-          } else if (!pipelines.isSynced()) {
-            done(new HttpError(503, 'Pipelines are still loading; retry later', { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } }));
-          } else {
-            done(new HttpError(404, html`Pipeline ${namespace}/${name} not found`));
-          }
-        },
+        preParsing: resolvePipelineFromPath(pipelines),
       },
       async (request, reply) => {
         const pipeline = request.pipeline;
@@ -345,6 +325,3 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
   };
 }
 
-function methodNotAllowed(method: string): HttpError {
-  return new HttpError(405, html`method ${method} is not allowed, use POST`, { headers: { allow: 'POST' } });
-}

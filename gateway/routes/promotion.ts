@@ -29,6 +29,7 @@ import {
 } from '../../model/pipeline.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { errorBodySchema, escapeHtml, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
+import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 import { SIGNATURE_HEADER, verifySignature } from '../hmac.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
 import { type DeliveryReceipt, type ReleaseStarter, TemporalUnavailableError } from '../release-starter.js';
@@ -48,7 +49,7 @@ export const MAX_EVENT_BYTES = 1024 * 1024;
  * 503's `Retry-After`. 30 s spreads those retries over ~2 minutes, enough to ride out a Temporal
  * frontend restart, instead of spending them all in the first seconds of an outage.
  */
-export const RETRY_AFTER_SECONDS = 30;
+
 
 export type PromotionRouteConfig = Pick<GatewayConfig, 'allowUnsigned' | 'promotingReasons'> & {
   temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>;
@@ -210,17 +211,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
       done(null, body);
     });
 
-    app.route({
-      method: app.supportedMethods.filter((method) => method !== 'POST'),
-      url: '/promotion/*',
-      exposeHeadRoute: false,
-      schema: { response: { '4xx': errorBodySchema } },
-      // Before the body is parsed, so a PUT with any content type is a 405, not a 415.
-      preParsing: (request, _reply, _payload, done) => done(methodNotAllowed(request.method)),
-      handler: (request) => {
-        throw methodNotAllowed(request.method);
-      },
-    });
+    rejectNonPostMethods(app, '/promotion');
 
     app.post<{ Params: PromotionParams }>(
       PROMOTION_ROUTE,
@@ -230,22 +221,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
           params: paramsSchema,
           response: { 200: ignoredSchema, 202: acceptedSchema, '4xx': errorBodySchema, '5xx': errorBodySchema },
         },
-        preParsing: (request, _reply, payload, done) => {
-          const { namespace, name } = request.params;
-          const pipeline = pipelines.getPipeline({ namespace, name });
-          if (pipeline !== undefined) {
-            request.pipeline = pipeline;
-            done(null, payload);
-          } else if (!pipelines.isSynced()) {
-            done(
-              new HttpError(503, 'Pipelines are still loading; retry later', {
-                headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-              }),
-            );
-          } else {
-            done(new HttpError(404, html`Pipeline ${namespace}/${name} not found`));
-          }
-        },
+        preParsing: resolvePipelineFromPath(pipelines),
       },
       async (request, reply) => {
         const receivedAt = new Date().toISOString();
@@ -350,10 +326,6 @@ function escapedVerdict(event: FluxEvent, promotingReasons: readonly string[]): 
     promotingReasons.map(escapeHtml),
   );
   return verdict.promotes ? '' : verdict.why;
-}
-
-function methodNotAllowed(method: string): HttpError {
-  return new HttpError(405, html`method ${method} is not allowed, use POST`, { headers: { allow: 'POST' } });
 }
 
 function logAccepted(log: FastifyBaseLogger, fields: Record<string, unknown>): void {
