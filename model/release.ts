@@ -127,8 +127,8 @@ export interface ReleaseState {
   reached: DeploymentRecord[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
-  /** Decisions that arrived as signals but did not apply (wrong environment, approver not allowed…). */
-  ignoredDecisions?: { decision: DecisionRecord['decision']; approver: string; why: string; at: string }[];
+  /** Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not allowed…). */
+  ignoredDecisions?: { decision: DecisionRecord['decision']; approver?: string; why: string; at: string }[];
   /** Set when a newer version ended this release. */
   supersededBy?: { version: string; workflowId: string };
   lastError?: string;

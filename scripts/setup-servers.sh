@@ -4,7 +4,7 @@
 # variable, is reused. Prints one `NAME=path` line per binary on stdout; progress goes to stderr.
 #
 #   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
-#                            (default: all of these)
+#                            [tctl] [helm] [chromium]   (default: all of these)
 #   scripts/setup-servers.sh notification-controller-source   (its module's directory: config/crd/bases)
 set -euo pipefail
 
@@ -15,6 +15,9 @@ ETCD_VERSION=3.5.21                 # go.etcd.io/etcd/server/v3, when Debian's e
 # github.com/fluxcd/notification-controller (+ its api module). v1.6.0 because the module proxy this
 # project can reach serves v1.7.x's .zip but answers 403 for its .mod, which `go` cannot do without.
 NOTIFICATION_CONTROLLER_VERSION=1.6.0
+# github.com/temporalio/tctl: v1.18.0, the only v1.18.x whose files the module proxy here serves (403 for v1.18.1–4).
+TCTL_VERSION=1.18.0
+HELM_VERSION=3.19.5                 # helm.sh/helm/v3
 
 CACHE_DIR="${BATON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/baton}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -117,32 +120,31 @@ kube_apiserver() {
   echo "kube-apiserver=$dest"
 }
 
-# The Flux notification-controller's root main package, built in a throw-away module that requires it
-# and its api module at the same version, with upstream's non-local `replace` directives copied.
-notification_controller() {
-  local dest="$BIN_DIR/notification-controller-$NOTIFICATION_CONTROLLER_VERSION"
-  if [[ -n "${BATON_NOTIFICATION_CONTROLLER_BIN:-}" ]]; then dest=$BATON_NOTIFICATION_CONTROLLER_BIN
-  elif [[ ! -x "$dest" ]]; then
-    local mod="$CACHE_DIR/build/notification-controller-$NOTIFICATION_CONTROLLER_VERSION" gomod source
-    local upstream=github.com/fluxcd/notification-controller
-    log "building notification-controller $NOTIFICATION_CONTROLLER_VERSION from Go modules (once; a few minutes)"
-    mkdir -p "$mod"
-    gomod=$(cd "$mod" && GOFLAGS=-mod=mod go mod download -json "$upstream@v$NOTIFICATION_CONTROLLER_VERSION" |
-      python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["GoMod"], d["Dir"])')
-    source=${gomod#* } gomod=${gomod%% *}
-    {
-      echo "module baton.local/notification-controller-build"
-      echo
-      echo "go 1.24"
-      echo
-      echo "require ("
-      echo "	$upstream v$NOTIFICATION_CONTROLLER_VERSION"
-      echo "	$upstream/api v$NOTIFICATION_CONTROLLER_VERSION"
-      echo ")"
-      echo
-      # Replacements of a dependency apply only in the main module, so upstream's must be repeated
-      # here; those pointing into its own tree (`./api`) are what the `require` above stands for.
-      go mod edit -json "$gomod" | python3 -c '
+# Builds the main package <package> of Go module <module>@<version> into <dest>, in a throw-away
+# module that requires it (and its <sibling> modules at the same version). Not `go install pkg@v`:
+# that refuses modules with `replace` directives, and asks the proxy for the module's version list,
+# which the proxy here refuses for some modules (tctl).
+go_build_main() { # <name> <module> <version> <package> <dest> <ldflags> [sibling-module...]
+  local name=$1 module=$2 version=$3 package=$4 dest=$5 ldflags=$6 gomod source sibling
+  shift 6
+  local mod="$CACHE_DIR/build/$name-$version"
+  mkdir -p "$mod"
+  gomod=$(cd "$mod" && GOFLAGS=-mod=mod go mod download -json "$module@v$version" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["GoMod"], d["Dir"])')
+  source=${gomod#* } gomod=${gomod%% *}
+  {
+    echo "module baton.local/$name-build"
+    echo
+    echo "go 1.24"
+    echo
+    echo "require ("
+    echo "	$module v$version"
+    for sibling in "$@"; do echo "	$sibling v$version"; done
+    echo ")"
+    echo
+    # Replacements of a dependency apply only in the main module, so upstream's must be repeated
+    # here; those pointing into its own tree (`./api`) are what the sibling modules stand for.
+    go mod edit -json "$gomod" | python3 -c '
 import json, sys
 for r in json.load(sys.stdin).get("Replace") or []:
     old, new = r["Old"], r["New"]
@@ -150,17 +152,65 @@ for r in json.load(sys.stdin).get("Replace") or []:
         continue  # a local path inside the upstream repository
     lhs = old["Path"] + (" " + old["Version"] if old.get("Version") else "")
     print("replace", lhs, "=>", new["Path"], new["Version"])'
-    } >"$mod/go.mod"
-    # Upstream's go.sum vouches for every module of its build list, which is ours too: the checksum
-    # database the module proxy mirrors does not know some of them (github.com/fluxcd/pkg/git v0.31.0).
-    cp "$source/go.sum" "$mod/go.sum" && chmod u+w "$mod/go.sum"
-    echo 'package tools' >"$mod/tools.go"
-    echo "import _ \"$upstream\"" >>"$mod/tools.go"
-    (cd "$mod" && go mod tidy >&2 &&
-      CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$dest.partial" "$upstream" >&2)
-    mv "$dest.partial" "$dest"
+  } >"$mod/go.mod"
+  # Upstream's go.sum vouches for every module of its build list, which is ours too: the checksum
+  # database the module proxy mirrors does not know some of them (github.com/fluxcd/pkg/git v0.31.0).
+  if [[ -f "$source/go.sum" ]]; then cp "$source/go.sum" "$mod/go.sum" && chmod u+w "$mod/go.sum"; fi
+  echo 'package tools' >"$mod/tools.go"
+  echo "import _ \"$package\"" >>"$mod/tools.go"
+  (cd "$mod" && go mod tidy >&2 &&
+    CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$dest.partial" "$package" >&2)
+  mv "$dest.partial" "$dest"
+}
+
+notification_controller() {
+  local dest="$BIN_DIR/notification-controller-$NOTIFICATION_CONTROLLER_VERSION"
+  if [[ -n "${BATON_NOTIFICATION_CONTROLLER_BIN:-}" ]]; then dest=$BATON_NOTIFICATION_CONTROLLER_BIN
+  elif [[ ! -x "$dest" ]]; then
+    local upstream=github.com/fluxcd/notification-controller
+    log "building notification-controller $NOTIFICATION_CONTROLLER_VERSION from Go modules (once; a few minutes)"
+    go_build_main notification-controller "$upstream" "$NOTIFICATION_CONTROLLER_VERSION" "$upstream" "$dest" -s "$upstream/api"
   fi
   echo "notification-controller=$dest"
+}
+
+tctl() {
+  local dest="$BIN_DIR/tctl-$TCTL_VERSION"
+  if [[ -n "${BATON_TCTL_BIN:-}" ]]; then dest=$BATON_TCTL_BIN
+  elif [[ ! -x "$dest" ]]; then
+    log "building tctl $TCTL_VERSION from Go modules (once; about two minutes)"
+    go_build_main tctl github.com/temporalio/tctl "$TCTL_VERSION" github.com/temporalio/tctl/cmd/tctl "$dest" -s
+  fi
+  echo "tctl=$dest"
+}
+
+helm() {
+  local dest="$BIN_DIR/helm-$HELM_VERSION"
+  if [[ -n "${BATON_HELM_BIN:-}" ]]; then dest=$BATON_HELM_BIN
+  elif [[ ! -x "$dest" ]]; then
+    log "building helm $HELM_VERSION from Go modules (once; a few minutes)"
+    go_build_main helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$dest" \
+      "-s -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+  fi
+  echo "helm=$dest"
+}
+
+# Debian's chromium, for the browser test of the Temporal UI. Installed with apt-get when missing
+# and this runs as root (CI); elsewhere, say what to install.
+chromium() {
+  local dest=/usr/bin/chromium
+  if [[ -n "${BATON_CHROMIUM_BIN:-}" ]]; then dest=$BATON_CHROMIUM_BIN
+  elif [[ ! -x "$dest" ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+      log "installing Debian's chromium with apt-get (once)"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+    else
+      log "chromium is missing: install Debian's package (sudo apt-get install chromium) or set BATON_CHROMIUM_BIN"
+      exit 1
+    fi
+  fi
+  echo "chromium=$dest"
 }
 
 # The directory of notification-controller's module source in the Go module cache (its CRDs are in
@@ -176,7 +226,7 @@ notification_controller_source() {
 }
 
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller)
+[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
 for c in "${components[@]}"; do
   case "$c" in
     temporal) temporal ;;
@@ -185,7 +235,10 @@ for c in "${components[@]}"; do
     kube-apiserver) kube_apiserver ;;
     notification-controller) notification_controller ;;
     notification-controller-source) notification_controller_source ;;
+    tctl) tctl ;;
+    helm) helm ;;
+    chromium) chromium ;;
     *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver, notification-controller," \
-      "notification-controller-source)"; exit 2 ;;
+      "notification-controller-source, tctl, helm, chromium)"; exit 2 ;;
   esac
 done

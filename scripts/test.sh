@@ -11,6 +11,9 @@ while IFS='=' read -r name path; do
     etcd) export BATON_ETCD_BIN="$path" ;;
     kube-apiserver) export BATON_KUBE_APISERVER_BIN="$path" ;;
     notification-controller) export BATON_NOTIFICATION_CONTROLLER_BIN="$path" ;;
+    tctl) export BATON_TCTL_BIN="$path" ;;
+    helm) export BATON_HELM_BIN="$path" ;;
+    chromium) export BATON_CHROMIUM_BIN="$path" ;;
   esac
 done < <(bash scripts/setup-servers.sh)
 

@@ -58,10 +58,45 @@ export function appName(spec: PipelineSpec): string {
   return spec.appRef.name;
 }
 
+/** Keyword search attributes (PromotionDecidedBy) hold at most 2 KiB; an approver is a name or an e-mail address. */
+const MAX_APPROVER_LENGTH = 256;
+const MAX_COMMENT_LENGTH = 4096;
+const DECISION_EXAMPLE = '{"approver": "you@example.com", "comment": "…"}';
+
+/**
+ * A decision as it arrives: whatever `temporal`, `tctl` or the UI's signal form sent — maybe no
+ * input, a bare string, or an object without an approver. Returns the decision or what is wrong
+ * with it; never throws, because an exception in a signal handler fails the workflow task and
+ * stalls the release until someone resets it.
+ */
+export function readDecision(input: unknown): { decision: Decision } | { problem: string } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : JSON.stringify(input)}` };
+  }
+  const { approver, comment, environment, version } = input as Record<string, unknown>;
+  if (typeof approver !== 'string' || approver.trim() === '') {
+    return { problem: `an approver is required: ${DECISION_EXAMPLE}` };
+  }
+  if (approver.length > MAX_APPROVER_LENGTH) return { problem: `the approver is longer than ${MAX_APPROVER_LENGTH} characters` };
+  for (const [name, value] of Object.entries({ comment, environment, version })) {
+    if (value !== undefined && typeof value !== 'string') return { problem: `${name} must be a string` };
+  }
+  if (typeof comment === 'string' && comment.length > MAX_COMMENT_LENGTH) {
+    return { problem: `the comment is longer than ${MAX_COMMENT_LENGTH} characters` };
+  }
+  return {
+    decision: {
+      approver,
+      ...(typeof comment === 'string' ? { comment } : {}),
+      ...(typeof environment === 'string' ? { environment } : {}),
+      ...(typeof version === 'string' ? { version } : {}),
+    },
+  };
+}
+
 /** Why a decision cannot apply to this release now, or undefined when it can. */
 export function decisionProblem(state: ReleaseState, decision: Decision): string | undefined {
   const gate = state.pendingGate;
-  if (decision.approver.trim() === '') return 'an approver is required';
   if (gate === undefined) {
     return `${state.version} of ${state.pipeline.namespace}/${state.pipeline.name} is not waiting for approval (${state.phase})`;
   }

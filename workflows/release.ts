@@ -45,6 +45,7 @@ import {
   furthestReached,
   initialState,
   journeyLine,
+  readDecision,
   recordDeployment,
   yieldsTo,
 } from './journey.js';
@@ -115,23 +116,28 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     return record;
   };
 
-  const ignore = (decision: Decision, verdict: Verdict, why: string): void => {
-    (state.ignoredDecisions ??= []).push({ decision: verdict, approver: decision.approver, why, at: now() });
-    log.warn('ignoring a decision', { approver: decision.approver, why });
+  const ignore = (approver: string | undefined, verdict: Verdict, why: string): void => {
+    (state.ignoredDecisions ??= []).push({ decision: verdict, ...(approver === undefined ? {} : { approver }), why, at: now() });
+    log.warn('ignoring a decision', { approver, why });
   };
 
-  const onSignalledDecision = (verdict: Verdict) => (decision: Decision) => {
+  const onSignalledDecision = (verdict: Verdict) => (input: unknown) => {
+    const read = readDecision(input);
+    if ('problem' in read) return ignore(undefined, verdict, read.problem);
+    const { decision } = read;
     if (state.pendingGate === undefined) {
       earlyDecisions.push({ ...decision, decision: verdict });
       return;
     }
     const problem = gateDecision === undefined ? decisionProblem(state, decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
     if (problem === undefined) decide(decision, verdict);
-    else ignore(decision, verdict, problem);
+    else ignore(decision.approver, verdict, problem);
   };
 
-  const validateDecision = (decision: Decision): void => {
-    const problem = gateDecision === undefined ? decisionProblem(state, decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
+  const validateDecision = (input: unknown): void => {
+    const read = readDecision(input);
+    if ('problem' in read) throw new Error(read.problem);
+    const problem = gateDecision === undefined ? decisionProblem(state, read.decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
     if (problem !== undefined) throw new Error(problem);
   };
 
@@ -229,16 +235,19 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       gateDecision = undefined;
       show(
         ReleasePhase.awaitingApproval,
-        `Waiting for approval to promote ${appName(pipeline.spec)} ${state.version} into ${target} — approve with: ` +
-          `temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
-          `--input '{"approver":"<you>","comment":"<why>"}'`,
+        // The UI renders current details as markdown: the command is a code span so that it is
+        // copied as typed (no typographic dashes or quotes, `<you>` not taken for an HTML tag).
+        `Waiting for approval to promote ${appName(pipeline.spec)} ${state.version} into ${target} — approve in ` +
+          `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
+          `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
+          `--input '{"approver":"<you>","comment":"<why>"}'\``,
         target,
       );
       for (const early of earlyDecisions.splice(0)) {
         if (gateDecision !== undefined) break;
         const problem = decisionProblem(state, early);
         if (problem === undefined) decide(early, early.decision);
-        else ignore(early, early.decision, problem);
+        else ignore(early.approver, early.decision, problem);
       }
       await mirror({ environment: target, waitingApproval: { revision: state.version }, lastPromotion: summary(ReleasePhase.awaitingApproval, since) });
       await supersedeOthers(pipeline, target, 'waiting', since);
@@ -304,7 +313,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     state.lastError = undefined;
     show(
       ReleasePhase.awaitingDeployment,
-      `Promoted ${state.version} into ${target} (${record.outcome}); waiting for Flux to report it in ${target}`,
+      `Promoted ${state.version} into ${target}${approval === undefined ? '' : `, approved by ${approval.approver},`} ` +
+        `(${record.outcome}); waiting for Flux to report it in ${target}`,
       target,
     );
     await mirror({ environment: target, lastPromotion: { ...summary(ReleasePhase.awaitingDeployment, record.completedAt), ...pullRequestOf(result) } });

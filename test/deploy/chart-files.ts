@@ -1,11 +1,11 @@
 /**
  * Reading deploy/ for the deploy tests: YAML files, the chart's templates without Helm (a
  * "skeleton" with the template actions taken out), a small renderer for the chart's `baton.env`
- * block, and `helm template` when a helm binary is available (BATON_HELM_BIN or PATH).
+ * block, and `helm template` (helm from scripts/setup-servers.sh).
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
-import { delimiter, join, relative } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
@@ -239,21 +239,6 @@ export function configSchemaKeys(): Set<string> {
   const block = /const schema = \{[\s\S]*?properties: \{([\s\S]*?)\n {2}\},\n\} as const;/.exec(source);
   if (block === null) throw new Error('config/config.ts: could not find `const schema = { … properties: { … } } as const`');
   return new Set([...block[1]!.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
-}
-
-/** A helm binary: BATON_HELM_BIN, else `helm` on PATH, else undefined. */
-export function findHelm(): string | undefined {
-  const candidates = [process.env.BATON_HELM_BIN, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'helm'))];
-  for (const candidate of candidates) {
-    if (candidate === undefined || candidate === '' || candidate === 'helm') continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
 }
 
 /** `helm template baton deploy/chart` with extra arguments (e.g. `-f values.yaml`). */

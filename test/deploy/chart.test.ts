@@ -15,6 +15,7 @@ import { promotionMessage } from '../../activities/notify/notifier.js';
 import { loadConfig } from '../../config/config.js';
 import type { PipelineSpec } from '../../model/pipeline.js';
 import { pipelineFromManifest } from '../../pipelines/validate.js';
+import { serverBinary } from '../infra/binaries.js';
 import {
   CHART,
   configSchemaKeys,
@@ -24,7 +25,6 @@ import {
   envRecord,
   type EnvVar,
   EXAMPLES,
-  findHelm,
   grants,
   helmLint,
   helmTemplate,
@@ -486,8 +486,7 @@ void describe('deploy/examples and deploy/crds', () => {
 });
 
 void describe('deploy/chart with helm', () => {
-  const helm = findHelm();
-  const skip = helm === undefined ? 'no helm binary (set BATON_HELM_BIN or put helm on PATH)' : false;
+  const helm = serverBinary('helm');
   const dir = mkdtempSync(join(tmpdir(), 'baton-chart-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -513,14 +512,14 @@ void describe('deploy/chart with helm', () => {
     extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=768' }],
   };
 
-  test('helm lint --strict passes with the defaults and with every option set', { skip }, () => {
-    helmLint(helm!);
-    helmLint(helm!, ['-f', valuesFile('full.yaml', full)]);
+  test('helm lint --strict passes with the defaults and with every option set', () => {
+    helmLint(helm);
+    helmLint(helm, ['-f', valuesFile('full.yaml', full)]);
   });
 
-  test('Helm renders baton.env exactly as this test renders it, for both Deployments', { skip }, () => {
+  test('Helm renders baton.env exactly as this test renders it, for both Deployments', () => {
     for (const [name, overrides] of [['defaults', {}], ['full', full]] as const) {
-      const rendered = helmTemplate(helm!, ['-f', valuesFile(`${name}.yaml`, overrides)]);
+      const rendered = helmTemplate(helm, ['-f', valuesFile(`${name}.yaml`, overrides)]);
       const merged = parse(readText(join(CHART, 'values.yaml'))) as Record<string, unknown>;
       deepMerge(merged, overrides);
       const expected = renderEnv(merged);
@@ -533,18 +532,18 @@ void describe('deploy/chart with helm', () => {
     }
   });
 
-  test('the rendered RBAC grants the expected rules, moving Secrets into Roles with rbac.secretNamespaces', { skip }, () => {
-    const defaults = helmTemplate(helm!);
+  test('the rendered RBAC grants the expected rules, moving Secrets into Roles with rbac.secretNamespaces', () => {
+    const defaults = helmTemplate(helm);
     assert.deepEqual([...grants(rulesOf(defaults))].sort(), [...EXPECTED_GRANTS].sort());
-    const scoped = helmTemplate(helm!, ['-f', valuesFile('scoped.yaml', { rbac: { secretNamespaces: ['flux-system', 'team-a'] } })]);
+    const scoped = helmTemplate(helm, ['-f', valuesFile('scoped.yaml', { rbac: { secretNamespaces: ['flux-system', 'team-a'] } })]);
     assert.ok(![...grants(rulesOf(scoped, ['ClusterRole']))].some((g) => g.startsWith('core secrets')));
     const roles = scoped.filter((d) => d.kind === 'Role');
     assert.deepEqual(roles.map((r) => r.metadata.namespace), ['flux-system', 'team-a']);
     assert.deepEqual([...grants(rulesOf(roles))], ['core secrets get']);
   });
 
-  test('TLS and API key settings become mounted files and a secretKeyRef', { skip }, () => {
-    const rendered = helmTemplate(helm!, ['-f', valuesFile('full.yaml', full)]);
+  test('TLS and API key settings become mounted files and a secretKeyRef', () => {
+    const rendered = helmTemplate(helm, ['-f', valuesFile('full.yaml', full)]);
     const worker = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-worker')!;
     const env = podTemplate(worker).spec.containers[0]!.env ?? [];
     const byName = new Map(env.map((e) => [e.name, e]));

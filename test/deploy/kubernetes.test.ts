@@ -24,6 +24,7 @@ import { parse } from 'yaml';
 import { createKubernetesEventNotifier } from '../../activities/notify/kubernetes-event.js';
 import { promotionMessage } from '../../activities/notify/notifier.js';
 import { KubernetesPipelineSource } from '../../pipelines/kubernetes-source.js';
+import { serverBinary } from '../infra/binaries.js';
 import {
   applyPipelineCrd,
   ensureNamespace,
@@ -33,12 +34,10 @@ import {
 } from '../infra/kube-apiserver.js';
 import {
   EXAMPLES,
-  findHelm,
   helmTemplate,
   type Manifest,
   type PolicyRule,
   readDocuments,
-  skeletonDocuments,
   yamlFilesUnder,
 } from './chart-files.js';
 
@@ -108,11 +107,9 @@ async function createOk(kube: KubeApiServer, object: Manifest, options: { dryRun
   assert.ok(answer.status === 201 || answer.status === 200, `${object.kind} ${object.metadata.name}: ${answer.status} ${answer.message}`);
 }
 
-/** The chart's ClusterRole rules: rendered by Helm when available, else its template's static YAML. */
+/** The chart's ClusterRole rules, as Helm renders them. */
 function chartClusterRoleRules(): PolicyRule[] {
-  const helm = findHelm();
-  const docs = helm === undefined ? skeletonDocuments('rbac.yaml') : helmTemplate(helm);
-  const roles = docs.filter((d) => d.kind === 'ClusterRole');
+  const roles = helmTemplate(serverBinary('helm')).filter((d) => d.kind === 'ClusterRole');
   assert.equal(roles.length, 1, 'the chart has one ClusterRole');
   return roles[0]!.rules as PolicyRule[];
 }
@@ -409,10 +406,8 @@ void describe('deploy/ against a real kube-apiserver', () => {
     assert.throws(() => applyJsonPatch(moved, fluxSystemPatch()), /test \/spec\/versions\/1\/name/);
   });
 
-  const helm = findHelm();
   test(
     'every object the chart renders passes strict server-side validation (defaults and every option set)',
-    { skip: helm === undefined ? 'no helm binary (set BATON_HELM_BIN or put helm on PATH)' : false },
     async () => {
       const sets = [
         [],
@@ -426,7 +421,7 @@ void describe('deploy/ against a real kube-apiserver', () => {
         ],
       ];
       for (const args of sets) {
-        const objects = helmTemplate(helm!, args, HELM_NAMESPACE);
+        const objects = helmTemplate(serverBinary('helm'), args, HELM_NAMESPACE);
         assert.ok(objects.some((o) => o.kind === 'Deployment'));
         for (const object of objects) await createOk(kube, object, { namespace: HELM_NAMESPACE });
       }

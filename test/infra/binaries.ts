@@ -13,6 +13,9 @@ const ENV_BY_COMPONENT = {
   etcd: 'BATON_ETCD_BIN',
   'kube-apiserver': 'BATON_KUBE_APISERVER_BIN',
   'notification-controller': 'BATON_NOTIFICATION_CONTROLLER_BIN',
+  tctl: 'BATON_TCTL_BIN',
+  helm: 'BATON_HELM_BIN',
+  chromium: 'BATON_CHROMIUM_BIN',
   /** A directory, not a binary: the pinned notification-controller module's source (its CRDs). */
   'notification-controller-source': 'BATON_NOTIFICATION_CONTROLLER_SOURCE',
 } as const;

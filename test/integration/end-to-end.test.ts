@@ -18,17 +18,11 @@ import { serverBinary } from '../infra/binaries.js';
 import { startDevServer } from '../infra/temporal.js';
 import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
-import { FIXTURES, fixtureBody, sign } from '../support/events.js';
+import { FIXTURES } from '../support/events.js';
 import { type FluxEventReceiver, startFluxEventReceiver } from '../support/flux-event-receiver.js';
+import { sendFluxEvent, type SentEvent } from '../support/send-flux-event.js';
 
 const run = promisify(execFile);
-
-interface GatewayAnswer {
-  workflowId: string;
-  runId: string;
-  url: string;
-  ignored?: boolean;
-}
 
 describe('end to end: Flux event → gateway → release workflow → notification', () => {
   let temporal: TestWorkflowEnvironment;
@@ -49,17 +43,8 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     await temporal.teardown();
   });
 
-  async function sendEvent(environment: string, fixture: string, namespaceOverride?: string) {
-    let body = fixtureBody(fixture);
-    if (namespaceOverride !== undefined) {
-      body = Buffer.from(body.toString('utf8').replace('"namespace":"podinfo-02-dev"', `"namespace":"${namespaceOverride}"`));
-    }
-    const response = await fetch(`${gateway.url}/promotion/flux-system/podinfo-02/${environment}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Gotk-Component': 'helm-controller', 'X-Signature': sign(body) },
-      body,
-    });
-    return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as GatewayAnswer };
+  function sendEvent(environment: string, fixture: string, namespace?: string): Promise<SentEvent> {
+    return sendFluxEvent(gateway.url, environment, fixture, namespace === undefined ? {} : { namespace });
   }
 
   async function temporalCli(...args: string[]): Promise<string> {

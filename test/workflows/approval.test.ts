@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { approveSignal, approveUpdate, deployedSignal, rejectUpdate, stateQuery } from '../../model/messages.js';
+import { approveSignal, approveUpdate, type Decision, deployedSignal, rejectUpdate, stateQuery } from '../../model/messages.js';
 import { ReleasePhase } from '../../model/release.js';
 import { PromotionDecidedBy } from '../../model/search-attributes.js';
 import { startDevServer } from '../infra/temporal.js';
@@ -51,6 +51,9 @@ describe('approvals and supersede (dev server)', () => {
     await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'test' }] }), /test is not waiting for approval; prod is/);
     await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version: '0.0.1' }] }), /version 0\.0\.1 is not waiting for approval/);
     await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] }), /an approver is required/);
+    // What a hand-typed `temporal workflow update execute --input` may send; the types do not stop it.
+    await refused(handle.executeUpdate(approveUpdate, { args: ['alice' as unknown as Decision] }), /a decision is a JSON object like .*, not "alice"/);
+    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'a'.repeat(300) }] }), /the approver is longer than 256 characters/);
     const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version }] });
     assert.equal(record.decision, 'approved');
     await handle.terminate('test done');

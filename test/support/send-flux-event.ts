@@ -1,0 +1,42 @@
+/** A Flux event fixture POSTed to a running gateway, signed as the example Provider signs it. */
+import type { PipelineRef } from '../../model/pipeline.js';
+import { fixtureBody, sign } from './events.js';
+
+export interface GatewayAnswer {
+  workflowId: string;
+  runId: string;
+  url: string;
+  ignored?: boolean;
+}
+
+export interface SentEvent {
+  status: number;
+  location: string | null;
+  body: GatewayAnswer;
+}
+
+const EXAMPLE_PIPELINE: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
+
+/**
+ * What helm-controller's event for the example Pipeline's app looks like after Flux's Provider:
+ * `fixture` from examples/events, reported in `environment`; `namespace` moves the HelmRelease to
+ * another target namespace of the Pipeline (the fixtures are in podinfo-02-dev).
+ */
+export async function sendFluxEvent(
+  gatewayUrl: string,
+  environment: string,
+  fixture: string,
+  options: { namespace?: string; pipeline?: PipelineRef } = {},
+): Promise<SentEvent> {
+  let body = fixtureBody(fixture);
+  if (options.namespace !== undefined) {
+    body = Buffer.from(body.toString('utf8').replace('"namespace":"podinfo-02-dev"', `"namespace":"${options.namespace}"`));
+  }
+  const pipeline = options.pipeline ?? EXAMPLE_PIPELINE;
+  const response = await fetch(`${gatewayUrl}/promotion/${pipeline.namespace}/${pipeline.name}/${environment}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Gotk-Component': 'helm-controller', 'X-Signature': sign(body) },
+    body,
+  });
+  return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as GatewayAnswer };
+}
