@@ -121,6 +121,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     log.warn('ignoring a decision', { approver, why });
   };
 
+  /** Why `decision` cannot decide the open gate now, or undefined when it can. */
+  const gateProblem = (decision: Decision): string | undefined =>
+    gateDecision === undefined ? decisionProblem(state, decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
+
   const onSignalledDecision = (verdict: Verdict) => (input: unknown) => {
     const read = readDecision(input);
     if ('problem' in read) return ignore(undefined, verdict, read.problem);
@@ -129,7 +133,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       earlyDecisions.push({ ...decision, decision: verdict });
       return;
     }
-    const problem = gateDecision === undefined ? decisionProblem(state, decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
+    const problem = gateProblem(decision);
     if (problem === undefined) decide(decision, verdict);
     else ignore(decision.approver, verdict, problem);
   };
@@ -137,7 +141,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const validateDecision = (input: unknown): void => {
     const read = readDecision(input);
     if ('problem' in read) throw new Error(read.problem);
-    const problem = gateDecision === undefined ? decisionProblem(state, read.decision) : `already ${gateDecision.decision} by ${gateDecision.approver}`;
+    const problem = gateProblem(read.decision);
     if (problem !== undefined) throw new Error(problem);
   };
 
