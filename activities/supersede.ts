@@ -1,44 +1,59 @@
 /**
- * Ends older releases still waiting for an environment a newer version now waits for (or was
- * promoted into). Found through visibility (the releases' search attributes), told by signal; each
- * older release checks the arrival times itself, so a stale listing cannot end the wrong one.
+ * Supersede goes through the environment's claims workflow: a release that starts waiting for an
+ * environment, or is promoted into it, claims the environment there, and the claims workflow tells
+ * the releases that got there earlier. One workflow per (Pipeline, environment) takes every claim in
+ * turn, so two releases arriving together cannot miss each other, as they could when each searched
+ * visibility (eventually consistent) for the other.
  */
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { supersedeSignal, type SupersedeSignal } from '../model/messages.js';
-import { type PipelineRef, pipelineKey } from '../model/pipeline.js';
-import { ReleasePhase } from '../model/release.js';
+import { Context } from '@temporalio/activity';
+import { type Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  ENVIRONMENT_CLAIMS_WORKFLOW_TYPE,
+  environmentClaimsSummary,
+  environmentClaimsWorkflowId,
+} from '../model/environment-claims.js';
+import { claimSignal, type EnvironmentClaim } from '../model/messages.js';
+import type { PipelineRef } from '../model/pipeline.js';
+import type { environmentClaims } from '../workflows/environment-claims.js';
 
 export interface SupersedeRequest {
   pipeline: PipelineRef;
-  signal: SupersedeSignal;
-}
-
-function waitingReleasesQuery(pipeline: PipelineRef, environment: string): string {
-  const quote = (value: string): string => `'${value.replaceAll("'", "\\'")}'`;
-  return [
-    `PromotionPipeline = ${quote(pipelineKey(pipeline))}`,
-    `PromotionTargetEnvironment = ${quote(environment)}`,
-    `PromotionState IN (${quote(ReleasePhase.awaitingApproval)}, ${quote(ReleasePhase.awaitingDeployment)})`,
-    `ExecutionStatus = 'Running'`,
-  ].join(' AND ');
+  /** The release's claim on `signal.environment`. */
+  signal: EnvironmentClaim;
 }
 
 export function createSupersedeActivities(client: Client) {
   return {
-    /** Returns how many other releases were told; they decide themselves whether they yield. */
-    async supersedeOlderReleases({ pipeline, signal }: SupersedeRequest): Promise<number> {
-      let told = 0;
-      for await (const execution of client.workflow.list({ query: waitingReleasesQuery(pipeline, signal.environment) })) {
-        if (execution.workflowId === signal.workflowId) continue;
+    /**
+     * Claims the environment for the release; the claims workflow (started here if need be, on this
+     * task queue) supersedes the releases that got there earlier. The name predates the claims
+     * workflow: recorded histories schedule this activity by it.
+     */
+    async supersedeOlderReleases({ pipeline, signal: claim }: SupersedeRequest): Promise<void> {
+      await client.workflow.signalWithStart<typeof environmentClaims, [EnvironmentClaim]>(ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, {
+        workflowId: environmentClaimsWorkflowId(pipeline, claim.environment),
+        taskQueue: Context.current().info.taskQueue,
+        args: [{ pipeline, environment: claim.environment }],
+        signal: claimSignal,
+        signalArgs: [claim],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        staticSummary: environmentClaimsSummary(pipeline, claim.environment),
+      });
+    },
+
+    /** Those of `workflowIds` that no longer run: completed, failed, terminated, or gone from the server. */
+    async closedReleases(workflowIds: string[]): Promise<string[]> {
+      const closed: string[] = [];
+      for (const workflowId of workflowIds) {
         try {
-          await client.workflow.getHandle(execution.workflowId).signal(supersedeSignal, signal);
-          told += 1;
+          const { status } = await client.workflow.getHandle(workflowId).describe();
+          if (status.name !== 'RUNNING') closed.push(workflowId);
         } catch (error) {
-          // Closed since the listing: nothing left to supersede.
           if (!(error instanceof WorkflowNotFoundError)) throw error;
+          closed.push(workflowId);
         }
       }
-      return told;
+      return closed;
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
- * Signals, queries and updates of the release workflow, defined once for the workflow, the gateway,
- * the CLI and the tests.
+ * Signals, queries and updates of the release and environment-claims workflows, defined once for the
+ * workflows, the gateway, the CLI and the tests.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
@@ -22,10 +22,15 @@ export interface Decision {
   version?: string;
 }
 
-export interface SupersedeSignal {
-  /** The newer version now waiting for, or promoted into, `environment`. */
+/**
+ * A release's claim on an environment: it waits at the environment's gate, or was promoted into it.
+ * Sent to the environment's claims workflow, which passes it on (as `supersede`) to the releases
+ * that got there earlier.
+ */
+export interface EnvironmentClaim {
   version: string;
   environment: string;
+  /** The claiming release. */
   workflowId: string;
   /** `waiting`: it waits at the environment's gate; `promoted`: it was promoted into the environment. */
   reason: 'waiting' | 'promoted';
@@ -40,5 +45,11 @@ export const rejectSignal = defineSignal<[Decision]>('reject');
 /** Validated decisions: refused without touching history when nothing matching waits; returns the record. */
 export const approveUpdate = defineUpdate<DecisionRecord, [Decision]>('approve');
 export const rejectUpdate = defineUpdate<DecisionRecord, [Decision]>('reject');
-export const supersedeSignal = defineSignal<[SupersedeSignal]>('supersede');
+/** A newer release's claim on an environment this release holds (sent by the claims workflow). */
+export const supersedeSignal = defineSignal<[EnvironmentClaim]>('supersede');
 export const stateQuery = defineQuery<ReleaseState>('state');
+
+/** Sent by a release (through an activity) to its environment's claims workflow. */
+export const claimSignal = defineSignal<[EnvironmentClaim]>('claim');
+/** The releases holding the environment, in the order they got there. */
+export const claimsQuery = defineQuery<EnvironmentClaim[]>('claims');

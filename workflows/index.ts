@@ -1,1 +1,2 @@
+export { environmentClaims } from './environment-claims.js';
 export { release } from './release.js';

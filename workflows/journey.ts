@@ -3,10 +3,11 @@
  * comes next, and the sentences the Temporal UI shows. No Temporal APIs here, so it is trivially
  * deterministic and unit-testable.
  */
-import type { Decision, DeployedSignal, SupersedeSignal } from '../model/messages.js';
+import { arrivedBefore } from '../model/environment-claims.js';
+import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
 import type { DeploymentRecord, ReleaseInput, ReleaseState } from '../model/release.js';
-import { ReleasePhase } from '../model/release.js';
+import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
 
 export function initialState(input: ReleaseInput): ReleaseState {
   return {
@@ -112,22 +113,16 @@ export function decisionProblem(state: ReleaseState, decision: Decision): string
   return undefined;
 }
 
-/** Whether a newer release's `supersede` signal ends this one. */
-export function yieldsTo(state: ReleaseState, signal: SupersedeSignal): boolean {
-  if (signal.version === state.version) return false;
+/** Whether a newer release's claim on an environment (its `supersede` signal) ends this one. */
+export function yieldsTo(state: ReleaseState, claim: EnvironmentClaim): boolean {
+  if (claim.version === state.version) return false;
   const gate = state.pendingGate;
-  if (gate !== undefined) return gate.environment === signal.environment && gotThereFirst(gate.since, state, signal);
-  if (signal.reason !== 'promoted' || state.phase !== ReleasePhase.awaitingDeployment) return false;
-  const promotion = state.promotions.find((p) => p.targetEnvironment === signal.environment && p.completedAt !== undefined);
-  return state.targetEnvironment === signal.environment && promotion !== undefined && gotThereFirst(promotion.completedAt!, state, signal);
+  if (gate !== undefined) return gate.environment === claim.environment && gotThereFirst(gate.since, state, claim);
+  if (claim.reason !== 'promoted' || state.phase !== ReleasePhase.awaitingDeployment) return false;
+  const promotion = state.promotions.find((p) => p.targetEnvironment === claim.environment && p.completedAt !== undefined);
+  return state.targetEnvironment === claim.environment && promotion !== undefined && gotThereFirst(promotion.completedAt!, state, claim);
 }
 
-/** Arrival order decides which release is newer; a tie goes to the larger workflow ID, so exactly one yields. */
-function gotThereFirst(at: string, state: ReleaseState, signal: SupersedeSignal): boolean {
-  if (at !== signal.at) return at < signal.at;
-  return releaseKey(state) < signal.workflowId;
-}
-
-function releaseKey(state: ReleaseState): string {
-  return `release/${state.pipeline.namespace}/${state.pipeline.name}/${state.version}`;
+function gotThereFirst(at: string, state: ReleaseState, claim: EnvironmentClaim): boolean {
+  return arrivedBefore({ at, workflowId: releaseWorkflowId(state.pipeline, state.version) }, claim);
 }

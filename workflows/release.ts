@@ -27,10 +27,10 @@ import {
   type Decision,
   type DeployedSignal,
   deployedSignal,
+  type EnvironmentClaim,
   rejectSignal,
   rejectUpdate,
   stateQuery,
-  type SupersedeSignal,
   supersedeSignal,
 } from '../model/messages.js';
 import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
@@ -91,7 +91,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     state.currentStep = step;
     if (targetEnvironment !== undefined) state.targetEnvironment = targetEnvironment;
     upsertSearchAttributes([
-      // Pipeline and version too: supersede finds releases by them, whoever started the workflow.
+      // Pipeline and version too, whoever started the workflow: users search releases by them.
       { key: PromotionPipeline, value: pipelineKey(state.pipeline) },
       { key: PromotionVersion, value: state.version },
       { key: PromotionState, value: phase },
@@ -162,11 +162,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     validator: validateDecision,
     description: 'Reject the waiting promotion and get the recorded decision; refused when nothing matching waits.',
   });
-  setHandler(supersedeSignal, (signal: SupersedeSignal) => {
-    if (state.supersededBy === undefined && yieldsTo(state, signal)) {
-      state.supersededBy = { version: signal.version, workflowId: signal.workflowId };
+  setHandler(supersedeSignal, (claim: EnvironmentClaim) => {
+    if (state.supersededBy === undefined && yieldsTo(state, claim)) {
+      state.supersededBy = { version: claim.version, workflowId: claim.workflowId };
     }
-  }, { description: 'A newer version took this one’s place at an environment (sent by the newer release).' });
+  }, { description: 'A newer version took this one’s place at an environment (sent by the environment’s claims workflow).' });
   setHandler(stateQuery, () => state, {
     description: 'Where this version is: environments reached, promotions, pending gate, decisions, last error.',
   });
@@ -201,7 +201,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
   };
 
-  const supersedeOthers = async (pipeline: Pipeline, environment: string, reason: SupersedeSignal['reason'], at: string): Promise<void> => {
+  const supersedeOthers = async (pipeline: Pipeline, environment: string, reason: EnvironmentClaim['reason'], at: string): Promise<void> => {
     if (newerVersionPolicy(pipeline) === NewerVersionPolicy.queue) return;
     await activityCall(
       () =>

@@ -1,7 +1,9 @@
 /**
- * Replays committed histories of real releases against today's workflow code. A change that would
- * break running promotions (a reordered activity, a new timer in the middle) fails here first.
- * Record a new history with: BATON_RECORD_HISTORY=<file> npm test -- test/integration/end-to-end.test.ts
+ * Replays committed histories of real releases and claims workflows against today's workflow code.
+ * A change that would break running promotions (a reordered activity, a new timer in the middle)
+ * fails here first. Record new histories with:
+ *   BATON_RECORD_HISTORY=<file> npm test -- test/integration/end-to-end.test.ts
+ *   BATON_RECORD_CLAIMS_HISTORY=<file> npm test -- test/workflows/supersede.test.ts
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -12,7 +14,7 @@ import { WORKFLOWS_PATH } from '../../worker/worker.js';
 
 const HISTORIES = new URL('./histories/', import.meta.url);
 
-describe('replaying committed release histories', async () => {
+describe('replaying committed workflow histories', async () => {
   const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json'));
 
   test('there is at least one history to replay', () => {

@@ -1,20 +1,18 @@
 /**
- * Decisions through Updates, and supersede, on the real dev server: validators refuse without
- * touching history, exactly one concurrent decision wins, and a newer version waiting for an
- * environment ends the older one (unless the Pipeline queues). Supersede finds releases through
- * visibility, which only the dev server (like production) has.
+ * Decisions through Updates on the real dev server: validators refuse without touching history, and
+ * exactly one concurrent decision wins. (The time-skipping server leaves time skipping locked after
+ * a refused Update; supersede.test.ts has supersede.)
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { approveSignal, approveUpdate, type Decision, deployedSignal, rejectUpdate, stateQuery } from '../../model/messages.js';
+import { approveSignal, approveUpdate, type Decision, rejectUpdate } from '../../model/messages.js';
 import { ReleasePhase } from '../../model/release.js';
 import { PromotionDecidedBy } from '../../model/search-attributes.js';
 import { startDevServer } from '../infra/temporal.js';
-import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { GUARDED, PODINFO, refused, ReleaseHarness } from './harness.js';
 
-describe('approvals and supersede (dev server)', () => {
+describe('approvals (dev server)', () => {
   let env: TestWorkflowEnvironment;
   let harness: ReleaseHarness;
 
@@ -95,49 +93,5 @@ describe('approvals and supersede (dev server)', () => {
     assert.equal(state.promotions[0]?.approval?.approver, winners[0]?.approver);
     assert.equal(harness.notifier.received.length, 1);
     await handle.terminate('test done');
-  });
-
-  test('a newer version waiting for prod supersedes the older one waiting there', async () => {
-    const older = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
-    await harness.waitForPhase(older.handle, ReleasePhase.awaitingApproval);
-    // Visibility is eventually consistent: make sure the older release is findable before the newer one looks.
-    await harness.waitForVisibleState(older.handle, ReleasePhase.awaitingApproval);
-    const newer = await harness.startRelease('test', PODINFO, 'podinfo-02-perf');
-    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
-
-    const result = await older.handle.result();
-    assert.equal(result.phase, ReleasePhase.superseded);
-    assert.deepEqual(result.supersededBy, { version: newer.version, workflowId: newer.handle.workflowId });
-    assert.match(result.currentStep, new RegExp(`Superseded by ${newer.version.replaceAll('.', '\\.')}`));
-    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the newer one still waits');
-    await newer.handle.terminate('test done');
-  });
-
-  test('a newer version promoted into test supersedes the older one still waiting to be deployed there', async () => {
-    const older = await harness.startRelease('dev');
-    await harness.waitForPhase(older.handle, ReleasePhase.awaitingDeployment);
-    await harness.waitForVisibleState(older.handle, ReleasePhase.awaitingDeployment);
-    const newer = await harness.startRelease('dev');
-    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingDeployment);
-    const result = await older.handle.result();
-    assert.equal(result.phase, ReleasePhase.superseded);
-    assert.equal(result.supersededBy?.version, newer.version);
-    // The newer one carries on: Flux reports it in test and it waits for prod's approval.
-    await newer.handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
-    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
-    await newer.handle.terminate('test done');
-  });
-
-  test('a Pipeline that queues keeps both versions waiting', async () => {
-    const older = await harness.startRelease('dev', GUARDED, 'api-dev');
-    await harness.waitForPhase(older.handle, ReleasePhase.awaitingApproval);
-    await harness.waitForVisibleState(older.handle, ReleasePhase.awaitingApproval);
-    const newer = await harness.startRelease('dev', GUARDED, 'api-dev');
-    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
-    const record = await older.handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob@example.com' }] });
-    assert.equal(record.decision, 'approved', 'the older release was still waiting');
-    await harness.promotedInto(older.handle, 'prod');
-    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
-    await Promise.all([older.handle.terminate('test done'), newer.handle.terminate('test done')]);
   });
 });

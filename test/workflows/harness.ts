@@ -216,7 +216,7 @@ export class ReleaseHarness {
     });
   }
 
-  /** Until visibility (what supersede searches) shows the release in `phase`. */
+  /** Until visibility (what the UI and the CLI list) shows the release in `phase`. */
   waitForVisibleState(handle: ReleaseHandle, phase: ReleasePhase): Promise<true> {
     const query = `WorkflowId = '${handle.workflowId}' AND ${PromotionState.name} = '${phase}'`;
     return eventually(`visibility to show ${handle.workflowId} in ${phase}`, async () => {

@@ -1,7 +1,7 @@
 /**
  * The release workflow on the real time-skipping test server: journeys, repeats, retries, failures,
- * and everything that waits for days. (Updates and supersede run on the dev server:
- * approval.test.ts.)
+ * and everything that waits for days. (Updates run on the dev server: approval.test.ts; supersede
+ * has supersede.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -21,7 +21,7 @@ describe('release workflow (time skipping)', () => {
 
   before(async () => {
     env = await startTimeSkippingServer();
-    // Supersede needs visibility queries, which the time-skipping server lacks (approval.test.ts covers it).
+    // Queue mode: a test's releases must not supersede each other's (supersede.test.ts is about that).
     harness = await ReleaseHarness.start(env, {
       exampleAnnotations: { 'promotion.baton.dev/newer-version': 'queue', 'promotion.baton.dev/approval-timeout': '7d' },
     });

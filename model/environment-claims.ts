@@ -1,0 +1,31 @@
+/**
+ * The claims on one environment of one Pipeline: which releases wait at its gate or were promoted
+ * into it, and in which order they got there. Arrival order decides which release is newer.
+ */
+import type { EnvironmentClaim } from './messages.js';
+import { type PipelineRef, pipelineKey } from './pipeline.js';
+
+/** The workflow type `workflows/environment-claims.ts` exports; activities start it by name. */
+export const ENVIRONMENT_CLAIMS_WORKFLOW_TYPE = 'environmentClaims';
+
+export interface EnvironmentClaimsInput {
+  pipeline: PipelineRef;
+  environment: string;
+  /** The holders carried over continue-as-new. */
+  holders?: EnvironmentClaim[];
+}
+
+export function environmentClaimsWorkflowId(pipeline: PipelineRef, environment: string): string {
+  return `claims/${pipeline.namespace}/${pipeline.name}/${environment}`;
+}
+
+/** The claims workflow's line in the Temporal UI's list. */
+export function environmentClaimsSummary(pipeline: PipelineRef, environment: string): string {
+  return `Releases of ${pipelineKey(pipeline)} holding ${environment}: a newer one supersedes older ones`;
+}
+
+/** Whether `a` got there before `b`. On a tie the smaller workflow ID counts as first, so of two claims exactly one is. */
+export function arrivedBefore(a: Pick<EnvironmentClaim, 'at' | 'workflowId'>, b: Pick<EnvironmentClaim, 'at' | 'workflowId'>): boolean {
+  if (a.at !== b.at) return a.at < b.at;
+  return a.workflowId < b.workflowId;
+}

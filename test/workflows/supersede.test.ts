@@ -1,0 +1,138 @@
+/**
+ * Supersede on the real time-skipping test server: a newer version waiting for (or promoted into) an
+ * environment ends the older one still waiting there, unless the Pipeline queues. Releases claim
+ * environments through one claims workflow per (Pipeline, environment), which needs no visibility
+ * (this server has none): the order claims arrive in cannot let two releases miss each other.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import { createSupersedeActivities } from '../../activities/supersede.js';
+import { environmentClaimsWorkflowId } from '../../model/environment-claims.js';
+import { approveSignal, claimsQuery, deployedSignal, type EnvironmentClaim, stateQuery } from '../../model/messages.js';
+import type { PipelineRef } from '../../model/pipeline.js';
+import { ReleasePhase } from '../../model/release.js';
+import type { environmentClaims } from '../../workflows/environment-claims.js';
+import { startTimeSkippingServer } from '../infra/temporal.js';
+import { deployedFromFixture, FIXTURES } from '../support/events.js';
+import { eventually } from '../support/eventually.js';
+import { GUARDED, PODINFO, type ReleaseHandle, ReleaseHarness } from './harness.js';
+
+describe('supersede (time skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  let harness: ReleaseHarness;
+
+  before(async () => {
+    env = await startTimeSkippingServer();
+    harness = await ReleaseHarness.start(env);
+  });
+
+  after(async () => {
+    await harness.stop();
+    await env.teardown();
+  });
+
+  beforeEach(() => harness.reset());
+
+  const claimsOn = (pipeline: PipelineRef, environment: string) =>
+    env.client.workflow.getHandle<typeof environmentClaims>(environmentClaimsWorkflowId(pipeline, environment));
+
+  /** Until the claims workflow holds exactly `versions`, in arrival order. */
+  const holding = (pipeline: PipelineRef, environment: string, versions: string[]): Promise<true> =>
+    eventually(`${environment} to be held by ${versions.join(', ')}`, async () => {
+      const holders = await claimsOn(pipeline, environment).query(claimsQuery);
+      return JSON.stringify(holders.map((claim) => claim.version)) === JSON.stringify(versions) || undefined;
+    });
+
+  const waitingForProd = async (pipeline: PipelineRef): Promise<{ handle: ReleaseHandle; version: string; since: string }> => {
+    const started = pipeline === GUARDED ? await harness.startRelease('dev', GUARDED, 'api-dev') : await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const state = await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
+    return { ...started, since: state.pendingGate!.since };
+  };
+
+  test('a newer version waiting for prod supersedes the older one waiting there', async () => {
+    const older = await waitingForProd(PODINFO);
+    const newer = await waitingForProd(PODINFO);
+
+    const result = await older.handle.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.deepEqual(result.supersededBy, { version: newer.version, workflowId: newer.handle.workflowId });
+    assert.match(result.currentStep, new RegExp(`Superseded by ${newer.version.replaceAll('.', '\\.')}`));
+    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the newer one still waits');
+    await holding(PODINFO, 'prod', [newer.version]);
+    await newer.handle.terminate('test done');
+  });
+
+  test('a newer version promoted into test supersedes the older one still waiting to be deployed there', async () => {
+    const older = await harness.startRelease('dev');
+    await harness.waitForPhase(older.handle, ReleasePhase.awaitingDeployment);
+    const newer = await harness.startRelease('dev');
+    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingDeployment);
+    const result = await older.handle.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.equal(result.supersededBy?.version, newer.version);
+    // The newer one carries on: Flux reports it in test and it waits for prod's approval.
+    await newer.handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
+    await newer.handle.terminate('test done');
+  });
+
+  test('a Pipeline that queues keeps both versions waiting and claims nothing', async () => {
+    const older = await waitingForProd(GUARDED);
+    const newer = await waitingForProd(GUARDED);
+    await older.handle.signal(approveSignal, { approver: 'bob@example.com' });
+    await harness.promotedInto(older.handle, 'prod');
+    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
+    await assert.rejects(claimsOn(GUARDED, 'prod').describe(), WorkflowNotFoundError);
+    await Promise.all([older.handle.terminate('test done'), newer.handle.terminate('test done')]);
+  });
+
+  test('a claim that arrives after a newer one still ends the release that got there first', async () => {
+    // The queueing Pipeline's releases claim nothing themselves: the claims are sent here, newest first.
+    const older = await waitingForProd(GUARDED);
+    const newer = await waitingForProd(GUARDED);
+    const claim = (release: typeof older): EnvironmentClaim => ({
+      version: release.version,
+      environment: 'prod',
+      workflowId: release.handle.workflowId,
+      reason: 'waiting',
+      at: release.since,
+    });
+    const activities = createSupersedeActivities(env.client);
+    const activity = new MockActivityEnvironment({ taskQueue: harness.taskQueue });
+    for (const release of [newer, older]) {
+      await activity.run(() => activities.supersedeOlderReleases({ pipeline: GUARDED, signal: claim(release) }));
+    }
+
+    const result = await older.handle.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.equal(result.supersededBy?.version, newer.version);
+    await holding(GUARDED, 'prod', [newer.version]);
+    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
+    await newer.handle.terminate('test done');
+  });
+
+  test('a holder that no longer runs is dropped; the claims workflow ends a day after its last holder', async () => {
+    const gone = await waitingForProd(PODINFO);
+    await holding(PODINFO, 'prod', [gone.version]);
+    await gone.handle.terminate('the release was ended by hand');
+    const older = await waitingForProd(PODINFO);
+    await holding(PODINFO, 'prod', [older.version]);
+    const newer = await waitingForProd(PODINFO);
+    assert.equal((await older.handle.result()).phase, ReleasePhase.superseded);
+    await holding(PODINFO, 'prod', [newer.version]);
+
+    await newer.handle.terminate('test done');
+    // Waiting for the result lets the server skip the day to the claims workflow's check.
+    await claimsOn(PODINFO, 'prod').result();
+    assert.equal((await claimsOn(PODINFO, 'prod').describe()).status.name, 'COMPLETED');
+
+    // Prod's claims workflow has now taken every branch but continue-as-new: test/replay keeps its history.
+    if (process.env.BATON_RECORD_CLAIMS_HISTORY) {
+      await writeFile(process.env.BATON_RECORD_CLAIMS_HISTORY, historyToJSON(await claimsOn(PODINFO, 'prod').fetchHistory()));
+    }
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The environment-claims workflow: one per (Pipeline, environment), holding the releases that wait
+ * at the environment's gate or were promoted into it. Claims are taken one at a time; for each, the
+ * one of every pair that got there first is told about the other (`supersede`) and decides itself
+ * whether it yields (`yieldsTo`). Ends once none of its holders runs any more.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { arrivedBefore, type EnvironmentClaimsInput } from '../model/environment-claims.js';
+import { claimSignal, claimsQuery, type EnvironmentClaim, supersedeSignal } from '../model/messages.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** How long without a claim before checking which holders still run. */
+const IDLE_CHECK = '1 day';
+const MAX_HISTORY_EVENTS = 2_000;
+
+export async function environmentClaims(input: EnvironmentClaimsInput): Promise<void> {
+  const { closedReleases } = proxyActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumInterval: '5 minutes' },
+  });
+  /** By workflow ID: a release's later claim (promoted after waiting) replaces its earlier one. */
+  const holders = new Map<string, EnvironmentClaim>((input.holders ?? []).map((claim) => [claim.workflowId, claim]));
+  const inbox: EnvironmentClaim[] = [];
+
+  const inArrivalOrder = (): EnvironmentClaim[] => [...holders.values()].sort((a, b) => (arrivedBefore(a, b) ? -1 : 1));
+  const show = (): void => {
+    const lines = inArrivalOrder().map(
+      (claim) => `- ${claim.version}: ${claim.reason === 'waiting' ? 'waiting at the gate' : 'promoted'} since ${claim.at} (${claim.workflowId})`,
+    );
+    setCurrentDetails(lines.length === 0 ? `No release holds ${input.environment}` : lines.join('\n'));
+  };
+
+  setHandler(claimSignal, (claim) => void inbox.push(claim), {
+    description: 'A release waits at this environment’s gate or was promoted into it (sent by the release).',
+  });
+  setHandler(claimsQuery, inArrivalOrder, { description: 'The releases holding this environment, in the order they got there.' });
+
+  /** Tells `holder` about a claim that came after it; false when the holder no longer runs. */
+  const tell = async (holder: EnvironmentClaim, newer: EnvironmentClaim): Promise<boolean> => {
+    try {
+      await getExternalWorkflowHandle(holder.workflowId).signal(supersedeSignal, newer);
+      return true;
+    } catch (error) {
+      log.info('a holder no longer runs', { workflowId: holder.workflowId, error: error instanceof Error ? error.message : String(error) });
+      return false;
+    }
+  };
+
+  const take = async (claim: EnvironmentClaim): Promise<void> => {
+    holders.delete(claim.workflowId);
+    const pairs = [...holders.values()].map((holder) => (arrivedBefore(holder, claim) ? { older: holder, newer: claim } : { older: claim, newer: holder }));
+    const told = await Promise.all(pairs.map(({ older, newer }) => tell(older, newer)));
+    let keepClaim = true;
+    pairs.forEach(({ older, newer }, i) => {
+      // Only a promoted release outlives a newer one that merely waits. Any other older release has
+      // yielded, no longer runs, or moved past its gate (and claims again once promoted).
+      if (told[i] === true && older.reason === 'promoted' && newer.reason === 'waiting') return;
+      if (older === claim) keepClaim = false;
+      else holders.delete(older.workflowId);
+    });
+    if (keepClaim) holders.set(claim.workflowId, claim);
+  };
+
+  show();
+  for (;;) {
+    const claim = inbox.shift();
+    if (claim !== undefined) {
+      await take(claim);
+      show();
+      continue;
+    }
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+      await condition(allHandlersFinished);
+      if (inbox.length === 0) return continueAsNew<typeof environmentClaims>({ ...input, holders: [...holders.values()] });
+      continue;
+    }
+    if (await condition(() => inbox.length > 0, IDLE_CHECK)) continue;
+    if (holders.size > 0) {
+      for (const workflowId of await closedReleases([...holders.keys()])) holders.delete(workflowId);
+      show();
+    }
+    if (holders.size === 0 && inbox.length === 0) return;
+  }
+}
