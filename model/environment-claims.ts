@@ -11,9 +11,13 @@ export const ENVIRONMENT_CLAIMS_WORKFLOW_TYPE = 'environmentClaims';
 export interface EnvironmentClaimsInput {
   pipeline: PipelineRef;
   environment: string;
-  /** The holders carried over continue-as-new. */
+  /** Carried over continue-as-new: the holders, and the claims received but not taken yet. */
   holders?: EnvironmentClaim[];
+  pending?: EnvironmentClaim[];
 }
+
+/** A claims workflow continues as new once its history is this long (plus at most one claim's events). */
+export const CLAIMS_HISTORY_LIMIT = 2_000;
 
 export function environmentClaimsWorkflowId(pipeline: PipelineRef, environment: string): string {
   return `claims/${pipeline.namespace}/${pipeline.name}/${environment}`;

@@ -16,14 +16,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { arrivedBefore, type EnvironmentClaimsInput } from '../model/environment-claims.js';
+import { arrivedBefore, CLAIMS_HISTORY_LIMIT, type EnvironmentClaimsInput } from '../model/environment-claims.js';
 import { claimSignal, claimsQuery, type EnvironmentClaim, supersedeSignal } from '../model/messages.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 /** How long without a claim before checking which holders still run. */
 const IDLE_CHECK = '1 day';
-const MAX_HISTORY_EVENTS = 2_000;
 
 export async function environmentClaims(input: EnvironmentClaimsInput): Promise<void> {
   const { closedReleases } = proxyActivities<Activities>({
@@ -32,7 +31,7 @@ export async function environmentClaims(input: EnvironmentClaimsInput): Promise<
   });
   /** By workflow ID: a release's later claim (promoted after waiting) replaces its earlier one. */
   const holders = new Map<string, EnvironmentClaim>((input.holders ?? []).map((claim) => [claim.workflowId, claim]));
-  const inbox: EnvironmentClaim[] = [];
+  const inbox: EnvironmentClaim[] = [...(input.pending ?? [])];
 
   const inArrivalOrder = (): EnvironmentClaim[] => [...holders.values()].sort((a, b) => (arrivedBefore(a, b) ? -1 : 1));
   const show = (): void => {
@@ -75,15 +74,15 @@ export async function environmentClaims(input: EnvironmentClaimsInput): Promise<
 
   show();
   for (;;) {
+    // Checked before every claim: under a steady stream of claims the inbox may never be empty.
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CLAIMS_HISTORY_LIMIT) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof environmentClaims>({ ...input, holders: [...holders.values()], pending: [...inbox] });
+    }
     const claim = inbox.shift();
     if (claim !== undefined) {
       await take(claim);
       show();
-      continue;
-    }
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
-      await condition(allHandlersFinished);
-      if (inbox.length === 0) return continueAsNew<typeof environmentClaims>({ ...input, holders: [...holders.values()] });
       continue;
     }
     if (await condition(() => inbox.length > 0, IDLE_CHECK)) continue;

@@ -9,9 +9,10 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import protos from '@temporalio/proto';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import { createSupersedeActivities } from '../../activities/supersede.js';
-import { environmentClaimsWorkflowId } from '../../model/environment-claims.js';
+import { CLAIMS_HISTORY_LIMIT, environmentClaimsWorkflowId } from '../../model/environment-claims.js';
 import { approveSignal, claimsQuery, deployedSignal, type EnvironmentClaim, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { ReleasePhase } from '../../model/release.js';
@@ -113,6 +114,36 @@ describe('supersede (time skipping)', () => {
     await holding(GUARDED, 'prod', [newer.version]);
     assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
     await newer.handle.terminate('test done');
+  });
+
+  test('a long-lived claims workflow continues as new and carries its holders over', async () => {
+    const pipeline: PipelineRef = { namespace: 'team-a', name: 'busy' };
+    const activities = createSupersedeActivities(env.client);
+    const activity = new MockActivityEnvironment({ taskQueue: harness.taskQueue });
+    const firstRunId = async (): Promise<string> => (await claimsOn(pipeline, 'prod').describe()).runId;
+    // Claims of releases that no longer run: each new one is told to the one before, which fails.
+    const claimNumber = async (n: number): Promise<void> => {
+      const claim: EnvironmentClaim = {
+        version: `1.0.${n}`,
+        environment: 'prod',
+        workflowId: `release/team-a/busy/1.0.${n}`,
+        reason: 'waiting',
+        at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+      };
+      await activity.run(() => activities.supersedeOlderReleases({ pipeline, signal: claim }));
+    };
+    await claimNumber(0);
+    const first = await firstRunId();
+    for (let n = 1; n < 400; n += 1) await claimNumber(n);
+    await eventually('a new run holding only the last claim', async () => {
+      if ((await firstRunId()) === first) return false;
+      const holders = await claimsOn(pipeline, 'prod').query(claimsQuery);
+      return holders.length === 1 && holders[0]!.version === '1.0.399';
+    });
+    const events = (await env.client.workflow.getHandle(environmentClaimsWorkflowId(pipeline, 'prod'), first).fetchHistory()).events ?? [];
+    assert.equal(events.at(-1)?.eventType, protos.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    // Claims kept coming faster than they were taken; the history still stopped near the limit.
+    assert.ok(events.length < CLAIMS_HISTORY_LIMIT + 50, `the first run's history has ${events.length} events`);
   });
 
   test('a holder that no longer runs is dropped; the claims workflow ends a day after its last holder', async () => {
