@@ -17,6 +17,7 @@ import { PromotionDecidedBy } from '../../model/search-attributes.js';
 import { serverBinary } from '../infra/binaries.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
+import { visibleIn } from '../support/visibility.js';
 import { PODINFO, type ReleaseHandle, ReleaseHarness } from '../workflows/harness.js';
 
 const run = promisify(execFile);
@@ -56,7 +57,7 @@ describe('approving from the command line: tctl and temporal (dev server)', () =
   async function waitingForApproval(): Promise<{ handle: ReleaseHandle; version: string }> {
     const started = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
     await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
-    await harness.waitForVisibleState(started.handle, ReleasePhase.awaitingApproval);
+    await visibleIn(env.client, started.handle.workflowId, ReleasePhase.awaitingApproval);
     return started;
   }
 

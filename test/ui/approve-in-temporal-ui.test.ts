@@ -20,6 +20,7 @@ import { FIXTURES } from '../support/events.js';
 import { type FluxEventReceiver, startFluxEventReceiver } from '../support/flux-event-receiver.js';
 import { freePort } from '../support/free-port.js';
 import { sendFluxEvent } from '../support/send-flux-event.js';
+import { visibleIn } from '../support/visibility.js';
 
 const AWAITING_APPROVAL = `${PromotionState.name} = '${ReleasePhase.awaitingApproval}'`;
 
@@ -46,15 +47,6 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
     await temporal?.teardown();
   });
 
-  /** Until visibility, which the UI's list reads, shows the workflow in `phase`. */
-  function visibleIn(workflowId: string, phase: ReleasePhase): Promise<true> {
-    return eventually(`visibility to show ${workflowId} in ${phase}`, async () => {
-      const query = `WorkflowId = '${workflowId}' AND ${PromotionState.name} = '${phase}'`;
-      for await (const _ of temporal.client.workflow.list({ query })) return true;
-      return undefined;
-    });
-  }
-
   /** The UI renders a workflow's summary and details (markdown) in sandboxed iframes: the one showing `text`. */
   function metadataShowing(page: Page, text: RegExp): Promise<Frame> {
     return eventually(`the Temporal UI to show ${text}`, async () => {
@@ -78,8 +70,8 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
     assert.equal((await sendFluxEvent(stack.gateway.url, 'test', FIXTURES.upgradeSucceeded, { namespace: 'podinfo-02-perf' })).status, 202);
     const other = await sendFluxEvent(stack.gateway.url, 'dev', FIXTURES.installSucceededOci);
     assert.equal(other.status, 202);
-    await visibleIn(waiting.body.workflowId, ReleasePhase.awaitingApproval);
-    await visibleIn(other.body.workflowId, ReleasePhase.awaitingDeployment);
+    await visibleIn(temporal.client, waiting.body.workflowId, ReleasePhase.awaitingApproval);
+    await visibleIn(temporal.client, other.body.workflowId, ReleasePhase.awaitingDeployment);
 
     await page.goto(`${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(AWAITING_APPROVAL)}`);
     const row = page.getByRole('link', { name: waiting.body.workflowId, exact: true });

@@ -16,7 +16,6 @@ import { type ActivityDependencies, createActivities, createProviderActivities }
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { DEFAULT_RELEASE_POLICY, type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
-import { PromotionState } from '../../model/search-attributes.js';
 import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
@@ -213,15 +212,6 @@ export class ReleaseHarness {
     return eventually(`the release to reach ${phase}`, async () => {
       const state = await handle.query(stateQuery);
       return state.phase === phase && state;
-    });
-  }
-
-  /** Until visibility (what the UI and the CLI list) shows the release in `phase`. */
-  waitForVisibleState(handle: ReleaseHandle, phase: ReleasePhase): Promise<true> {
-    const query = `WorkflowId = '${handle.workflowId}' AND ${PromotionState.name} = '${phase}'`;
-    return eventually(`visibility to show ${handle.workflowId} in ${phase}`, async () => {
-      for await (const _ of this.env.client.workflow.list({ query })) return true;
-      return undefined;
     });
   }
 

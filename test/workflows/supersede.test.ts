@@ -48,6 +48,12 @@ describe('supersede (time skipping)', () => {
       return JSON.stringify(holders.map((claim) => claim.version)) === JSON.stringify(versions) || undefined;
     });
 
+  /** What a release's activity does when it claims an environment, run here for claims made up by the test. */
+  const sendClaim = (pipeline: PipelineRef, claim: EnvironmentClaim): Promise<void> =>
+    new MockActivityEnvironment({ taskQueue: harness.taskQueue }).run(() =>
+      createSupersedeActivities(env.client).supersedeOlderReleases({ pipeline, signal: claim }),
+    );
+
   const waitingForProd = async (pipeline: PipelineRef): Promise<{ handle: ReleaseHandle; version: string; since: string }> => {
     const started = pipeline === GUARDED ? await harness.startRelease('dev', GUARDED, 'api-dev') : await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
     const state = await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
@@ -102,11 +108,7 @@ describe('supersede (time skipping)', () => {
       reason: 'waiting',
       at: release.since,
     });
-    const activities = createSupersedeActivities(env.client);
-    const activity = new MockActivityEnvironment({ taskQueue: harness.taskQueue });
-    for (const release of [newer, older]) {
-      await activity.run(() => activities.supersedeOlderReleases({ pipeline: GUARDED, signal: claim(release) }));
-    }
+    for (const release of [newer, older]) await sendClaim(GUARDED, claim(release));
 
     const result = await older.handle.result();
     assert.equal(result.phase, ReleasePhase.superseded);
@@ -118,9 +120,7 @@ describe('supersede (time skipping)', () => {
 
   test('a long-lived claims workflow continues as new and carries its holders over', async () => {
     const pipeline: PipelineRef = { namespace: 'team-a', name: 'busy' };
-    const activities = createSupersedeActivities(env.client);
-    const activity = new MockActivityEnvironment({ taskQueue: harness.taskQueue });
-    const firstRunId = async (): Promise<string> => (await claimsOn(pipeline, 'prod').describe()).runId;
+    const currentRunId = async (): Promise<string> => (await claimsOn(pipeline, 'prod').describe()).runId;
     // Claims of releases that no longer run: each new one is told to the one before, which fails.
     const claimNumber = async (n: number): Promise<void> => {
       const claim: EnvironmentClaim = {
@@ -130,13 +130,13 @@ describe('supersede (time skipping)', () => {
         reason: 'waiting',
         at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
       };
-      await activity.run(() => activities.supersedeOlderReleases({ pipeline, signal: claim }));
+      await sendClaim(pipeline, claim);
     };
     await claimNumber(0);
-    const first = await firstRunId();
+    const first = await currentRunId();
     for (let n = 1; n < 400; n += 1) await claimNumber(n);
     await eventually('a new run holding only the last claim', async () => {
-      if ((await firstRunId()) === first) return false;
+      if ((await currentRunId()) === first) return false;
       const holders = await claimsOn(pipeline, 'prod').query(claimsQuery);
       return holders.length === 1 && holders[0]!.version === '1.0.399';
     });
