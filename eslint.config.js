@@ -4,9 +4,31 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises',
-  'http', 'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'stream', 'timers', 'tls',
-  'url', 'util', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
@@ -35,8 +57,15 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.flatMap((name) => [name, `node:${name}`]),
           patterns: [
-            { group: ['../activities/*', '../activities/**'], allowTypeImports: true, message: 'workflows import only the types of activities' },
-            { group: ['../gateway/**', '../worker/**', '../pipelines/**', '../config/**'], message: 'workflow code imports only from model/ and workflows/' },
+            {
+              group: ['../activities/*', '../activities/**'],
+              allowTypeImports: true,
+              message: 'workflows import only the types of activities',
+            },
+            {
+              group: ['../gateway/**', '../worker/**', '../pipelines/**', '../config/**'],
+              message: 'workflow code imports only from model/ and workflows/',
+            },
           ],
         },
       ],

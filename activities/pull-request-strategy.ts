@@ -43,8 +43,7 @@ export interface PullRequestDependencies {
 
 /** What the git step did: the PR step runs only after `pushed`. */
 export type PromotionBranchResult =
-  | { status: 'already-at-version'; outcome: string }
-  | { status: 'pushed'; branch: string; commit: string; baseBranch: string };
+  { status: 'already-at-version'; outcome: string } | { status: 'pushed'; branch: string; commit: string; baseBranch: string };
 
 interface Resolved {
   pipeline: Pipeline;
@@ -59,7 +58,10 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     const pipeline = deps.pipelines.getPipeline(request.pipeline);
     if (pipeline === undefined) {
       if (!deps.pipelines.isSynced()) throw new Error('the Pipeline source is not synced yet');
-      throw ApplicationFailure.nonRetryable(`Pipeline ${key} does not exist (deleted, or invalid: see the worker log)`, FailureType.pipelineNotFound);
+      throw ApplicationFailure.nonRetryable(
+        `Pipeline ${key} does not exist (deleted, or invalid: see the worker log)`,
+        FailureType.pipelineNotFound,
+      );
     }
     const block = effectivePromotion(pipeline.spec, request.targetEnvironment)?.strategy['pull-request'];
     if (block === undefined) {

@@ -7,11 +7,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { type Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
-import {
-  ENVIRONMENT_CLAIMS_WORKFLOW_TYPE,
-  environmentClaimsSummary,
-  environmentClaimsWorkflowId,
-} from '../model/environment-claims.js';
+import { ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, environmentClaimsSummary, environmentClaimsWorkflowId } from '../model/environment-claims.js';
 import { claimSignal, type EnvironmentClaim } from '../model/messages.js';
 import type { PipelineRef } from '../model/pipeline.js';
 import type { environmentClaims } from '../workflows/environment-claims.js';

@@ -62,11 +62,7 @@ function helmRelease(index: number): string {
   const team = `team-${index % 50}`;
   const app = `app-${index}`;
   const marker =
-    index % TARGET_EVERY === 42
-      ? ` # {"$promotion": "${REFERENCE}"}`
-      : index % 2 === 0
-        ? ` # {"$promotion": "${team}:${app}:prod"}`
-        : '';
+    index % TARGET_EVERY === 42 ? ` # {"$promotion": "${REFERENCE}"}` : index % 2 === 0 ? ` # {"$promotion": "${team}:${app}:prod"}` : '';
   return `apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata:
@@ -142,7 +138,12 @@ async function benchScan(): Promise<void> {
     const inMemory = (performance.now() - started) / 1000 / 5;
 
     // The costly case: every file with a marker names the promoted pipeline, so all of them are parsed.
-    const allForReference = new Map([...contents].map(([path, content]) => [path, Buffer.from(content.toString('utf8').replace(/"team-\d+:app-\d+:prod"/, `"${REFERENCE}"`))]));
+    const allForReference = new Map(
+      [...contents].map(([path, content]) => [
+        path,
+        Buffer.from(content.toString('utf8').replace(/"team-\d+:app-\d+:prod"/, `"${REFERENCE}"`)),
+      ]),
+    );
     started = performance.now();
     const parsedAll = scanContents(allForReference);
     const allParsed = (performance.now() - started) / 1000;
@@ -250,8 +251,17 @@ async function nativeOnce(server: GitServer, url: string, version: string): Prom
   const rss: number[] = [];
   const started = performance.now();
   try {
-    rss.push(await timed('git', ['-c', auth, 'clone', '--quiet', '--depth', '1', '--single-branch', '--no-tags', '--branch', 'main', url, work], dir));
-    const grep = await run('grep', ['-rl', '--include=*.yaml', '--include=*.yml', REFERENCE, '.'], { cwd: work, maxBuffer: 64 * 1024 * 1024 });
+    rss.push(
+      await timed(
+        'git',
+        ['-c', auth, 'clone', '--quiet', '--depth', '1', '--single-branch', '--no-tags', '--branch', 'main', url, work],
+        dir,
+      ),
+    );
+    const grep = await run('grep', ['-rl', '--include=*.yaml', '--include=*.yml', REFERENCE, '.'], {
+      cwd: work,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const files = grep.stdout.trim().split('\n').filter(Boolean);
     const expression = `s/\\(version: \\)"[^"]*"\\( # {"\\$promotion": "${REFERENCE}"}\\)/\\1"${version}"\\2/`;
     rss.push(await timed('sed', ['-i', expression, ...files], work));

@@ -142,8 +142,8 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
     console.log(JSON.stringify({ ...steady, goal: 'p99 <= 25 ms at 50 events/s' }));
 
     const rate = (target: string, scenario: string, connections: number): number =>
-      (results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections)
-        ?.acceptedPerSecond as number | undefined) ?? 0;
+      (results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections)?.acceptedPerSecond as
+        number | undefined) ?? 0;
     const bestNew = Math.max(...[1, 8, 32].map((c) => rate('temporal', 'new', c)));
     console.log(
       JSON.stringify({

@@ -44,7 +44,8 @@ function parseMarkersArgs(args: readonly string[]): MarkersOptions {
   });
   if (values.help) throw new UsageError('');
   if (positionals.length !== 1) throw new UsageError('expected exactly one directory');
-  if (values.ref === undefined || !REFERENCE.test(values.ref)) throw new UsageError('--ref <namespace>:<pipeline>:<environment> is required');
+  if (values.ref === undefined || !REFERENCE.test(values.ref))
+    throw new UsageError('--ref <namespace>:<pipeline>:<environment> is required');
   if (values.set !== undefined && values.set.trim() === '') throw new UsageError('--set needs a version');
   return { dir: positionals[0]!, reference: values.ref, ...(values.set === undefined ? {} : { version: values.set }) };
 }
@@ -137,6 +138,8 @@ export async function runMarkersCommand(args: readonly string[], io: CommandIo):
   }
   const written = options.version === undefined ? 0 : await writeChanges(options, files, io);
   const withMarkers = files.filter((file) => file.result.markers.length > 0).length;
-  io.stderr(`${markers} marker(s) for ${options.reference} in ${withMarkers} file(s)${options.version === undefined ? '' : `; ${written} file(s) changed`}\n`);
+  io.stderr(
+    `${markers} marker(s) for ${options.reference} in ${withMarkers} file(s)${options.version === undefined ? '' : `; ${written} file(s) changed`}\n`,
+  );
   return 0;
 }

@@ -112,9 +112,7 @@ export interface GatewayConfig {
   signalTimeoutMs: number;
 }
 
-export type PipelineSourceConfig =
-  | { kind: 'directory'; directory: string }
-  | { kind: 'kubernetes' };
+export type PipelineSourceConfig = { kind: 'directory'; directory: string } | { kind: 'kubernetes' };
 
 export interface Config {
   temporal: TemporalConfig;
@@ -195,9 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       signalTimeoutMs: duration('BATON_SIGNAL_TIMEOUT', raw.BATON_SIGNAL_TIMEOUT),
     },
     pipelines:
-      raw.BATON_PIPELINE_SOURCE === 'kubernetes'
-        ? { kind: 'kubernetes' }
-        : { kind: 'directory', directory: raw.BATON_PIPELINES_DIR },
+      raw.BATON_PIPELINE_SOURCE === 'kubernetes' ? { kind: 'kubernetes' } : { kind: 'directory', directory: raw.BATON_PIPELINES_DIR },
     releasePolicy: {
       activityRetry: {
         initialInterval: duration('BATON_RETRY_INITIAL_INTERVAL', raw.BATON_RETRY_INITIAL_INTERVAL),

@@ -116,7 +116,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ pipelines, releases, logLevel }));
   await app.register(promotionRoutes({ config, pipelines, releases, metrics }));
-  await app.register(approvalRoutes({ config, pipelines, approvals, metrics, ...(deps.replays === undefined ? {} : { replays: deps.replays }) }));
+  await app.register(
+    approvalRoutes({ config, pipelines, approvals, metrics, ...(deps.replays === undefined ? {} : { replays: deps.replays }) }),
+  );
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
     throw new HttpError(

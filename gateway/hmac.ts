@@ -49,9 +49,7 @@ export function verifySignature(header: string | string[] | undefined, body: Buf
   }
   const expected = createHmac(algorithm, key).update(body).digest();
   const received = Buffer.from(hex, 'hex');
-  return timingSafeEqual(expected, received)
-    ? { ok: true, algorithm }
-    : { ok: false, failure: SignatureFailure.mismatch };
+  return timingSafeEqual(expected, received) ? { ok: true, algorithm } : { ok: false, failure: SignatureFailure.mismatch };
 }
 
 /** The header carrying the time (unix seconds) an approval request was signed at. */

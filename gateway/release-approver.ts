@@ -85,7 +85,8 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
       let pullRequestUrl: string | undefined;
       try {
         const state = await calls.run(options.timeoutMs, `querying ${workflowId}`, () => handle.query(stateQuery));
-        pullRequestUrl = state.promotions.filter((p) => p.targetEnvironment === environment && p.pullRequest !== undefined).at(-1)?.pullRequest?.url;
+        pullRequestUrl = state.promotions.filter((p) => p.targetEnvironment === environment && p.pullRequest !== undefined).at(-1)
+          ?.pullRequest?.url;
       } catch {
         pullRequestUrl = undefined;
       }

@@ -170,9 +170,7 @@ export function releaseSummary(pipeline: Pipeline, version: string): string {
 /** What the release is about, in Temporal's markdown, for the workflow's details panel. */
 export function releaseDetails(pipeline: Pipeline, version: string): string {
   const { appRef, environments } = pipeline.spec;
-  const journey = environments
-    .map((env) => `${env.name} (${env.targets.map((t) => t.namespace).join(', ') || 'no targets'})`)
-    .join(' → ');
+  const journey = environments.map((env) => `${env.name} (${env.targets.map((t) => t.namespace).join(', ') || 'no targets'})`).join(' → ');
   const strategies = environments.slice(1).map((env) => {
     const promotion = effectivePromotion(pipeline.spec, env.name);
     const strategy = promotion === undefined ? 'none' : (strategyName(promotion) ?? 'none');

@@ -138,11 +138,7 @@ export interface InvolvedObject {
  * Matches on API group, kind and name, not version: Flux reports `helm.toolkit.fluxcd.io/v2` while
  * existing Pipelines say `v2beta1`. An event without an apiVersion matches on kind and name.
  */
-export function involvedObjectMatches(
-  spec: PipelineSpec,
-  environment: string,
-  object: InvolvedObject,
-): boolean {
+export function involvedObjectMatches(spec: PipelineSpec, environment: string, object: InvolvedObject): boolean {
   const { appRef } = spec;
   if (object.kind !== appRef.kind || object.name !== appRef.name) return false;
   if (object.apiVersion !== undefined && apiGroup(object.apiVersion) !== apiGroup(appRef.apiVersion)) {

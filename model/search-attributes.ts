@@ -8,10 +8,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 /** `<namespace>/<name>` of the Pipeline. */
 export const PromotionPipeline = defineSearchAttributeKey('PromotionPipeline', SearchAttributeType.KEYWORD);
 export const PromotionVersion = defineSearchAttributeKey('PromotionVersion', SearchAttributeType.KEYWORD);
-export const PromotionTargetEnvironment = defineSearchAttributeKey(
-  'PromotionTargetEnvironment',
-  SearchAttributeType.KEYWORD,
-);
+export const PromotionTargetEnvironment = defineSearchAttributeKey('PromotionTargetEnvironment', SearchAttributeType.KEYWORD);
 /** One of `ReleasePhase`. */
 export const PromotionState = defineSearchAttributeKey('PromotionState', SearchAttributeType.KEYWORD);
 

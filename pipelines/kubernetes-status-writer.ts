@@ -140,11 +140,16 @@ export class KubernetesPipelineStatusWriter implements PipelineStatusWriter {
       if (update.lastPromotion !== undefined) envPatch.lastPromotion = update.lastPromotion;
       if (Object.keys(envPatch).length === 0) return; // another revision waits there now: leave it
 
-      const nextWaiting = envPatch.waitingApproval === null ? undefined : update.waitingApproval?.revision ?? waiting;
+      const nextWaiting = envPatch.waitingApproval === null ? undefined : (update.waitingApproval?.revision ?? waiting);
       const summary =
         waitingApprovalsSummary({
           spec: current.spec,
-          status: { environments: { ...current.status?.environments, [environment]: nextWaiting === undefined ? null : { waitingApproval: { revision: nextWaiting } } } },
+          status: {
+            environments: {
+              ...current.status?.environments,
+              [environment]: nextWaiting === undefined ? null : { waitingApproval: { revision: nextWaiting } },
+            },
+          },
         }) ?? null;
       const body = {
         metadata: { resourceVersion: current.metadata?.resourceVersion },
@@ -193,7 +198,11 @@ function statusFailure(failure: unknown, pipeline: PipelineRef): Error {
   const detail = describeKubernetesError(error);
   const rejected = (message: string, code: number) =>
     ApplicationFailure.nonRetryable(message, FailureType.pipelineStatusRejected, { namespace, name, status: code });
-  if (status === 401) return rejected(`${what}: Kubernetes did not accept Baton's credentials; check its service account token or kubeconfig (${detail})`, status);
+  if (status === 401)
+    return rejected(
+      `${what}: Kubernetes did not accept Baton's credentials; check its service account token or kubeconfig (${detail})`,
+      status,
+    );
   if (status === 403) {
     const missing = reading ? 'get on pipelines' : 'patch on pipelines/status';
     return rejected(`${what} was forbidden: RBAC: baton needs ${missing} (${PIPELINE_GROUP}) in ${namespace} (${detail})`, status);

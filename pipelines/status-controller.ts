@@ -44,9 +44,10 @@ export const ReadyReason = {
   reconciliationSucceeded: 'ReconciliationSucceeded',
 } as const;
 
-type PipelineObject = KubernetesObject & PipelineStatusObject & {
-  spec?: { environments?: { name?: unknown; targets?: { clusterRef?: { name?: unknown; namespace?: unknown } }[] }[] };
-};
+type PipelineObject = KubernetesObject &
+  PipelineStatusObject & {
+    spec?: { environments?: { name?: unknown; targets?: { clusterRef?: { name?: unknown; namespace?: unknown } }[] }[] };
+  };
 type ClusterObject = KubernetesObject & { status?: { conditions?: { type?: string; status?: string }[] } };
 
 export interface PipelineStatusControllerOptions {
@@ -93,10 +94,18 @@ export function readyCondition(
   for (const ref of referencedClusters(pipeline)) {
     const cluster = lookup(ref);
     if (cluster === undefined) {
-      return { status: 'False', reason: ReadyReason.targetClusterNotFound, message: `GitopsCluster ${ref.namespace}/${ref.name} not found` };
+      return {
+        status: 'False',
+        reason: ReadyReason.targetClusterNotFound,
+        message: `GitopsCluster ${ref.namespace}/${ref.name} not found`,
+      };
     }
     if (!clusterReady(cluster)) {
-      return { status: 'False', reason: ReadyReason.targetClusterNotReady, message: `GitopsCluster ${ref.namespace}/${ref.name} is not ready` };
+      return {
+        status: 'False',
+        reason: ReadyReason.targetClusterNotReady,
+        message: `GitopsCluster ${ref.namespace}/${ref.name} is not ready`,
+      };
     }
   }
   return { status: 'True', reason: ReadyReason.reconciliationSucceeded, message: 'All target clusters are ready' };
@@ -108,7 +117,11 @@ function environmentNames(pipeline: PipelineObject): string | undefined {
 }
 
 /** The status patch that brings `pipeline` up to date, or undefined when it already is. */
-export function statusPatch(pipeline: PipelineObject, lookup: (cluster: ClusterKey) => ClusterObject | undefined, now: Date): object | undefined {
+export function statusPatch(
+  pipeline: PipelineObject,
+  lookup: (cluster: ClusterKey) => ClusterObject | undefined,
+  now: Date,
+): object | undefined {
   const generation = pipeline.metadata?.generation;
   const status = pipeline.status ?? {};
   const conditions = status.conditions ?? [];
@@ -203,7 +216,8 @@ class KeptInformer<T extends KubernetesObject> {
     let delay = this.delays.reconnectDelayMs;
     while (!this.signal.aborted) {
       const missing = httpStatus(this.failure) === 404;
-      if (!missing) this.log.warn({ error: describeKubernetesError(this.failure), retryInMs: delay }, `watching ${this.what} failed; retrying`);
+      if (!missing)
+        this.log.warn({ error: describeKubernetesError(this.failure), retryInMs: delay }, `watching ${this.what} failed; retrying`);
       await sleep(missing ? this.delays.missingCrdRetryMs : delay, undefined, { signal: this.signal }).catch(() => undefined);
       if (this.signal.aborted) break;
       if (await this.attempt()) break;
@@ -237,13 +251,16 @@ export class PipelineStatusController {
     this.clusters = new KeptInformer('GitopsClusters', kubeConfig, GITOPS_CLUSTER_RESOURCE, signal, log, delays, () => {
       if (this.missingCrdLogged) return;
       this.missingCrdLogged = true;
-      this.log.info('the GitopsCluster CRD (gitops.weave.works) is not installed: targets with a clusterRef count as TargetClusterNotFound');
+      this.log.info(
+        'the GitopsCluster CRD (gitops.weave.works) is not installed: targets with a clusterRef count as TargetClusterNotFound',
+      );
     });
     this.pipelines = new KeptInformer('Pipelines', kubeConfig, PIPELINE_RESOURCE, signal, log, delays);
     const enqueuePipeline = (object: PipelineObject) => this.enqueue(keyOf(object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
     this.pipelines.informer.on(ADD, enqueuePipeline);
     this.pipelines.informer.on(UPDATE, enqueuePipeline);
-    const enqueueReferring = (cluster: ClusterObject) => this.enqueueReferring(keyOf(cluster.metadata?.namespace ?? '', cluster.metadata?.name ?? ''));
+    const enqueueReferring = (cluster: ClusterObject) =>
+      this.enqueueReferring(keyOf(cluster.metadata?.namespace ?? '', cluster.metadata?.name ?? ''));
     this.clusters.informer.on(ADD, enqueueReferring);
     this.clusters.informer.on(UPDATE, enqueueReferring);
     this.clusters.informer.on(DELETE, enqueueReferring);

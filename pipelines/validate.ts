@@ -6,12 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
-import {
-  PIPELINE_API_VERSION,
-  PIPELINE_KIND,
-  type Pipeline,
-  type PipelineSpec,
-} from '../model/pipeline.js';
+import { PIPELINE_API_VERSION, PIPELINE_KIND, type Pipeline, type PipelineSpec } from '../model/pipeline.js';
 
 const CRD_PATH = new URL('../deploy/crds/pipelines.weave.works_pipelines.yaml', import.meta.url);
 
@@ -27,9 +22,7 @@ function loadSpecSchema(): object {
 }
 
 // OpenAPI's `format: int64` and descriptions are not JSON Schema keywords Ajv knows in strict mode.
-const validateSpec = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile<PipelineSpec>(
-  loadSpecSchema(),
-);
+const validateSpec = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile<PipelineSpec>(loadSpecSchema());
 
 function describe(error: ErrorObject): string {
   const field = `spec${error.instancePath.replaceAll('/', '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]')}`;

@@ -17,7 +17,15 @@ async function main(): Promise<void> {
   });
   const [pipeline, environment, revision] = positionals;
   const [namespace, name, ...rest] = (pipeline ?? '').split('/');
-  if (!namespace || !name || rest.length > 0 || environment === undefined || revision === undefined || positionals.length !== 3 || !values.approver) {
+  if (
+    !namespace ||
+    !name ||
+    rest.length > 0 ||
+    environment === undefined ||
+    revision === undefined ||
+    positionals.length !== 3 ||
+    !values.approver
+  ) {
     throw new Error(USAGE);
   }
   const key = process.env.BATON_HMAC_KEY ?? 'baton-example-hmac-key';

@@ -13,7 +13,7 @@ const mtime = (path) => {
 
 const installed = mtime('node_modules/.package-lock.json');
 if (installed === undefined || installed < (mtime('package-lock.json') ?? 0)) {
-  // `npm install` honours package-lock.json; `npm ci` refuses a lock without other platforms' optional binaries.
+  // `npm ci` installs exactly the lock file and never rewrites it, so a checkout stays clean.
   console.error('[baton] installing the locked npm dependencies…');
-  execSync('npm install --no-audit --no-fund', { stdio: 'inherit' });
+  execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
 }

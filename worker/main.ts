@@ -12,7 +12,10 @@ async function main(): Promise<void> {
   await pipelines.start();
   const stopStatusController = await startStatusController(config, log);
   const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
-  log.info({ taskQueue: config.temporal.taskQueue, providerTaskQueue: config.temporal.providerTaskQueue, namespace: config.temporal.namespace }, 'worker running');
+  log.info(
+    { taskQueue: config.temporal.taskQueue, providerTaskQueue: config.temporal.providerTaskQueue, namespace: config.temporal.namespace },
+    'worker running',
+  );
   try {
     await worker.run();
   } finally {

@@ -16,10 +16,7 @@ export function registrationCommand(namespace: string): string {
 }
 
 /** `connection` is a client `Connection` or a worker `NativeConnection`: both carry the operator service. */
-export async function ensureSearchAttributes(
-  connection: { operatorService: OperatorService },
-  namespace: string,
-): Promise<string[]> {
+export async function ensureSearchAttributes(connection: { operatorService: OperatorService }, namespace: string): Promise<string[]> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = RELEASE_SEARCH_ATTRIBUTES.filter((key) => !(key.name in customAttributes));
   if (missing.length === 0) return [];

@@ -36,7 +36,8 @@ export async function environmentClaims(input: EnvironmentClaimsInput): Promise<
   const inArrivalOrder = (): EnvironmentClaim[] => [...holders.values()].sort((a, b) => (arrivedBefore(a, b) ? -1 : 1));
   const show = (): void => {
     const lines = inArrivalOrder().map(
-      (claim) => `- ${claim.version}: ${claim.reason === 'waiting' ? 'waiting at the gate' : 'promoted'} since ${claim.at} (${claim.workflowId})`,
+      (claim) =>
+        `- ${claim.version}: ${claim.reason === 'waiting' ? 'waiting at the gate' : 'promoted'} since ${claim.at} (${claim.workflowId})`,
     );
     setCurrentDetails(lines.length === 0 ? `No release holds ${input.environment}` : lines.join('\n'));
   };
@@ -59,7 +60,9 @@ export async function environmentClaims(input: EnvironmentClaimsInput): Promise<
 
   const take = async (claim: EnvironmentClaim): Promise<void> => {
     holders.delete(claim.workflowId);
-    const pairs = [...holders.values()].map((holder) => (arrivedBefore(holder, claim) ? { older: holder, newer: claim } : { older: claim, newer: holder }));
+    const pairs = [...holders.values()].map((holder) =>
+      arrivedBefore(holder, claim) ? { older: holder, newer: claim } : { older: claim, newer: holder },
+    );
     const told = await Promise.all(pairs.map(({ older, newer }) => tell(older, newer)));
     let keepClaim = true;
     pairs.forEach(({ older, newer }, i) => {

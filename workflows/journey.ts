@@ -72,7 +72,9 @@ const DECISION_EXAMPLE = '{"approver": "you@example.com", "comment": "…"}';
  */
 export function readDecision(input: unknown): { decision: Decision } | { problem: string } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : JSON.stringify(input)}` };
+    return {
+      problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : JSON.stringify(input)}`,
+    };
   }
   const { approver, comment, environment, version } = input as Record<string, unknown>;
   if (typeof approver !== 'string' || approver.trim() === '') {

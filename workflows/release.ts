@@ -37,7 +37,14 @@ import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, Strateg
 import { approvalTimeout, approvers, NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
 import { type DecisionRecord, type PromotionRecord, type ReleaseInput, ReleasePhase, type ReleaseState } from '../model/release.js';
 import { providerTaskQueueFor } from '../model/task-queues.js';
-import { PromotionDecidedBy, PromotionPipeline, PromotionPullRequest, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
+import {
+  PromotionDecidedBy,
+  PromotionPipeline,
+  PromotionPullRequest,
+  PromotionState,
+  PromotionTargetEnvironment,
+  PromotionVersion,
+} from '../model/search-attributes.js';
 import {
   alreadyPromotedInto,
   appName,
@@ -162,11 +169,15 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     validator: validateDecision,
     description: 'Reject the waiting promotion and get the recorded decision; refused when nothing matching waits.',
   });
-  setHandler(supersedeSignal, (claim: EnvironmentClaim) => {
-    if (state.supersededBy === undefined && yieldsTo(state, claim)) {
-      state.supersededBy = { version: claim.version, workflowId: claim.workflowId };
-    }
-  }, { description: 'A newer version took this one’s place at an environment (sent by the environment’s claims workflow).' });
+  setHandler(
+    supersedeSignal,
+    (claim: EnvironmentClaim) => {
+      if (state.supersededBy === undefined && yieldsTo(state, claim)) {
+        state.supersededBy = { version: claim.version, workflowId: claim.workflowId };
+      }
+    },
+    { description: 'A newer version took this one’s place at an environment (sent by the environment’s claims workflow).' },
+  );
   setHandler(stateQuery, () => state, {
     description: 'Where this version is: environments reached, promotions, pending gate, decisions, last error.',
   });
@@ -179,7 +190,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       log.warn('could not mirror the release into Pipeline.status', { error: failureMessage(error) });
     }
   };
-  const summary = (phase: ReleasePhase, at = now()) => ({ version: state.version, state: phase, workflowId: workflowInfo().workflowId, at });
+  const summary = (phase: ReleasePhase, at = now()) => ({
+    version: state.version,
+    state: phase,
+    workflowId: workflowInfo().workflowId,
+    at,
+  });
 
   const fail = (message: string, type: string): ApplicationFailure => {
     state.lastError = message;
@@ -201,7 +217,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
   };
 
-  const supersedeOthers = async (pipeline: Pipeline, environment: string, reason: EnvironmentClaim['reason'], at: string): Promise<void> => {
+  const supersedeOthers = async (
+    pipeline: Pipeline,
+    environment: string,
+    reason: EnvironmentClaim['reason'],
+    at: string,
+  ): Promise<void> => {
     if (newerVersionPolicy(pipeline) === NewerVersionPolicy.queue) return;
     await activityCall(
       () =>
@@ -253,14 +274,15 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         if (problem === undefined) decide(early, early.decision);
         else ignore(early.approver, early.decision, problem);
       }
-      await mirror({ environment: target, waitingApproval: { revision: state.version }, lastPromotion: summary(ReleasePhase.awaitingApproval, since) });
+      await mirror({
+        environment: target,
+        waitingApproval: { revision: state.version },
+        lastPromotion: summary(ReleasePhase.awaitingApproval, since),
+      });
       await supersedeOthers(pipeline, target, 'waiting', since);
     }
     const remainingMs = Math.max(0, Date.parse(state.pendingGate.expiresAt!) - Date.now());
-    const woke = await condition(
-      () => gateDecision !== undefined || inbox.length > 0 || state.supersededBy !== undefined,
-      remainingMs,
-    );
+    const woke = await condition(() => gateDecision !== undefined || inbox.length > 0 || state.supersededBy !== undefined, remainingMs);
     if (woke && gateDecision === undefined && state.supersededBy === undefined) return 'interrupted';
     await mirror({ environment: target, clearWaitingApproval: state.version });
     if (state.supersededBy !== undefined) return 'superseded';
@@ -280,7 +302,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     return providerActivities.openPullRequest(request);
   };
 
-  const promote = async (pipeline: Pipeline, source: string, target: string, promotion: Promotion, approval?: DecisionRecord): Promise<void> => {
+  const promote = async (
+    pipeline: Pipeline,
+    source: string,
+    target: string,
+    promotion: Promotion,
+    approval?: DecisionRecord,
+  ): Promise<void> => {
     const strategy = strategyName(promotion);
     if (strategy === undefined) {
       throw fail(
@@ -300,14 +328,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       workflowId: workflowInfo().workflowId,
       ...(approval === undefined ? {} : { approval }),
     };
-    const result = await activityCall(
-      () => {
-        if (strategy === StrategyName.notification) return activities.promoteByNotification(request);
-        const event = state.reached.find((r) => r.environment === source)?.event;
-        return promoteByPullRequest({ ...request, ...(event === undefined ? {} : { event }) });
-      },
-      `promoting ${state.version} into ${target} failed: `,
-    );
+    const result = await activityCall(() => {
+      if (strategy === StrategyName.notification) return activities.promoteByNotification(request);
+      const event = state.reached.find((r) => r.environment === source)?.event;
+      return promoteByPullRequest({ ...request, ...(event === undefined ? {} : { event }) });
+    }, `promoting ${state.version} into ${target} failed: `);
     record.outcome = result.outcome;
     record.completedAt = now();
     if (result.pullRequest !== undefined) {
@@ -321,7 +346,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         `(${record.outcome}); waiting for Flux to report it in ${target}`,
       target,
     );
-    await mirror({ environment: target, lastPromotion: { ...summary(ReleasePhase.awaitingDeployment, record.completedAt), ...pullRequestOf(result) } });
+    await mirror({
+      environment: target,
+      lastPromotion: { ...summary(ReleasePhase.awaitingDeployment, record.completedAt), ...pullRequestOf(result) },
+    });
     await supersedeOthers(pipeline, target, 'promoted', record.completedAt);
   };
 

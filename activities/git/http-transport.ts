@@ -66,7 +66,12 @@ export function createGitHttpClient(options: GitHttpOptions = {}): GitHttpClient
     return new Promise<GitHttpResponse>((resolve, reject) => {
       const outgoing = call(
         url,
-        { method: request.method ?? 'GET', headers, agent: isHttps ? httpsAgent : httpAgent, ...(options.signal ? { signal: options.signal } : {}) },
+        {
+          method: request.method ?? 'GET',
+          headers,
+          agent: isHttps ? httpsAgent : httpAgent,
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
         (message) => {
           // A body nobody reads any more (the caller gave up, the signal fired) must not crash the
           // process with an unhandled 'error'; readers still see errors through the iterator.

@@ -247,6 +247,9 @@ function verifyPatched(input: MarkerPatchInput, patched: string, expectedMarkers
   const rescan = scanText(input.path, patched, input.reference);
   const wrong = rescan.found.filter((f) => f.marker.currentValue !== input.version);
   if (rescan.found.length !== expectedMarkers || wrong.length > 0) {
-    throw new MarkerFileError(input.path, `setting ${input.reference} to ${JSON.stringify(input.version)} would not read back as that version`);
+    throw new MarkerFileError(
+      input.path,
+      `setting ${input.reference} to ${JSON.stringify(input.version)} would not read back as that version`,
+    );
   }
 }

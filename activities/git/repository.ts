@@ -283,10 +283,7 @@ async function discoverRefs(session: Session): Promise<RemoteRefs> {
 }
 
 function pushRejected(session: Session, reason: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(
-    `${session.url} refused ${session.input.branch}: ${reason}`,
-    FailureType.gitPushRejected,
-  );
+  return ApplicationFailure.nonRetryable(`${session.url} refused ${session.input.branch}: ${reason}`, FailureType.gitPushRejected);
 }
 
 async function prepare(session: Session, refs: RemoteRefs, gitdir: string): Promise<Preparation> {

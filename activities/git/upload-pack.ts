@@ -28,12 +28,7 @@ export interface ShallowFetchRequest {
 function requestBody(want: string): Buffer {
   // No include-tag (no tags), no thin-pack (we have nothing to be thin against), no progress chatter.
   const capabilities = 'side-band-64k ofs-delta shallow no-progress agent=baton';
-  return Buffer.concat([
-    pktLine(`want ${want} ${capabilities}\n`),
-    pktLine('deepen 1\n'),
-    FLUSH_PKT,
-    pktLine('done\n'),
-  ]);
+  return Buffer.concat([pktLine(`want ${want} ${capabilities}\n`), pktLine('deepen 1\n'), FLUSH_PKT, pktLine('done\n')]);
 }
 
 function serverError(payload: Buffer): Error | undefined {

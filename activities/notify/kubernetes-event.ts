@@ -86,7 +86,11 @@ function eventFailure(error: unknown, n: PromotionNotification): Error {
   const status = error instanceof ApiException ? error.code : undefined;
   switch (status) {
     case 401:
-      return rejected(`${what}: Kubernetes did not accept Baton's credentials; check its service account token or kubeconfig (${detail})`, status, n);
+      return rejected(
+        `${what}: Kubernetes did not accept Baton's credentials; check its service account token or kubeconfig (${detail})`,
+        status,
+        n,
+      );
     case 403:
       return rejected(`${what} was forbidden: RBAC: baton needs create on events in ${namespace} (${detail})`, status, n);
     case 404:

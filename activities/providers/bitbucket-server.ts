@@ -98,7 +98,10 @@ export function bitbucketMessage(body: unknown): string {
 }
 
 function hasException(error: unknown, name: string): error is ProviderHttpError {
-  return error instanceof ProviderHttpError && errorsOf(error.body).some((e) => e.exceptionName?.endsWith(`.${name}`) || e.exceptionName === name);
+  return (
+    error instanceof ProviderHttpError &&
+    errorsOf(error.body).some((e) => e.exceptionName?.endsWith(`.${name}`) || e.exceptionName === name)
+  );
 }
 
 const branchRef = (branch: string) => `refs/heads/${branch}`;
@@ -181,7 +184,10 @@ export function createBitbucketServerProvider(options: PullRequestProviderOption
                   limit: String(PAGE_SIZE),
                   start: String(start),
                 });
-                const page: BitbucketPage<BitbucketPullRequest> = await send<BitbucketPage<BitbucketPullRequest>>('GET', `${pullRequests}?${query.toString()}`);
+                const page: BitbucketPage<BitbucketPullRequest> = await send<BitbucketPage<BitbucketPullRequest>>(
+                  'GET',
+                  `${pullRequests}?${query.toString()}`,
+                );
                 const found = page.values.find(matches);
                 if (found) return toOpen(found);
                 start = page.isLastPage ? undefined : page.nextPageStart;

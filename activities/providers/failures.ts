@@ -181,9 +181,7 @@ export function networkFailure(error: unknown, ctx: FailureContext, action: stri
     reasons.set(current.message, known ?? (typeof code === 'string' && !current.message.includes(code) ? code : undefined));
   }
   const why =
-    reasons.size > 0
-      ? [...reasons].map(([message, code]) => (code ? `${message} (${code})` : message)).join(': ')
-      : String(error);
+    reasons.size > 0 ? [...reasons].map(([message, code]) => (code ? `${message} (${code})` : message)).join(': ') : String(error);
   return failure(ctx, {
     type: FailureType.providerUnavailable,
     message: `could not reach ${ctx.provider} while ${action} for ${ctx.repository}: ${why}; retrying`,

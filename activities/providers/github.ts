@@ -105,7 +105,11 @@ export function createGitHubProvider(options: PullRequestProviderOptions = {}): 
           return await run();
         } catch (error) {
           if (isOctokitError(error) && error.response) {
-            const answer = { status: error.status, header: headerLookup(error.response.headers), detail: gitHubMessage(error.response.data) };
+            const answer = {
+              status: error.status,
+              header: headerLookup(error.response.headers),
+              detail: gitHubMessage(error.response.data),
+            };
             throw httpFailure(answer, ctx, action);
           }
           throw networkFailure(error, ctx, action);

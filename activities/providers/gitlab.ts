@@ -69,7 +69,8 @@ export function fetchRequester(fetch: Fetch, userAgent: string): RequesterFn {
       const url = new URL(endpoint, service.url.endsWith('/') ? service.url : `${service.url}/`);
       for (const [key, value] of Object.entries(options.searchParams ?? {})) {
         if (value === undefined || value === null) continue;
-        const text = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+        const text =
+          typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
         url.searchParams.set(snakeCase(key), text);
       }
       const headers: Record<string, string> = { ...service.headers, accept: 'application/json', 'user-agent': userAgent };
@@ -80,7 +81,12 @@ export function fetchRequester(fetch: Fetch, userAgent: string): RequesterFn {
         body = JSON.stringify(Object.fromEntries(Object.entries(options.body).map(([key, value]) => [snakeCase(key), value])));
         headers['content-type'] = 'application/json';
       }
-      const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }), ...(options.signal ? { signal: options.signal } : {}) });
+      const response = await fetch(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       const parsed = response.status === 204 ? null : await readBody(response);
       if (!response.ok) throw new ProviderHttpError(response.status, response.headers, gitLabMessage(parsed), parsed);
       return { body: parsed, headers: Object.fromEntries(response.headers), status: response.status } as never;
@@ -120,7 +126,11 @@ export function createGitLabProvider(options: PullRequestProviderOptions = {}): 
       const { apiUrl, projectPath } = parseGitLabRepository(request.repositoryUrl);
       const root = apiRoot(request.repositoryUrl, GITLAB, apiUrl, options);
       if (!root.endsWith(API_SUFFIX)) {
-        throw invalidRepositoryUrl(request.repositoryUrl, GITLAB, `is configured with the API root ${root}, which does not end in ${API_SUFFIX}`);
+        throw invalidRepositoryUrl(
+          request.repositoryUrl,
+          GITLAB,
+          `is configured with the API root ${root}, which does not end in ${API_SUFFIX}`,
+        );
       }
       const ctx: FailureContext = {
         provider: GITLAB,

@@ -53,7 +53,9 @@ ${pipeline.namespace}/${pipeline.name}/${targetEnvironment}
 
 /** The `<ns>/<name>/<env>` a body's metadata block names, if it has one (Baton's or Weave's). */
 export function readMetadata(body: string): { namespace: string; name: string; environment: string } | undefined {
-  const match = /<details>\s*<summary>metadata<\/summary>\s*!!! DO NOT EDIT !!!\s*([^/\s<]+)\/([^/\s<]+)\/([^\s<]+)\s*<\/details>/.exec(body);
+  const match = /<details>\s*<summary>metadata<\/summary>\s*!!! DO NOT EDIT !!!\s*([^/\s<]+)\/([^/\s<]+)\/([^\s<]+)\s*<\/details>/.exec(
+    body,
+  );
   if (!match) return undefined;
   const [, namespace, name, environment] = match;
   return namespace && name && environment ? { namespace, name, environment } : undefined;

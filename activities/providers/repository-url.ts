@@ -39,7 +39,12 @@ export function repositoryPath(repositoryUrl: string, provider: string): Reposit
  * The API root to use, without a trailing slash: the configured one or the derived one. The token
  * goes there, so plain http is refused unless explicitly allowed.
  */
-export function apiRoot(repositoryUrl: string, provider: string, derived: string, options: { baseUrl?: string; allowInsecureHttp?: boolean }): string {
+export function apiRoot(
+  repositoryUrl: string,
+  provider: string,
+  derived: string,
+  options: { baseUrl?: string; allowInsecureHttp?: boolean },
+): string {
   const root = (options.baseUrl ?? derived).replace(/\/+$/, '');
   let protocol: string;
   try {
@@ -48,7 +53,11 @@ export function apiRoot(repositoryUrl: string, provider: string, derived: string
     throw invalidRepositoryUrl(repositoryUrl, provider, `leads to an API root that is not a URL (${root})`);
   }
   if (protocol === 'http:' && !options.allowInsecureHttp) {
-    throw invalidRepositoryUrl(repositoryUrl, provider, `leads to the plain-http API ${root}: the token would travel in clear text; use https`);
+    throw invalidRepositoryUrl(
+      repositoryUrl,
+      provider,
+      `leads to the plain-http API ${root}: the token would travel in clear text; use https`,
+    );
   }
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw invalidRepositoryUrl(repositoryUrl, provider, `leads to an API root that is not http(s) (${root})`);

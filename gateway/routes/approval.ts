@@ -131,7 +131,8 @@ function parseApprovalBody(raw: Buffer): ApprovalBody {
   }
   if (!validateApprovalBody(parsed)) {
     const problems = (validateApprovalBody.errors ?? []).map((e) => {
-      const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
+      const extra =
+        e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
       return escapeHtml(`body${e.instancePath} ${e.message ?? 'is invalid'}${extra}`);
     });
     throw new HttpError(400, `body is not an approval {"approver", "comment"?}: ${problems.join(', ')}`);
@@ -193,7 +194,8 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
     const key = await hmacKey(pipeline, request);
     const details = { pipeline: pipelineKey(pipeline) };
     const header = request.headers[SIGNATURE_HEADER];
-    if (header === undefined || header === '') throw unauthorized('missing X-Signature header', { ...details, signatureFailure: 'missing' });
+    if (header === undefined || header === '')
+      throw unauthorized('missing X-Signature header', { ...details, signatureFailure: 'missing' });
     const timestamp = request.headers[TIMESTAMP_HEADER];
 
     if (timestamp === undefined && config.legacyApprovalSignature && body.length === 0) {
@@ -218,7 +220,10 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
     const check = verifySignature(header, approvalCanonicalString('POST', path, timestamp, body), key);
     if (!check.ok) throw unauthorized('signature verification failed', { ...details, signatureFailure: check.failure });
     // Verified, so a single well-formed value: the digest, normalised.
-    const signature = `${check.algorithm}=${String(header).slice(String(header).indexOf('=') + 1).trim().toLowerCase()}`;
+    const signature = `${check.algorithm}=${String(header)
+      .slice(String(header).indexOf('=') + 1)
+      .trim()
+      .toLowerCase()}`;
     return { kind: 'signed', signature, expiresAt: (Number(timestamp) + APPROVAL_WINDOW_SECONDS + 1) * 1000 };
   }
 
@@ -299,7 +304,10 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
               });
             }
             metrics.approvals.inc({ outcome: 'error' });
-            throw new HttpError(500, INTERNAL_ERROR_MESSAGE, { details: { ...context, problem: 'the approve Update failed' }, cause: error });
+            throw new HttpError(500, INTERNAL_ERROR_MESSAGE, {
+              details: { ...context, problem: 'the approve Update failed' },
+              cause: error,
+            });
           }
           delivered = true;
           metrics.approvals.inc({ outcome: 'approved' });
@@ -324,4 +332,3 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
     return Promise.resolve();
   };
 }
-

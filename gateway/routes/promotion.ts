@@ -50,7 +50,6 @@ export const MAX_EVENT_BYTES = 1024 * 1024;
  * frontend restart, instead of spending them all in the first seconds of an outage.
  */
 
-
 export type PromotionRouteConfig = Pick<GatewayConfig, 'allowUnsigned' | 'promotingReasons'> & {
   temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>;
 };
@@ -195,11 +194,9 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
     const check = verifySignature(request.headers[SIGNATURE_HEADER], body, key);
     if (!check.ok) {
       metrics.signatureFailures.inc({ reason: check.failure });
-      throw new HttpError(
-        401,
-        check.failure === 'missing' ? 'missing X-Signature header' : 'signature verification failed',
-        { details: { pipeline: pipelineKey(pipeline), signatureFailure: check.failure } },
-      );
+      throw new HttpError(401, check.failure === 'missing' ? 'missing X-Signature header' : 'signature verification failed', {
+        details: { pipeline: pipelineKey(pipeline), signatureFailure: check.failure },
+      });
     }
   }
 

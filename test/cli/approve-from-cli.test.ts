@@ -73,10 +73,22 @@ describe('approving from the command line: tctl and temporal (dev server)', () =
     const listed = await tctl('workflow', 'list', '--query', "PromotionState = 'AwaitingApproval'");
     assert.match(listed, new RegExp(handle.workflowId.replaceAll('.', '\\.')));
 
-    await tctl('workflow', 'signal', '--workflow_id', handle.workflowId, '--name', 'approve', '--input', '{"approver":"tctl-user@example.com","comment":"approved with tctl"}');
+    await tctl(
+      'workflow',
+      'signal',
+      '--workflow_id',
+      handle.workflowId,
+      '--name',
+      'approve',
+      '--input',
+      '{"approver":"tctl-user@example.com","comment":"approved with tctl"}',
+    );
     const state = await harness.promotedInto(handle, 'prod');
     const approval = state.promotions.find((p) => p.targetEnvironment === 'prod')?.approval;
-    assert.deepEqual([approval?.decision, approval?.approver, approval?.comment], ['approved', 'tctl-user@example.com', 'approved with tctl']);
+    assert.deepEqual(
+      [approval?.decision, approval?.approver, approval?.comment],
+      ['approved', 'tctl-user@example.com', 'approved with tctl'],
+    );
     assert.equal((await handle.describe()).typedSearchAttributes.get(PromotionDecidedBy), 'tctl-user@example.com');
     assert.equal(harness.notifier.received[0]?.message, `Promote pipeline flux-system/podinfo-02 to prod with version ${version}`);
     await handle.terminate('test done');
@@ -84,12 +96,23 @@ describe('approving from the command line: tctl and temporal (dev server)', () =
 
   test('temporal workflow query shows the gate; temporal workflow signal rejects the release', async () => {
     const { handle } = await waitingForApproval();
-    const shown = JSON.parse(await temporal('workflow', 'query', '--workflow-id', handle.workflowId, '--name', 'state', '--output', 'json')) as {
+    const shown = JSON.parse(
+      await temporal('workflow', 'query', '--workflow-id', handle.workflowId, '--name', 'state', '--output', 'json'),
+    ) as {
       queryResult: [ReleaseState];
     };
     assert.equal(shown.queryResult[0].pendingGate?.environment, 'prod');
 
-    await temporal('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'reject', '--input', '{"approver":"cli-user@example.com","comment":"not this one"}');
+    await temporal(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'reject',
+      '--input',
+      '{"approver":"cli-user@example.com","comment":"not this one"}',
+    );
     const result = await handle.result();
     assert.equal(result.phase, ReleasePhase.rejected);
     assert.match(result.currentStep, /Rejected by cli-user@example\.com \(not this one\)/);
@@ -106,7 +129,16 @@ describe('approving from the command line: tctl and temporal (dev server)', () =
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await tctl('workflow', 'signal', '--workflow_id', handle.workflowId, '--name', 'approve');
     await temporal('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '"alice@example.com"');
-    await temporal('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'reject', '--input', '{"approver":"alice@example.com","comment":42}');
+    await temporal(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'reject',
+      '--input',
+      '{"approver":"alice@example.com","comment":42}',
+    );
     const state = await ignoredDecisions(handle, 4);
     assert.deepEqual(
       state.ignoredDecisions?.map((d) => [d.decision, d.why]),

@@ -12,7 +12,7 @@ const BIN = fileURLToPath(new URL('../../cli/baton.mjs', import.meta.url));
 const FILES: Record<string, string> = {
   'apps/podinfo/prod.yaml': 'spec:\n  chart:\n    spec:\n      version: 6.5.0 # {"$promotion": "flux-system:podinfo:prod"}\n',
   'apps/podinfo/values.yml':
-    "image:\n  tag: '6.5.0' # {'$promotion': 'flux-system:podinfo:prod'}\n  pullPolicy: IfNotPresent\n---\nother: \"1.0.0\" # {\"$promotion\": \"flux-system:podinfo:staging\"}\n",
+    'image:\n  tag: \'6.5.0\' # {\'$promotion\': \'flux-system:podinfo:prod\'}\n  pullPolicy: IfNotPresent\n---\nother: "1.0.0" # {"$promotion": "flux-system:podinfo:staging"}\n',
   'apps/other.yaml': 'plain: file\n',
   'notes.txt': 'version: 1.0.0 # {"$promotion": "flux-system:podinfo:prod"}\n',
 };

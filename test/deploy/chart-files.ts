@@ -145,7 +145,9 @@ function truthy(value: unknown): boolean {
 }
 
 function unsupported(what: string): Error {
-  return new Error(`renderEnv does not understand ${JSON.stringify(what)}: keep "baton.env" to the forms test/deploy/chart-files.ts knows, or teach it`);
+  return new Error(
+    `renderEnv does not understand ${JSON.stringify(what)}: keep "baton.env" to the forms test/deploy/chart-files.ts knows, or teach it`,
+  );
 }
 
 function operand(values: unknown, text: string): unknown {

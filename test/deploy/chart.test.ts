@@ -106,7 +106,11 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
   test("rate limit and retry keep Weave's value names and defaults", () => {
     assert.deepEqual(lookup(values, 'promotion.rateLimit'), { value: 20, interval: 30 });
     assert.deepEqual(
-      { delay: lookup(values, 'promotion.retry.delay'), maxDelay: lookup(values, 'promotion.retry.maxDelay'), threshold: lookup(values, 'promotion.retry.threshold') },
+      {
+        delay: lookup(values, 'promotion.retry.delay'),
+        maxDelay: lookup(values, 'promotion.retry.maxDelay'),
+        threshold: lookup(values, 'promotion.retry.threshold'),
+      },
       { delay: 2, maxDelay: 20, threshold: 3 },
     );
   });
@@ -151,14 +155,24 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     changed.logLevel = 'debug';
     const config = loadConfig(envRecord(renderEnv(changed)));
     assert.deepEqual(config.gateway.rateLimit, { max: 50, windowMs: 60_000 });
-    assert.deepEqual(config.releasePolicy.activityRetry, { initialInterval: 5_000, backoffCoefficient: 1.5, maximumInterval: 90_000, maximumAttempts: 7 });
+    assert.deepEqual(config.releasePolicy.activityRetry, {
+      initialInterval: 5_000,
+      backoffCoefficient: 1.5,
+      maximumInterval: 90_000,
+      maximumAttempts: 7,
+    });
     assert.equal(config.releasePolicy.idleTimeout, 7 * 24 * 3600 * 1000);
     assert.deepEqual(config.gateway.promotingReasons, ['UpgradeSucceeded']);
     assert.deepEqual(config.gateway.trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
     assert.equal(config.gateway.allowUnsigned, true);
     assert.equal(config.gateway.port, 9000);
     assert.equal(config.temporal.address, 'temporal-frontend.temporal.svc:7233');
-    assert.deepEqual(config.temporal.tls, { clientCertPath: undefined, clientKeyPath: undefined, serverRootCaPath: undefined, serverName: 'temporal.example.com' });
+    assert.deepEqual(config.temporal.tls, {
+      clientCertPath: undefined,
+      clientKeyPath: undefined,
+      serverRootCaPath: undefined,
+      serverName: 'temporal.example.com',
+    });
     assert.deepEqual(config.pipelines, { kind: 'directory', directory: lookup(values, 'pipelines.directory') });
     assert.equal(config.eventsAddress, undefined, 'an empty events.address sets no BATON_EVENTS_ADDRESS');
     assert.equal(config.logLevel, 'debug');
@@ -174,8 +188,16 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     const known = configSchemaKeys();
     assert.ok(known.has('BATON_RETRY_MAX_ATTEMPTS') && known.size > 20, 'read the schema keys of config/config.ts');
     const used = envNamesInTemplates();
-    assert.deepEqual([...used].filter((name) => !known.has(name)), [], 'variables config/config.ts does not know');
-    assert.deepEqual([...known].filter((name) => !used.has(name)), [], 'settings the chart cannot set');
+    assert.deepEqual(
+      [...used].filter((name) => !known.has(name)),
+      [],
+      'variables config/config.ts does not know',
+    );
+    assert.deepEqual(
+      [...known].filter((name) => !used.has(name)),
+      [],
+      'settings the chart cannot set',
+    );
   });
 
   test('the gateway listens on the port config/config.ts defaults to, behind a Service port named http', () => {
@@ -183,7 +205,10 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     assert.equal(lookup(values, 'service.port'), 8082);
     const [service] = skeletonDocuments('service.yaml');
     const ports = (service!.spec as { ports: { name: string; targetPort: string }[] }).ports;
-    assert.deepEqual(ports.map((p) => [p.name, p.targetPort]), [['http', 'http']]);
+    assert.deepEqual(
+      ports.map((p) => [p.name, p.targetPort]),
+      [['http', 'http']],
+    );
   });
 
   test('pods run as a non-root user on a read-only root filesystem', () => {
@@ -218,7 +243,8 @@ void describe('deploy/chart: templates', () => {
     const docs = skeletonDocuments('rbac.yaml');
     const rules = rulesOf(docs);
     for (const rule of rules) {
-      for (const field of [rule.apiGroups ?? [], rule.resources ?? [], rule.verbs]) assert.ok(!field.includes('*'), `wildcard in ${JSON.stringify(rule)}`);
+      for (const field of [rule.apiGroups ?? [], rule.resources ?? [], rule.verbs])
+        assert.ok(!field.includes('*'), `wildcard in ${JSON.stringify(rule)}`);
       if ((rule.resources ?? []).includes('secrets')) assert.deepEqual(rule.verbs, ['get'], `Secrets rule ${JSON.stringify(rule)}`);
     }
     const granted = grants(rules);
@@ -288,7 +314,8 @@ function localDependencies(file: string): { files: string[]; packages: string[] 
   ].map((m) => m[1]!);
   for (const specifier of specifiers) {
     if (specifier.startsWith('.')) files.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
-    else if (!specifier.startsWith('node:')) packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+    else if (!specifier.startsWith('node:'))
+      packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
   }
   for (const match of source.matchAll(/new URL\(\s*'(\.[^']+)',\s*import\.meta\.url\s*\)/g)) {
     files.push(resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts')));
@@ -327,7 +354,8 @@ void describe('deploy/Dockerfile', () => {
 
   test('copies every file the gateway and the worker load, and their packages are production dependencies', () => {
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
-    const covered = (file: string): boolean => copied.some((source) => file === join(REPO, source) || file.startsWith(join(REPO, source) + '/'));
+    const covered = (file: string): boolean =>
+      copied.some((source) => file === join(REPO, source) || file.startsWith(join(REPO, source) + '/'));
     const { files, packages } = runtimeClosure(['gateway/server.ts', 'worker/main.ts', 'workflows/index.ts']);
     assert.ok(files.has(join(REPO, 'deploy/crds/pipelines.weave.works_pipelines.yaml')), 'the scan follows new URL(…) file references');
     assert.deepEqual([...files].filter((f) => !covered(f)).map(repoPath), [], 'runtime files the image lacks');
@@ -362,7 +390,9 @@ interface KustomizationFile {
 }
 
 function secretValue(secret: SecretManifest, key: string): string | undefined {
-  return secret.stringData?.[key] ?? (secret.data?.[key] === undefined ? undefined : Buffer.from(secret.data[key], 'base64').toString('utf8'));
+  return (
+    secret.stringData?.[key] ?? (secret.data?.[key] === undefined ? undefined : Buffer.from(secret.data[key], 'base64').toString('utf8'))
+  );
 }
 
 function objectsIn(dir: string): Manifest[] {
@@ -428,7 +458,10 @@ void describe('deploy/examples and deploy/crds', () => {
     assert.equal(name, pipeline.metadata.name);
     const env = pipeline.spec.environments.find((e) => e.name === environment);
     assert.ok(env, `the Pipeline has an environment ${environment}`);
-    assert.ok(env.targets.some((t) => t.namespace === provider.metadata.namespace), "the Provider lives in one of the environment's target namespaces");
+    assert.ok(
+      env.targets.some((t) => t.namespace === provider.metadata.namespace),
+      "the Provider lives in one of the environment's target namespaces",
+    );
 
     const secret = only<SecretManifest>(leaf, 'Secret', provider.spec.secretRef?.name);
     assert.equal(secret.metadata.namespace, provider.metadata.namespace);
@@ -468,14 +501,17 @@ void describe('deploy/examples and deploy/crds', () => {
     assert.ok(provider.spec.secretRef && management.some((d) => d.kind === 'Secret' && d.metadata.name === provider.spec.secretRef!.name));
   });
 
-  test("the flux-system patch adds Pipeline to the enum of the Alert version the examples use, guarded by a test op", () => {
+  test('the flux-system patch adds Pipeline to the enum of the Alert version the examples use, guarded by a test op', () => {
     const [kustomization] = readDocuments<KustomizationFile>(join(EXAMPLES, 'flux/management-cluster/flux-system/kustomization.yaml'));
     const [patch] = kustomization!.patches ?? [];
     assert.equal(patch?.target.kind, 'CustomResourceDefinition');
     assert.equal(patch.target.name, 'alerts.notification.toolkit.fluxcd.io');
     const ops = parse(patch.patch) as { op: string; path: string; value: string }[];
     const add = ops.find((o) => o.op === 'add');
-    const index = /^\/spec\/versions\/(\d+)\/schema\/openAPIV3Schema\/properties\/spec\/properties\/eventSources\/items\/properties\/kind\/enum\/-$/.exec(add?.path ?? '')?.[1];
+    const index =
+      /^\/spec\/versions\/(\d+)\/schema\/openAPIV3Schema\/properties\/spec\/properties\/eventSources\/items\/properties\/kind\/enum\/-$/.exec(
+        add?.path ?? '',
+      )?.[1];
     assert.ok(index !== undefined, `unexpected add path ${add?.path}`);
     assert.equal(add!.value, 'Pipeline');
     const alertVersion = only<FluxAlert>(management, 'Alert').apiVersion.split('/')[1];
@@ -518,7 +554,10 @@ void describe('deploy/chart with helm', () => {
   });
 
   test('Helm renders baton.env exactly as this test renders it, for both Deployments', () => {
-    for (const [name, overrides] of [['defaults', {}], ['full', full]] as const) {
+    for (const [name, overrides] of [
+      ['defaults', {}],
+      ['full', full],
+    ] as const) {
       const rendered = helmTemplate(helm, ['-f', valuesFile(`${name}.yaml`, overrides)]);
       const merged = parse(readText(join(CHART, 'values.yaml'))) as Record<string, unknown>;
       deepMerge(merged, overrides);
@@ -538,7 +577,10 @@ void describe('deploy/chart with helm', () => {
     const scoped = helmTemplate(helm, ['-f', valuesFile('scoped.yaml', { rbac: { secretNamespaces: ['flux-system', 'team-a'] } })]);
     assert.ok(![...grants(rulesOf(scoped, ['ClusterRole']))].some((g) => g.startsWith('core secrets')));
     const roles = scoped.filter((d) => d.kind === 'Role');
-    assert.deepEqual(roles.map((r) => r.metadata.namespace), ['flux-system', 'team-a']);
+    assert.deepEqual(
+      roles.map((r) => r.metadata.namespace),
+      ['flux-system', 'team-a'],
+    );
     assert.deepEqual([...grants(rulesOf(roles))], ['core secrets get']);
   });
 
@@ -558,7 +600,14 @@ void describe('deploy/chart with helm', () => {
 function deepMerge(target: Record<string, unknown>, source: object): void {
   for (const [key, value] of Object.entries(source)) {
     const current = target[key];
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' && !Array.isArray(current)) {
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      current !== null &&
+      typeof current === 'object' &&
+      !Array.isArray(current)
+    ) {
       deepMerge(current as Record<string, unknown>, value as object);
     } else {
       target[key] = value;

@@ -25,21 +25,8 @@ import { createKubernetesEventNotifier } from '../../activities/notify/kubernete
 import { promotionMessage } from '../../activities/notify/notifier.js';
 import { KubernetesPipelineSource } from '../../pipelines/kubernetes-source.js';
 import { serverBinary } from '../infra/binaries.js';
-import {
-  applyPipelineCrd,
-  ensureNamespace,
-  eventually,
-  type KubeApiServer,
-  startKubeApiServer,
-} from '../infra/kube-apiserver.js';
-import {
-  EXAMPLES,
-  helmTemplate,
-  type Manifest,
-  type PolicyRule,
-  readDocuments,
-  yamlFilesUnder,
-} from './chart-files.js';
+import { applyPipelineCrd, ensureNamespace, eventually, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
+import { EXAMPLES, helmTemplate, type Manifest, type PolicyRule, readDocuments, yamlFilesUnder } from './chart-files.js';
 
 const RELEASE_NAMESPACE = 'baton-system';
 const SERVICE_ACCOUNT = 'baton';
@@ -56,12 +43,24 @@ const RESOURCES: Record<string, { prefix: string; plural: string; namespaced: bo
   'policy/v1/PodDisruptionBudget': { prefix: '/apis/policy/v1', plural: 'poddisruptionbudgets', namespaced: true },
   'networking.k8s.io/v1/Ingress': { prefix: '/apis/networking.k8s.io/v1', plural: 'ingresses', namespaced: true },
   'rbac.authorization.k8s.io/v1/ClusterRole': { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': {
+    prefix: '/apis/rbac.authorization.k8s.io/v1',
+    plural: 'clusterrolebindings',
+    namespaced: false,
+  },
   'rbac.authorization.k8s.io/v1/Role': { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'roles', namespaced: true },
   'rbac.authorization.k8s.io/v1/RoleBinding': { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings', namespaced: true },
   'pipelines.weave.works/v1alpha1/Pipeline': { prefix: '/apis/pipelines.weave.works/v1alpha1', plural: 'pipelines', namespaced: true },
-  'notification.toolkit.fluxcd.io/v1beta2/Alert': { prefix: '/apis/notification.toolkit.fluxcd.io/v1beta2', plural: 'alerts', namespaced: true },
-  'notification.toolkit.fluxcd.io/v1beta3/Alert': { prefix: '/apis/notification.toolkit.fluxcd.io/v1beta3', plural: 'alerts', namespaced: true },
+  'notification.toolkit.fluxcd.io/v1beta2/Alert': {
+    prefix: '/apis/notification.toolkit.fluxcd.io/v1beta2',
+    plural: 'alerts',
+    namespaced: true,
+  },
+  'notification.toolkit.fluxcd.io/v1beta3/Alert': {
+    prefix: '/apis/notification.toolkit.fluxcd.io/v1beta3',
+    plural: 'alerts',
+    namespaced: true,
+  },
 };
 
 interface ApiAnswer {
@@ -136,8 +135,16 @@ async function forbidden(call: Promise<unknown>, what: string): Promise<void> {
 
 /** The Flux event source kinds of the notification-controller's Alert CRD. */
 const FLUX_SOURCE_KINDS = [
-  'Bucket', 'GitRepository', 'Kustomization', 'HelmRelease', 'HelmChart', 'HelmRepository',
-  'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation', 'OCIRepository',
+  'Bucket',
+  'GitRepository',
+  'Kustomization',
+  'HelmRelease',
+  'HelmChart',
+  'HelmRepository',
+  'ImageRepository',
+  'ImagePolicy',
+  'ImageUpdateAutomation',
+  'OCIRepository',
 ];
 
 /**
@@ -209,7 +216,10 @@ interface JsonPatchOp {
 /** RFC 6902 `test` and `add` (what the flux-system patch uses), applied in place. */
 function applyJsonPatch(document: unknown, ops: JsonPatchOp[]): void {
   for (const { op, path, value } of ops) {
-    const keys = path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const keys = path
+      .split('/')
+      .slice(1)
+      .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
     const last = keys.pop()!;
     let parent = document as Record<string, unknown>;
     for (const key of keys) {
@@ -218,7 +228,8 @@ function applyJsonPatch(document: unknown, ops: JsonPatchOp[]): void {
       parent = next as Record<string, unknown>;
     }
     if (op === 'test') {
-      if (JSON.stringify(parent[last]) !== JSON.stringify(value)) throw new Error(`test ${path}: ${JSON.stringify(parent[last])} is not ${JSON.stringify(value)}`);
+      if (JSON.stringify(parent[last]) !== JSON.stringify(value))
+        throw new Error(`test ${path}: ${JSON.stringify(parent[last])} is not ${JSON.stringify(value)}`);
     } else if (op === 'add') {
       if (Array.isArray(parent) && last === '-') parent.push(value);
       else parent[last] = value;
@@ -244,7 +255,11 @@ async function applyAlertCrd(kube: KubeApiServer, crd: Record<string, unknown>):
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => (res.statusCode === 200 || res.statusCode === 201 ? resolve() : reject(new Error(`applying the Alert CRD: ${res.statusCode} ${text}`))));
+        res.on('end', () =>
+          res.statusCode === 200 || res.statusCode === 201
+            ? resolve()
+            : reject(new Error(`applying the Alert CRD: ${res.statusCode} ${text}`)),
+        );
       },
     );
     req.on('error', reject);
@@ -314,10 +329,7 @@ void describe('deploy/ against a real kube-apiserver', () => {
     source = new KubernetesPipelineSource(baton, pino({ level: 'silent' }), { reconnectDelayMs: 200, maxReconnectDelayMs: 1_000 });
     const started = source.start();
     const timer = new AbortController();
-    const synced = await Promise.race([
-      started.then(() => true),
-      sleep(30_000, false, { signal: timer.signal }).catch(() => false),
-    ]);
+    const synced = await Promise.race([started.then(() => true), sleep(30_000, false, { signal: timer.signal }).catch(() => false)]);
     timer.abort();
     assert.ok(synced, 'the Pipeline list + watch succeeded within 30 s');
     const pipeline = source.getPipeline({ namespace: 'flux-system', name: 'podinfo-02' });
@@ -363,7 +375,11 @@ void describe('deploy/ against a real kube-apiserver', () => {
       [{ resource: 'configmaps', verb: 'get', namespace: 'flux-system' }, false],
     ];
     for (const [attributes, expected] of expectations) {
-      assert.equal(await allowed(attributes), expected, `${attributes.verb} ${attributes.group ?? ''}/${attributes.resource}${attributes.subresource ? `/${attributes.subresource}` : ''}`);
+      assert.equal(
+        await allowed(attributes),
+        expected,
+        `${attributes.verb} ${attributes.group ?? ''}/${attributes.resource}${attributes.subresource ? `/${attributes.subresource}` : ''}`,
+      );
     }
   });
 
@@ -374,7 +390,8 @@ void describe('deploy/ against a real kube-apiserver', () => {
       .filter((object) => object.kind === 'Secret' || object.kind === 'Pipeline');
     assert.equal(objects.length, 4);
     // Renamed: before() already created two of them for real.
-    for (const object of objects) await createOk(kube, { ...object, metadata: { ...object.metadata, name: `${object.metadata.name}-check` } });
+    for (const object of objects)
+      await createOk(kube, { ...object, metadata: { ...object.metadata, name: `${object.metadata.name}-check` } });
   });
 
   test("Flux's Alert CRD takes kind: Pipeline on v1beta3 only with the flux-system patch (Weave's /versions/0 patch is not enough)", async () => {
@@ -388,7 +405,11 @@ void describe('deploy/ against a real kube-apiserver', () => {
 
     const weave = fluxAlertCrd();
     applyJsonPatch(weave, [
-      { op: 'add', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/eventSources/items/properties/kind/enum/-', value: 'Pipeline' },
+      {
+        op: 'add',
+        path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/eventSources/items/properties/kind/enum/-',
+        value: 'Pipeline',
+      },
     ]);
     await applyAlertCrd(kube, weave);
     await settlesTo(kube, alertFor('v1beta2', 'Pipeline', 'podinfo-02'), true);
@@ -406,25 +427,34 @@ void describe('deploy/ against a real kube-apiserver', () => {
     assert.throws(() => applyJsonPatch(moved, fluxSystemPatch()), /test \/spec\/versions\/1\/name/);
   });
 
-  test(
-    'every object the chart renders passes strict server-side validation (defaults and every option set)',
-    async () => {
-      const sets = [
-        [],
-        [
-          '--set', 'ingress.enabled=true', '--set', 'ingress.className=nginx',
-          '--set', 'rbac.secretNamespaces={flux-system,team-a}',
-          '--set', 'temporal.tls.secretName=baton-temporal-tls', '--set', 'temporal.tls.caKey=ca.crt',
-          '--set', 'temporal.apiKey.secretName=baton-temporal-api-key',
-          '--set', 'pipelines.source=directory', '--set', 'events.address=',
-          '--set', 'metrics.scrapeAnnotations=false',
-        ],
-      ];
-      for (const args of sets) {
-        const objects = helmTemplate(serverBinary('helm'), args, HELM_NAMESPACE);
-        assert.ok(objects.some((o) => o.kind === 'Deployment'));
-        for (const object of objects) await createOk(kube, object, { namespace: HELM_NAMESPACE });
-      }
-    },
-  );
+  test('every object the chart renders passes strict server-side validation (defaults and every option set)', async () => {
+    const sets = [
+      [],
+      [
+        '--set',
+        'ingress.enabled=true',
+        '--set',
+        'ingress.className=nginx',
+        '--set',
+        'rbac.secretNamespaces={flux-system,team-a}',
+        '--set',
+        'temporal.tls.secretName=baton-temporal-tls',
+        '--set',
+        'temporal.tls.caKey=ca.crt',
+        '--set',
+        'temporal.apiKey.secretName=baton-temporal-api-key',
+        '--set',
+        'pipelines.source=directory',
+        '--set',
+        'events.address=',
+        '--set',
+        'metrics.scrapeAnnotations=false',
+      ],
+    ];
+    for (const args of sets) {
+      const objects = helmTemplate(serverBinary('helm'), args, HELM_NAMESPACE);
+      assert.ok(objects.some((o) => o.kind === 'Deployment'));
+      for (const object of objects) await createOk(kube, object, { namespace: HELM_NAMESPACE });
+    }
+  });
 });

@@ -109,7 +109,11 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
   function handle(request: FakeRequest): FakeResponse {
     const given = credential(request.headers);
     if (!given || given.scheme !== 'bearer' || given.value !== options.token) {
-      return errors(401, 'com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException', 'Authentication failed. Please check your credentials and try again.');
+      return errors(
+        401,
+        'com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException',
+        'Authentication failed. Please check your credentials and try again.',
+      );
     }
     const prefix = `${context}/rest/api/1.0/projects/`;
     const path = request.url.pathname;
@@ -171,7 +175,13 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
           : canonical;
       const fromRef = qualify(body.fromRef.id);
       const toRef = qualify(body.toRef.id);
-      const existing = repo.pulls.find((p) => p.state === 'OPEN' && p.fromRef === fromRef && p.toRef === toRef && p.fromRepository.toLowerCase() === fromRepository.toLowerCase());
+      const existing = repo.pulls.find(
+        (p) =>
+          p.state === 'OPEN' &&
+          p.fromRef === fromRef &&
+          p.toRef === toRef &&
+          p.fromRepository.toLowerCase() === fromRepository.toLowerCase(),
+      );
       if (existing) {
         return errors(
           409,

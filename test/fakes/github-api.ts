@@ -11,7 +11,16 @@
  * - 401 "Bad credentials" for a missing or wrong token, 404 "Not Found" for an unknown repository;
  *   `x-ratelimit-*` headers on every answer. Rate limits and outages come from `respondNext`.
  */
-import { credential, type FakeRequest, type FakeResponse, HttpFake, linkHeader, pageOf, positiveInt, type TlsOptions } from './http-fake.js';
+import {
+  credential,
+  type FakeRequest,
+  type FakeResponse,
+  HttpFake,
+  linkHeader,
+  pageOf,
+  positiveInt,
+  type TlsOptions,
+} from './http-fake.js';
 
 export interface GitHubFakeOptions {
   token: string;
@@ -72,8 +81,7 @@ export async function startGitHubApi(options: GitHubFakeOptions): Promise<GitHub
     body,
     headers: { ...rateHeaders, ...headers },
   });
-  const notFound = (docs = 'https://docs.github.com/rest') =>
-    json(404, { message: 'Not Found', documentation_url: docs, status: '404' });
+  const notFound = (docs = 'https://docs.github.com/rest') => json(404, { message: 'Not Found', documentation_url: docs, status: '404' });
 
   const repoJson = (fullName: string) => {
     const [owner = '', name = ''] = fullName.split('/');
@@ -145,7 +153,11 @@ export async function startGitHubApi(options: GitHubFakeOptions): Promise<GitHub
         last: page < last ? at(last) : undefined,
         first: page > 1 ? at(1) : undefined,
       });
-      return json(200, items.map((p) => pullJson(fullName, p)), link ? { link } : {});
+      return json(
+        200,
+        items.map((p) => pullJson(fullName, p)),
+        link ? { link } : {},
+      );
     }
 
     if (request.method === 'POST' && number === undefined) {

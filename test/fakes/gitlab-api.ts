@@ -13,7 +13,16 @@
  *   404 `{"message":"404 Project Not Found"}`. Rate limits (429, text "Retry later", `Retry-After`,
  *   `RateLimit-*`) and outages come from `respondNext`.
  */
-import { credential, type FakeRequest, type FakeResponse, HttpFake, linkHeader, pageOf, positiveInt, type TlsOptions } from './http-fake.js';
+import {
+  credential,
+  type FakeRequest,
+  type FakeResponse,
+  HttpFake,
+  linkHeader,
+  pageOf,
+  positiveInt,
+  type TlsOptions,
+} from './http-fake.js';
 
 export interface GitLabFakeOptions {
   token: string;
@@ -46,7 +55,10 @@ export interface GitLabApiFake {
   webUrl: string;
   http: HttpFake;
   mergeRequests(project: string): FakeMergeRequest[];
-  seedMergeRequest(project: string, seed: Partial<FakeMergeRequest> & Pick<FakeMergeRequest, 'source_branch' | 'target_branch'>): FakeMergeRequest;
+  seedMergeRequest(
+    project: string,
+    seed: Partial<FakeMergeRequest> & Pick<FakeMergeRequest, 'source_branch' | 'target_branch'>,
+  ): FakeMergeRequest;
   close(): Promise<void>;
 }
 
@@ -107,7 +119,11 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
       const target = q.get('target_branch');
       const selected = all
         .filter((mr) => state === 'all' || mr.state === state)
-        .filter((mr) => options.ignoreListFilters || ((source === null || mr.source_branch === source) && (target === null || mr.target_branch === target)))
+        .filter(
+          (mr) =>
+            options.ignoreListFilters ||
+            ((source === null || mr.source_branch === source) && (target === null || mr.target_branch === target)),
+        )
         .sort((a, b) => b.iid - a.iid);
       const perPage = Math.min(positiveInt(q.get('per_page'), 20), maxPageSize);
       const page = positiveInt(q.get('page'), 1);
@@ -144,7 +160,11 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
         if (typeof body[field] !== 'string' || body[field] === '') return { status: 400, body: { error: `${field} is missing` } };
       }
       const existing = all.find(
-        (mr) => mr.state === 'opened' && mr.source_branch === body.source_branch && mr.target_branch === body.target_branch && mr.source_project_id === project.id,
+        (mr) =>
+          mr.state === 'opened' &&
+          mr.source_branch === body.source_branch &&
+          mr.target_branch === body.target_branch &&
+          mr.source_project_id === project.id,
       );
       if (existing) {
         return { status: 409, body: { message: [`Another open merge request already exists for this source branch: !${existing.iid}`] } };

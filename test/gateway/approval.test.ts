@@ -43,7 +43,10 @@ let legacyApp: FastifyInstance;
 
 const now = (): number => Math.floor(Date.now() / 1000);
 const approve = (path: string, body: object | string, options: { timestamp?: number; key?: string } = {}): InjectOptions =>
-  signedApproval(path, body, { key: options.key ?? HMAC_KEY, ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }) });
+  signedApproval(path, body, {
+    key: options.key ?? HMAC_KEY,
+    ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
+  });
 
 /** A release of podinfo-02 reported in test: it waits for approval into prod. */
 async function waitingRelease(): Promise<{ handle: Awaited<ReturnType<ReleaseHarness['startRelease']>>['handle']; version: string }> {
@@ -94,7 +97,9 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
       const response = await app.inject(approve(url, { approver: 'alice' }));
       assert.equal(response.statusCode, 404, `${url}: ${response.body}`);
     }
-    const unknown = await app.inject(approve(approvalPath({ namespace: 'flux-system', name: 'nope' }, 'prod', '1.0.0'), { approver: 'alice' }));
+    const unknown = await app.inject(
+      approve(approvalPath({ namespace: 'flux-system', name: 'nope' }, 'prod', '1.0.0'), { approver: 'alice' }),
+    );
     assert.equal(unknown.statusCode, 404);
     assert.equal(unknown.json<{ message: string }>().message, 'Pipeline flux-system/nope not found');
   });
@@ -103,16 +108,32 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
     const noTimestamp = approve(path, { approver: 'alice' });
     delete (noTimestamp.headers as Record<string, string>)['x-baton-timestamp'];
     const cases: [string, InjectOptions, RegExp][] = [
-      ['no signature', { ...approve(path, { approver: 'alice' }), headers: { 'content-type': 'application/json', 'x-baton-timestamp': String(now()) } }, /missing X-Signature/],
+      [
+        'no signature',
+        { ...approve(path, { approver: 'alice' }), headers: { 'content-type': 'application/json', 'x-baton-timestamp': String(now()) } },
+        /missing X-Signature/,
+      ],
       ['no timestamp', noTimestamp, /missing X-Baton-Timestamp/],
       ['wrong key', approve(path, { approver: 'alice' }, { key: 'not-the-key' }), /signature verification failed/],
-      ['another revision', { ...approve(approvalPath(PODINFO, 'prod', '6.7.2'), { approver: 'alice' }), url: path }, /signature verification failed/],
-      ['another environment', { ...approve(approvalPath(PODINFO, 'test', '6.7.1'), { approver: 'alice' }), url: path }, /signature verification failed/],
+      [
+        'another revision',
+        { ...approve(approvalPath(PODINFO, 'prod', '6.7.2'), { approver: 'alice' }), url: path },
+        /signature verification failed/,
+      ],
+      [
+        'another environment',
+        { ...approve(approvalPath(PODINFO, 'test', '6.7.1'), { approver: 'alice' }), url: path },
+        /signature verification failed/,
+      ],
     ];
     // Another approver than the one signed for: the body is covered too.
     const signed = approve(path, { approver: 'alice' });
     cases.push(['another approver', { ...signed, payload: JSON.stringify({ approver: 'mallory' }) }, /signature verification failed/]);
-    cases.push(['a timestamp that is not unix seconds', { ...signed, headers: { ...signed.headers, 'x-baton-timestamp': 'yesterday' } }, /unix time in seconds/]);
+    cases.push([
+      'a timestamp that is not unix seconds',
+      { ...signed, headers: { ...signed.headers, 'x-baton-timestamp': 'yesterday' } },
+      /unix time in seconds/,
+    ]);
     for (const [name, request, message] of cases) {
       const response = await app.inject(request);
       assert.equal(response.statusCode, 401, `${name}: ${response.body}`);
@@ -129,7 +150,16 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
   });
 
   test('400 for a body that is not {approver, comment?}', async () => {
-    for (const body of ['not json', {}, { approver: '' }, { approver: '   ' }, { approver: 42 }, { approver: 'alice', comment: 7 }, { approver: 'alice', extra: true }, []]) {
+    for (const body of [
+      'not json',
+      {},
+      { approver: '' },
+      { approver: '   ' },
+      { approver: 42 },
+      { approver: 'alice', comment: 7 },
+      { approver: 'alice', extra: true },
+      [],
+    ]) {
       const response = await app.inject(approve(path, body));
       assert.equal(response.statusCode, 400, `${JSON.stringify(body)}: ${response.body}`);
     }
@@ -204,7 +234,10 @@ describe('delivered to the release workflow', () => {
     }
     // A second, freshly signed decision: 422.
     assertRefused(await app.inject(approve(path, { approver: 'bob@example.com' })), /not waiting for approval/);
-    assert.equal((await handle.query(stateQuery)).promotions.find((p) => p.targetEnvironment === 'prod')?.approval?.approver, 'alice@example.com');
+    assert.equal(
+      (await handle.query(stateQuery)).promotions.find((p) => p.targetEnvironment === 'prod')?.approval?.approver,
+      'alice@example.com',
+    );
     await handle.terminate('test done');
   });
 
@@ -219,7 +252,10 @@ describe('delivered to the release workflow', () => {
   test('422 for a wrong revision, a wrong or unknown environment, and a release not waiting', async () => {
     const { handle, version } = await waitingRelease();
     assertRefused(await app.inject(approve(approvalPath(PODINFO, 'prod', '6.6.6'), { approver: 'alice' })), /no release of 6\.6\.6/);
-    assertRefused(await app.inject(approve(approvalPath(PODINFO, 'test', version), { approver: 'alice' })), /test is not waiting for approval; prod is/);
+    assertRefused(
+      await app.inject(approve(approvalPath(PODINFO, 'test', version), { approver: 'alice' })),
+      /test is not waiting for approval; prod is/,
+    );
     assertRefused(
       await app.inject(approve(approvalPath(PODINFO, 'staging', version), { approver: 'alice' })),
       /staging is not waiting for approval; prod is \(Pipeline flux-system\/podinfo-02 has no environment staging\)/,
@@ -237,7 +273,10 @@ describe('delivered to the release workflow', () => {
 
     // A release that ended (here: terminated) waits for nothing either.
     await handle.terminate('test done');
-    assertRefused(await app.inject(approve(approvalPath(PODINFO, 'prod', version), { approver: 'alice' })), new RegExp(`no release of ${version.replaceAll('.', '\\.')} is running`));
+    assertRefused(
+      await app.inject(approve(approvalPath(PODINFO, 'prod', version), { approver: 'alice' })),
+      new RegExp(`no release of ${version.replaceAll('.', '\\.')} is running`),
+    );
   });
 
   test('the legacy signature, when allowed, approves as weave-legacy-approval', async () => {
@@ -261,7 +300,10 @@ describe('delivered to the release workflow', () => {
 });
 
 test('503 with Retry-After when Temporal is unreachable; the request may be sent again', async () => {
-  const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}`, interceptors: [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)] });
+  const connection = Connection.lazy({
+    address: `127.0.0.1:${await closedPort()}`,
+    interceptors: [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)],
+  });
   const approvals = createTemporalReleaseApprover(new Client({ connection, namespace: 'default' }), { timeoutMs: 1_000 });
   const down = await testApp({ pipelines, releases: unreachableStarter(), approvals });
   try {

@@ -46,8 +46,9 @@ export function variant(name: string, ...replacements: [string, string][]): Buff
 }
 
 /** The `hmac-key` of the example Secret, read from the manifest so the two never drift apart. */
-export const HMAC_KEY: string = (parse(readFileSync(WEBHOOK_SECRET_FILE, 'utf8')) as { stringData: { 'hmac-key': string } })
-  .stringData['hmac-key'];
+export const HMAC_KEY: string = (parse(readFileSync(WEBHOOK_SECRET_FILE, 'utf8')) as { stringData: { 'hmac-key': string } }).stringData[
+  'hmac-key'
+];
 
 export const PODINFO = '/promotion/flux-system/podinfo-02';
 

@@ -88,10 +88,7 @@ before(async () => {
   app = await testApp({ pipelines: examples, releases });
 
   const dir = await manifestDirectory({
-    'secrets.yaml': [
-      webhookSecret('podinfo-02-webhook', { 'hmac-key': HMAC_KEY }),
-      webhookSecret('keyless-webhook', { token: HMAC_KEY }),
-    ],
+    'secrets.yaml': [webhookSecret('podinfo-02-webhook', { 'hmac-key': HMAC_KEY }), webhookSecret('keyless-webhook', { token: HMAC_KEY })],
     'pipelines.yaml': [
       podinfoVariant('unsigned', (spec) => {
         spec.promotion = { strategy: { notification: {} } };
@@ -164,7 +161,11 @@ describe('path: 404 unless it has the three segments', () => {
 
 describe('Pipeline: 404 when it does not exist', () => {
   it('unknown name or namespace → 404', async () => {
-    assertError(await app.inject(delivery('/promotion/flux-system/podinfo-03/dev', body)), 404, 'Pipeline flux-system/podinfo-03 not found');
+    assertError(
+      await app.inject(delivery('/promotion/flux-system/podinfo-03/dev', body)),
+      404,
+      'Pipeline flux-system/podinfo-03 not found',
+    );
     assertError(await app.inject(delivery('/promotion/default/podinfo-02/dev', body)), 404);
   });
 
@@ -198,9 +199,7 @@ describe('body transport: 415 unless application/json, 413 over 1 MiB', () => {
   });
 
   it('application/json; charset=utf-8 is JSON', async () => {
-    const response = await app.inject(
-      delivery(`${PODINFO}/dev`, body, { headers: { 'content-type': 'application/json; charset=utf-8' } }),
-    );
+    const response = await app.inject(delivery(`${PODINFO}/dev`, body, { headers: { 'content-type': 'application/json; charset=utf-8' } }));
     assert.equal(response.statusCode, 202, response.body);
   });
 
@@ -341,7 +340,7 @@ describe('422s, in the order of the table', () => {
     );
   });
 
-  it("involved object in a namespace that is not a target of the source environment → 422", async () => {
+  it('involved object in a namespace that is not a target of the source environment → 422', async () => {
     const fromQa = variant(FIXTURES.upgradeSucceeded, ['"namespace":"podinfo-02-dev"', '"namespace":"podinfo-02-qa"']);
     assertError(await app.inject(delivery(`${PODINFO}/dev`, fromQa)), 422, 'involved object does not match Pipeline definition');
   });

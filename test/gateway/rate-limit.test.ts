@@ -67,10 +67,7 @@ describe('rate limit: 429 + Retry-After once a client used its allowance', () =>
     // A well-formed, correctly signed event is refused as well: the limit comes first.
     const signed = await app.inject({ ...delivery(`${PODINFO}/dev`, fixture(FIXTURES.upgradeSucceeded)), remoteAddress: '198.51.100.1' });
     assert.equal(signed.statusCode, 429);
-    assert.equal(
-      metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'baton_gateway_rate_limited_requests_total'),
-      2,
-    );
+    assert.equal(metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'baton_gateway_rate_limited_requests_total'), 2);
   });
 
   it('on 404s (unknown paths and unknown Pipelines), sharing the client’s one allowance', async () => {
@@ -109,7 +106,11 @@ describe('X-Forwarded-For', () => {
     const app = await limitedApp({ trustedProxies: ['10.0.0.0/8'] });
     const codes: number[] = [];
     for (let i = 0; i <= MAX; i++) {
-      const response = await app.inject({ ...unsigned, remoteAddress: '203.0.113.7', headers: { ...unsigned.headers, 'x-forwarded-for': `192.0.2.${i}` } });
+      const response = await app.inject({
+        ...unsigned,
+        remoteAddress: '203.0.113.7',
+        headers: { ...unsigned.headers, 'x-forwarded-for': `192.0.2.${i}` },
+      });
       codes.push(response.statusCode);
     }
     assert.deepEqual(codes, [401, 401, 401, 429]);
@@ -119,7 +120,11 @@ describe('X-Forwarded-For', () => {
     const app = await limitedApp();
     const codes: number[] = [];
     for (let i = 0; i <= MAX; i++) {
-      const response = await app.inject({ ...unsigned, remoteAddress: '10.1.2.3', headers: { ...unsigned.headers, 'x-forwarded-for': `192.0.2.${i}` } });
+      const response = await app.inject({
+        ...unsigned,
+        remoteAddress: '10.1.2.3',
+        headers: { ...unsigned.headers, 'x-forwarded-for': `192.0.2.${i}` },
+      });
       codes.push(response.statusCode);
     }
     assert.deepEqual(codes, [401, 401, 401, 429]);

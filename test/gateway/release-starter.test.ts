@@ -33,7 +33,6 @@ import {
   variant,
 } from './helpers.js';
 
-
 let env: TestWorkflowEnvironment;
 let pipelines: DirectoryPipelineSource;
 let podinfo: Pipeline;
@@ -106,7 +105,11 @@ describe('deliver', () => {
     const history = await handle.fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const input = JSON.parse(Buffer.from(started?.input?.payloads?.[0]?.data ?? []).toString('utf8')) as unknown;
-    assert.deepEqual(input, { pipeline: { namespace: 'flux-system', name: 'podinfo-02' }, version: '1.0.0', policy: DEFAULT_RELEASE_POLICY });
+    assert.deepEqual(input, {
+      pipeline: { namespace: 'flux-system', name: 'podinfo-02' },
+      version: '1.0.0',
+      policy: DEFAULT_RELEASE_POLICY,
+    });
   });
 
   it('a repeated delivery signals the same run', async () => {
@@ -177,7 +180,10 @@ describe('Temporal unreachable', () => {
     ['the gateway’s short gRPC retries', [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)]],
   ] as const) {
     it(`throws TemporalUnavailableError within the signal timeout (${name}), and drains before the connection closes`, async () => {
-      const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}`, ...(interceptors ? { interceptors: [...interceptors] } : {}) });
+      const connection = Connection.lazy({
+        address: `127.0.0.1:${await closedPort()}`,
+        ...(interceptors ? { interceptors: [...interceptors] } : {}),
+      });
       const starter = createTemporalReleaseStarter(new Client({ connection, namespace: 'default' }), {
         taskQueue: 'starter-test',
         policy: DEFAULT_RELEASE_POLICY,

@@ -186,7 +186,9 @@ async function handle(bridge: Bridge, request: IncomingMessage, response: Server
   const user = authenticatedUser(request, bridge.credentials);
   if (user === undefined) {
     request.resume();
-    response.writeHead(401, { 'www-authenticate': `Basic realm="${REALM}"`, 'content-type': 'text/plain' }).end('authentication required\n');
+    response
+      .writeHead(401, { 'www-authenticate': `Basic realm="${REALM}"`, 'content-type': 'text/plain' })
+      .end('authentication required\n');
     record(401);
     return;
   }
@@ -209,8 +211,23 @@ async function selfSignedCertificate(dir: string): Promise<{ key: string; cert: 
   const key = join(dir, 'tls.key');
   const cert = join(dir, 'tls.crt');
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
   ]);
   return { key, cert };
 }

@@ -13,13 +13,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ApiextensionsV1Api,
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
+import { ApiextensionsV1Api, ApiException, CoreV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { serverBinary } from './binaries.js';
 
@@ -118,13 +112,10 @@ interface HttpsProbe {
 
 function httpsStatus({ port, path, token, ca }: HttpsProbe): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
+    const req = request({ host: '127.0.0.1', port, path, ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
     req.end();

@@ -64,7 +64,9 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     });
     assert.match(listed, /release\/flux-system\/podinfo-02\/6\.7\.1/);
 
-    const toTest = await eventually('the promotion into test', () => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'));
+    const toTest = await eventually('the promotion into test', () =>
+      receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'),
+    );
     assert.equal(toTest.reason, 'Promote');
     assert.equal(toTest.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.7.1');
     assert.deepEqual(
@@ -88,8 +90,19 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     assert.deepEqual(waiting.typedSearchAttributes.get(PromotionState), 'AwaitingApproval');
     assert.equal(receiver.events.length, 1, 'nothing is promoted into prod before approval');
 
-    await temporalCli('workflow', 'signal', '--workflow-id', first.body.workflowId, '--name', 'approve', '--input', '{"approver":"release-manager@example.com","comment":"ship it"}');
-    const toProd = await eventually('the promotion into prod', () => receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'));
+    await temporalCli(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      first.body.workflowId,
+      '--name',
+      'approve',
+      '--input',
+      '{"approver":"release-manager@example.com","comment":"ship it"}',
+    );
+    const toProd = await eventually('the promotion into prod', () =>
+      receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'),
+    );
     assert.equal(toProd.message, 'Promote pipeline flux-system/podinfo-02 to prod with version 6.7.1');
 
     assert.equal((await sendEvent('prod', FIXTURES.upgradeSucceeded, 'podinfo-02-prod')).status, 202);
@@ -119,7 +132,9 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     const accepted = await sendEvent('dev', FIXTURES.installSucceededOci);
     assert.equal(accepted.status, 202);
     assert.equal(accepted.body.workflowId, 'release/flux-system/podinfo-02/6.6.1');
-    const event = await eventually('the promotion of 6.6.1', () => receiver.events.find((e) => e.metadata['pipelines.weave.works/version'] === '6.6.1'));
+    const event = await eventually('the promotion of 6.6.1', () =>
+      receiver.events.find((e) => e.metadata['pipelines.weave.works/version'] === '6.6.1'),
+    );
     assert.equal(event.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.6.1');
   });
 

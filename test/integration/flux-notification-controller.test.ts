@@ -51,7 +51,9 @@ const WEBHOOK_SECRET = new URL('../../examples/pipelines/podinfo-02-webhook-secr
  */
 function asHelmControllerSends(fixture: string): FluxEventBody {
   const event = JSON.parse(fixtureBody(fixture).toString('utf8')) as FluxEventBody;
-  const metadata = Object.fromEntries(Object.entries(event.metadata ?? {}).map(([key, value]) => [key.includes('/') ? key : `${HELM_GROUP}/${key}`, value]));
+  const metadata = Object.fromEntries(
+    Object.entries(event.metadata ?? {}).map(([key, value]) => [key.includes('/') ? key : `${HELM_GROUP}/${key}`, value]),
+  );
   return { ...event, metadata };
 }
 
@@ -101,7 +103,10 @@ void describe('the real Flux notification-controller and Baton', () => {
    * docs have users create on a leaf cluster. Returns a function deleting the Provider and Alert.
    */
   async function leafClusterNotifications(name: string, token: string): Promise<() => Promise<void>> {
-    await core.createNamespacedSecret({ namespace: DEV_NAMESPACE, body: { metadata: { name, namespace: DEV_NAMESPACE }, stringData: { token } } });
+    await core.createNamespacedSecret({
+      namespace: DEV_NAMESPACE,
+      body: { metadata: { name, namespace: DEV_NAMESPACE }, stringData: { token } },
+    });
     const metadata = { name, namespace: DEV_NAMESPACE };
     await createFluxNotificationObject(kube.kubeConfig, 'providers', {
       metadata,
@@ -169,7 +174,7 @@ void describe('the real Flux notification-controller and Baton', () => {
     await kube?.stop();
   });
 
-  test('Flux → Baton: the controller signs helm-controller\'s event with the Secret token, the gateway verifies it and the release promotes into test', async () => {
+  test("Flux → Baton: the controller signs helm-controller's event with the Secret token, the gateway verifies it and the release promotes into test", async () => {
     const removeNotifications = await leafClusterNotifications('baton-promotion', hmacKey);
     try {
       const [accepted, refused] = [await promotionAnswers(202), await promotionAnswers(401)];
@@ -192,7 +197,11 @@ void describe('the real Flux notification-controller and Baton', () => {
         name: 'podinfo',
       });
       assert.deepEqual(
-        { source: state.promotions[0]?.sourceEnvironment, target: state.promotions[0]?.targetEnvironment, strategy: state.promotions[0]?.strategy },
+        {
+          source: state.promotions[0]?.sourceEnvironment,
+          target: state.promotions[0]?.targetEnvironment,
+          strategy: state.promotions[0]?.strategy,
+        },
         { source: 'dev', target: 'test', strategy: 'notification' },
       );
 
@@ -205,7 +214,7 @@ void describe('the real Flux notification-controller and Baton', () => {
     }
   });
 
-  test('Flux → Baton: a Provider whose token is not the Pipeline\'s hmac-key is refused with 401 and starts nothing', async () => {
+  test("Flux → Baton: a Provider whose token is not the Pipeline's hmac-key is refused with 401 and starts nothing", async () => {
     const removeNotifications = await leafClusterNotifications('baton-promotion-wrong-key', 'not-the-pipelines-hmac-key');
     try {
       const refused = await promotionAnswers(401);
@@ -226,13 +235,16 @@ void describe('the real Flux notification-controller and Baton', () => {
 
       // One delivery, one 401: Flux does not retry a 4xx.
       assert.equal(await promotionAnswers(401), refused + 1);
-      await assert.rejects(temporal.client.workflow.getHandle(`release/${PIPELINE.namespace}/${PIPELINE.name}/6.7.3`).describe(), /not found/i);
+      await assert.rejects(
+        temporal.client.workflow.getHandle(`release/${PIPELINE.namespace}/${PIPELINE.name}/6.7.3`).describe(),
+        /not found/i,
+      );
     } finally {
       await removeNotifications();
     }
   });
 
-  test('Baton → Flux: an Alert on the Pipeline forwards Baton\'s Promote event, its metadata keys stripped of the pipelines.weave.works/ prefix', async () => {
+  test("Baton → Flux: an Alert on the Pipeline forwards Baton's Promote event, its metadata keys stripped of the pipelines.weave.works/ prefix", async () => {
     // The promotion of 6.7.1 into test. The first test caused it through Flux; the same dev event,
     // signed as Flux signs it, lets this test stand alone, and a repeat changes nothing.
     const body = fixtureBody(FIXTURES.upgradeSucceeded);

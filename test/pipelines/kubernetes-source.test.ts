@@ -11,13 +11,7 @@ import { parse } from 'yaml';
 import { PIPELINE_GROUP, type PipelineSpec } from '../../model/pipeline.js';
 import { KubernetesPipelineSource } from '../../pipelines/kubernetes-source.js';
 import { loadKubeConfig } from '../../pipelines/kube-config.js';
-import {
-  applyPipelineCrd,
-  ensureNamespace,
-  eventually,
-  type KubeApiServer,
-  startKubeApiServer,
-} from '../infra/kube-apiserver.js';
+import { applyPipelineCrd, ensureNamespace, eventually, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
 
 const FIXTURE = new URL('../fixtures/pipelines/podinfo-02-pull-request.yaml', import.meta.url);
 const EXAMPLE = new URL('../../examples/pipelines/podinfo-02.yaml', import.meta.url);
@@ -60,7 +54,13 @@ void describe('KubernetesPipelineSource against a real kube-apiserver', () => {
   /** What `kubectl create -f` sends: the manifest as written, unknown fields refused (--validate=strict). */
   function kubectlCreate(body: PipelineManifest, options: { dryRun?: 'All' } = {}): Promise<PipelineManifest> {
     const { namespace } = body.metadata;
-    return customObjects.createNamespacedCustomObject({ ...pipelines, namespace, body, fieldValidation: 'Strict', ...options }) as Promise<PipelineManifest>;
+    return customObjects.createNamespacedCustomObject({
+      ...pipelines,
+      namespace,
+      body,
+      fieldValidation: 'Strict',
+      ...options,
+    }) as Promise<PipelineManifest>;
   }
 
   before(async () => {
@@ -71,7 +71,11 @@ void describe('KubernetesPipelineSource against a real kube-apiserver', () => {
     const kubeConfig = loadKubeConfig({ path: kube.kubeconfigPath });
     customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
     core = kubeConfig.makeApiClient(CoreV1Api);
-    source = new KubernetesPipelineSource(kubeConfig, logs.log, { secretTtlMs: 10 * 60_000, reconnectDelayMs: 200, maxReconnectDelayMs: 1_000 });
+    source = new KubernetesPipelineSource(kubeConfig, logs.log, {
+      secretTtlMs: 10 * 60_000,
+      reconnectDelayMs: 200,
+      maxReconnectDelayMs: 1_000,
+    });
   });
 
   after(async () => {
@@ -102,7 +106,11 @@ void describe('KubernetesPipelineSource against a real kube-apiserver', () => {
     await source.start();
     assert.equal(source.isSynced(), true);
     const fixture = await manifest(FIXTURE);
-    const stored = (await customObjects.getNamespacedCustomObject({ ...pipelines, namespace: NAMESPACE, name: 'podinfo-02' })) as PipelineManifest;
+    const stored = (await customObjects.getNamespacedCustomObject({
+      ...pipelines,
+      namespace: NAMESPACE,
+      name: 'podinfo-02',
+    })) as PipelineManifest;
     const pipeline = source.getPipeline({ namespace: NAMESPACE, name: 'podinfo-02' });
     assert.ok(pipeline, 'podinfo-02 is in the cache');
     assert.deepEqual(pipeline.spec, fixture.spec);
@@ -111,7 +119,11 @@ void describe('KubernetesPipelineSource against a real kube-apiserver', () => {
   });
 
   void test('an update is seen through the watch', async () => {
-    const stored = (await customObjects.getNamespacedCustomObject({ ...pipelines, namespace: NAMESPACE, name: 'podinfo-02' })) as PipelineManifest;
+    const stored = (await customObjects.getNamespacedCustomObject({
+      ...pipelines,
+      namespace: NAMESPACE,
+      name: 'podinfo-02',
+    })) as PipelineManifest;
     const pullRequest = stored.spec.promotion?.strategy['pull-request'];
     assert.ok(pullRequest);
     pullRequest.baseBranch = 'release';

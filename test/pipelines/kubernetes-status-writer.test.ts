@@ -49,7 +49,7 @@ void describe('KubernetesPipelineStatusWriter against a real kube-apiserver', ()
 
   async function status(name: string): Promise<NonNullable<PipelineStatusObject['status']> & Record<string, unknown>> {
     const object = (await api.getNamespacedCustomObject({ ...PIPELINE_RESOURCE, namespace: NAMESPACE, name })) as PipelineStatusObject;
-    return (object.status ?? {});
+    return object.status ?? {};
   }
 
   /** What `kubectl get pipelines` receives: the apiserver renders the CRD's printer columns. */
@@ -152,20 +152,31 @@ void describe('KubernetesPipelineStatusWriter against a real kube-apiserver', ()
   });
 
   void test('a Pipeline that is gone is not an error', async () => {
-    await writer.write({ pipeline: { namespace: NAMESPACE, name: 'never-existed' }, environment: 'prod', waitingApproval: { revision: '1.0.0' } });
-    await writer.write({ pipeline: { namespace: NAMESPACE, name: 'never-existed' }, environment: 'prod', lastPromotion: summary('1.0.0', 'Promoted') });
+    await writer.write({
+      pipeline: { namespace: NAMESPACE, name: 'never-existed' },
+      environment: 'prod',
+      waitingApproval: { revision: '1.0.0' },
+    });
+    await writer.write({
+      pipeline: { namespace: NAMESPACE, name: 'never-existed' },
+      environment: 'prod',
+      lastPromotion: summary('1.0.0', 'Promoted'),
+    });
   });
 
   void test('a forbidden write is a non-retryable failure naming the missing verb', async () => {
     await createPipeline('forbidden');
     const restricted = new KubernetesPipelineStatusWriter(kube.restrictedKubeConfig, log);
     const pipeline = { namespace: NAMESPACE, name: 'forbidden' };
-    await assert.rejects(restricted.write({ pipeline, environment: 'prod', lastPromotion: summary('1.0.0', 'Promoted') }), (error: unknown) => {
-      assert.ok(error instanceof ApplicationFailure);
-      assert.equal(error.nonRetryable, true);
-      assert.match(error.message, /RBAC: baton needs patch on pipelines\/status/);
-      return true;
-    });
+    await assert.rejects(
+      restricted.write({ pipeline, environment: 'prod', lastPromotion: summary('1.0.0', 'Promoted') }),
+      (error: unknown) => {
+        assert.ok(error instanceof ApplicationFailure);
+        assert.equal(error.nonRetryable, true);
+        assert.match(error.message, /RBAC: baton needs patch on pipelines\/status/);
+        return true;
+      },
+    );
     await assert.rejects(restricted.write({ pipeline, environment: 'prod', waitingApproval: { revision: '1.0.0' } }), (error: unknown) => {
       assert.ok(error instanceof ApplicationFailure);
       assert.equal(error.nonRetryable, true);
@@ -190,21 +201,21 @@ void describe('KubernetesPipelineStatusWriter against a real kube-apiserver', ()
     const pipeline = { namespace: NAMESPACE, name: 'columns' };
     await writer.write({ pipeline, environment: 'prod', waitingApproval: { revision: '6.7.1' } });
     // environmentNames and Ready are the status controller's (test/pipelines/status-controller.test.ts).
-    await api.patchNamespacedCustomObjectStatus(
-      {
-        ...PIPELINE_RESOURCE,
-        namespace: NAMESPACE,
-        name: 'columns',
-        body: [
-          { op: 'add', path: '/status/environmentNames', value: 'dev,prod' },
-          {
-            op: 'add',
-            path: '/status/conditions',
-            value: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }],
-          },
-        ],
-      },
-    );
+    await api.patchNamespacedCustomObjectStatus({
+      ...PIPELINE_RESOURCE,
+      namespace: NAMESPACE,
+      name: 'columns',
+      body: [
+        { op: 'add', path: '/status/environmentNames', value: 'dev,prod' },
+        {
+          op: 'add',
+          path: '/status/conditions',
+          value: [
+            { type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' },
+          ],
+        },
+      ],
+    });
     const row = await table('columns');
     assert.equal(row.Name, 'columns');
     assert.equal(row.App, 'podinfo');

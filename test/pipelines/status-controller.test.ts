@@ -99,7 +99,9 @@ void describe('PipelineStatusController against a real kube-apiserver', () => {
     await api.createNamespacedCustomObject({
       ...PIPELINE_RESOURCE,
       namespace: NAMESPACE,
-      body: pipelineBody('remote', [{ namespace: 'podinfo-prod', clusterRef: { kind: 'GitopsCluster', name: 'prod', namespace: CLUSTER_NAMESPACE } }]),
+      body: pipelineBody('remote', [
+        { namespace: 'podinfo-prod', clusterRef: { kind: 'GitopsCluster', name: 'prod', namespace: CLUSTER_NAMESPACE } },
+      ]),
     });
     const object = await readyReason('remote', 'TargetClusterNotFound');
     const ready = object.status?.conditions?.find((c) => c.type === 'Ready');
@@ -115,7 +117,12 @@ void describe('PipelineStatusController against a real kube-apiserver', () => {
     await api.createNamespacedCustomObject({
       ...GITOPS_CLUSTER_RESOURCE,
       namespace: CLUSTER_NAMESPACE,
-      body: { apiVersion: 'gitops.weave.works/v1alpha1', kind: 'GitopsCluster', metadata: { name: 'prod', namespace: CLUSTER_NAMESPACE }, spec: {} },
+      body: {
+        apiVersion: 'gitops.weave.works/v1alpha1',
+        kind: 'GitopsCluster',
+        metadata: { name: 'prod', namespace: CLUSTER_NAMESPACE },
+        spec: {},
+      },
     });
     const notReady = await readyReason('remote', 'TargetClusterNotReady');
     assert.equal(notReady.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
@@ -160,7 +167,11 @@ void describe('PipelineStatusController against a real kube-apiserver', () => {
   });
 
   void test('a Pipeline with only local targets is ReconciliationSucceeded', async () => {
-    await api.createNamespacedCustomObject({ ...PIPELINE_RESOURCE, namespace: NAMESPACE, body: pipelineBody('local', [{ namespace: 'podinfo-prod' }]) });
+    await api.createNamespacedCustomObject({
+      ...PIPELINE_RESOURCE,
+      namespace: NAMESPACE,
+      body: pipelineBody('local', [{ namespace: 'podinfo-prod' }]),
+    });
     const object = await readyReason('local', 'ReconciliationSucceeded');
     assert.equal(object.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
     assert.equal(object.status?.observedGeneration, 1);

@@ -46,12 +46,24 @@ describe('approvals (dev server)', () => {
   test('an Update for an environment, version or approver that does not match is refused', async () => {
     const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
-    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'test' }] }), /test is not waiting for approval; prod is/);
-    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version: '0.0.1' }] }), /version 0\.0\.1 is not waiting for approval/);
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'test' }] }),
+      /test is not waiting for approval; prod is/,
+    );
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version: '0.0.1' }] }),
+      /version 0\.0\.1 is not waiting for approval/,
+    );
     await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] }), /an approver is required/);
     // What a hand-typed `temporal workflow update execute --input` may send; the types do not stop it.
-    await refused(handle.executeUpdate(approveUpdate, { args: ['alice' as unknown as Decision] }), /a decision is a JSON object like .*, not "alice"/);
-    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'a'.repeat(300) }] }), /the approver is longer than 256 characters/);
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: ['alice' as unknown as Decision] }),
+      /a decision is a JSON object like .*, not "alice"/,
+    );
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: [{ approver: 'a'.repeat(300) }] }),
+      /the approver is longer than 256 characters/,
+    );
     const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', version }] });
     assert.equal(record.decision, 'approved');
     await handle.terminate('test done');

@@ -170,7 +170,10 @@ describe('pull-request strategy (release workflow, real git server, provider fak
     const branch = branchOf(name);
     switch (PIPELINES[name]!.type) {
       case 'github':
-        return github.pulls('acme/gitops').filter((p) => p.head === branch && p.state === 'open').map((p) => ({ number: p.number, title: p.title, body: p.body ?? '' }));
+        return github
+          .pulls('acme/gitops')
+          .filter((p) => p.head === branch && p.state === 'open')
+          .map((p) => ({ number: p.number, title: p.title, body: p.body ?? '' }));
       case 'gitlab':
         return gitlab
           .mergeRequests('group/sub/gitops')
@@ -262,7 +265,10 @@ describe('pull-request strategy (release workflow, real git server, provider fak
     await harness.stopProviderWorker();
     try {
       const handle = await release('gh-crash', '2.0.0');
-      await eventually('the promotion branch pushed', async () => (await git.branchCommit('acme/gitops', branchOf('gh-crash'))) !== undefined);
+      await eventually(
+        'the promotion branch pushed',
+        async () => (await git.branchCommit('acme/gitops', branchOf('gh-crash'))) !== undefined,
+      );
       await harness.restartWorker();
       await sleep(500);
       assert.equal(pullsFor('gh-crash').length, 0, 'no PR while no provider worker runs');

@@ -76,7 +76,10 @@ describe('release workflow (time skipping)', () => {
     await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'prod', 'podinfo-02-prod'));
     const result = await handle.result();
     assert.equal(result.phase, ReleasePhase.completed);
-    assert.deepEqual(result.reached.map((r) => r.environment), ['dev', 'test', 'prod']);
+    assert.deepEqual(
+      result.reached.map((r) => r.environment),
+      ['dev', 'test', 'prod'],
+    );
   });
 
   test('a rejection ends the release without promoting', async () => {
@@ -114,7 +117,10 @@ describe('release workflow (time skipping)', () => {
       return current.ignoredDecisions !== undefined && current;
     });
     assert.equal(state.phase, ReleasePhase.awaitingApproval);
-    assert.match(state.ignoredDecisions?.[0]?.why ?? '', /mallory@example.com may not decide promotions into prod \(approvers: alice@example.com, bob@example.com\)/);
+    assert.match(
+      state.ignoredDecisions?.[0]?.why ?? '',
+      /mallory@example.com may not decide promotions into prod \(approvers: alice@example.com, bob@example.com\)/,
+    );
     await handle.signal(rejectSignal, { approver: 'bob@example.com', comment: 'not today' });
     const result = await handle.result();
     assert.equal(result.phase, ReleasePhase.rejected);

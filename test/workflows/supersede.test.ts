@@ -55,7 +55,10 @@ describe('supersede (time skipping)', () => {
     );
 
   const waitingForProd = async (pipeline: PipelineRef): Promise<{ handle: ReleaseHandle; version: string; since: string }> => {
-    const started = pipeline === GUARDED ? await harness.startRelease('dev', GUARDED, 'api-dev') : await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const started =
+      pipeline === GUARDED
+        ? await harness.startRelease('dev', GUARDED, 'api-dev')
+        : await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
     const state = await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
     return { ...started, since: state.pendingGate!.since };
   };

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parseAllDocuments } from 'yaml';
-import {
-  findMarkers,
-  markerReference,
-  MarkerFileError,
-  mayContainMarker,
-  patchMarkers,
-} from '../../../activities/git/markers.js';
+import { findMarkers, markerReference, MarkerFileError, mayContainMarker, patchMarkers } from '../../../activities/git/markers.js';
 
 const REF = 'flux-system:podinfo:prod';
 
@@ -42,7 +36,10 @@ describe('patchMarkers: examples', () => {
     const result = patch(before);
     assert.equal(
       result.content.toString(),
-      before.replace('version: 6.5.0', 'version: 6.7.1').replace("other: '6.5.0'", "other: '6.7.1'").replace('third: "6.5.0"', 'third: "6.7.1"'),
+      before
+        .replace('version: 6.5.0', 'version: 6.7.1')
+        .replace("other: '6.5.0'", "other: '6.7.1'")
+        .replace('third: "6.5.0"', 'third: "6.7.1"'),
     );
     assert.deepEqual(result.markers, [
       { line: 4, column: 16, currentValue: '6.5.0' },
@@ -108,7 +105,7 @@ describe('patchMarkers: examples', () => {
   });
 
   test('quotes inside the version are escaped in the scalar style kept', () => {
-    const before = "a: 'x' # {\"$promotion\": \"flux-system:podinfo:prod\"}\nb: \"x\" # {\"$promotion\": \"flux-system:podinfo:prod\"}\n";
+    const before = 'a: \'x\' # {"$promotion": "flux-system:podinfo:prod"}\nb: "x" # {"$promotion": "flux-system:podinfo:prod"}\n';
     const version = `it's "v1"`;
     assert.deepEqual(toJs(patch(before, version).content.toString()), [{ a: version, b: version }]);
     assert.match(patch(before, version).content.toString(), /^a: 'it''s "v1"' /);
@@ -139,7 +136,10 @@ describe('patchMarkers: examples', () => {
     const broken = 'a: 1.0.0 # {"$promotion": "flux-system:podinfo:prod"}\nb: [unclosed\n';
     assert.throws(
       () => patch(broken),
-      (error: unknown) => error instanceof MarkerFileError && error.path === 'apps/podinfo.yaml' && /^apps\/podinfo\.yaml: not valid YAML/.test(error.message),
+      (error: unknown) =>
+        error instanceof MarkerFileError &&
+        error.path === 'apps/podinfo.yaml' &&
+        /^apps\/podinfo\.yaml: not valid YAML/.test(error.message),
     );
     assert.throws(() => findMarkers({ path: 'apps/podinfo.yaml', content: broken, reference: REF }), MarkerFileError);
   });
@@ -152,7 +152,11 @@ describe('patchMarkers: examples', () => {
   });
 
   test('invalid UTF-8 in a marked file is an error, not a silently mangled file', () => {
-    const content = Buffer.concat([Buffer.from('a: 1.0.0 # {"$promotion": "flux-system:podinfo:prod"}\nb: '), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]);
+    const content = Buffer.concat([
+      Buffer.from('a: 1.0.0 # {"$promotion": "flux-system:podinfo:prod"}\nb: '),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('\n'),
+    ]);
     assert.throws(() => patchMarkers({ path: 'x.yaml', content, reference: REF, version: '2.0.0' }), /x\.yaml: .*not valid UTF-8/);
   });
 
@@ -218,7 +222,10 @@ const entrySpecs: fc.Arbitrary<EntrySpec[]> = fc
   .array(
     fc.oneof(
       { weight: 3, arbitrary: scalarSpec.map((scalar) => ({ kind: 'scalar' as const, scalar })) },
-      { weight: 1, arbitrary: fc.array(scalarSpec, { minLength: 1, maxLength: 4 }).map((children) => ({ kind: 'map' as const, children })) },
+      {
+        weight: 1,
+        arbitrary: fc.array(scalarSpec, { minLength: 1, maxLength: 4 }).map((children) => ({ kind: 'map' as const, children })),
+      },
       { weight: 1, arbitrary: fc.array(scalarSpec, { minLength: 1, maxLength: 4 }).map((items) => ({ kind: 'seq' as const, items })) },
     ),
     { minLength: 1, maxLength: 6 },
@@ -343,7 +350,10 @@ describe('patchMarkers: properties', () => {
         assert.equal(found.markers.length, targets.length);
         assert.deepEqual(found.stray, []);
         const once = patch(text, version);
-        assert.equal(once.changed, targets.some((target) => target.currentValue !== version));
+        assert.equal(
+          once.changed,
+          targets.some((target) => target.currentValue !== version),
+        );
         const twice = patch(once.content.toString('utf8'), version);
         assert.equal(twice.changed, false);
         assert.ok(twice.markers.every((marker) => marker.currentValue === version));

@@ -32,7 +32,10 @@ async function git(args: string[], input?: string): Promise<Buffer> {
 async function allObjects(): Promise<Map<string, { type: string; content: Buffer }>> {
   const listing = (await git(['rev-list', '--objects', '--all'])).toString('utf8');
   const objects = new Map<string, { type: string; content: Buffer }>();
-  for (const oid of listing.split('\n').map((line) => line.split(' ')[0]!).filter(Boolean)) {
+  for (const oid of listing
+    .split('\n')
+    .map((line) => line.split(' ')[0]!)
+    .filter(Boolean)) {
     const type = (await git(['cat-file', '-t', oid])).toString('utf8').trim();
     objects.set(oid, { type, content: await git(['cat-file', type, oid]) });
   }

@@ -142,16 +142,16 @@ describe('promoteInRepository against a real git server', () => {
         '',
       ].join('\n'),
     );
-    assert.equal(
-      (await server.git(name, ['log', '-1', '--format=%(trailers:key=Promotion-Version,valueonly)', BRANCH])).trim(),
-      '6.7.1',
-    );
+    assert.equal((await server.git(name, ['log', '-1', '--format=%(trailers:key=Promotion-Version,valueonly)', BRANCH])).trim(), '6.7.1');
     assert.equal((await server.git(name, ['log', '-1', '--format=%an', BRANCH])).trim(), 'Promotion Server');
     // The server accepts what was pushed as a well-formed repository.
     await server.git(name, ['fsck', '--strict', '--no-dangling']);
 
     const requests = server.requests.slice(requestsBefore);
-    assert.ok(requests.every((r) => r.status === 200), 'credentials go up front: no 401 round trip');
+    assert.ok(
+      requests.every((r) => r.status === 200),
+      'credentials go up front: no 401 round trip',
+    );
     assert.equal(receivePackPosts(requestsBefore), 1);
     assert.ok(progress.length > 0, 'heartbeats were reported');
     assert.deepEqual(await readdir(workRoot), [], 'the work directory is removed');
@@ -234,10 +234,7 @@ describe('promoteInRepository against a real git server', () => {
     assert.equal(await server.branchCommit(name, BRANCH), second.commit);
     assert.equal((await server.git(name, ['rev-parse', `${BRANCH}^`])).trim(), first.baseCommit);
     assert.equal((await server.git(name, ['rev-list', '--count', `main..${BRANCH}`])).trim(), '1');
-    assert.equal(
-      (await server.git(name, ['diff', '--name-only', 'main', BRANCH])).trim(),
-      'apps/podinfo/prod/release.yaml',
-    );
+    assert.equal((await server.git(name, ['diff', '--name-only', 'main', BRANCH])).trim(), 'apps/podinfo/prod/release.yaml');
   });
 
   test('concurrent pushes: the one whose lease went stale refetches and redoes, one commit on the branch', async () => {

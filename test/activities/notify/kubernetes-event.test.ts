@@ -8,20 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'yaml';
-import {
-  createKubernetesEventNotifier,
-  EventAnnotation,
-  promotionEventName,
-} from '../../../activities/notify/kubernetes-event.js';
+import { createKubernetesEventNotifier, EventAnnotation, promotionEventName } from '../../../activities/notify/kubernetes-event.js';
 import { type PromotionNotification, promotionMessage } from '../../../activities/notify/notifier.js';
 import { FailureType } from '../../../model/failures.js';
 import { PIPELINE_GROUP } from '../../../model/pipeline.js';
-import {
-  applyPipelineCrd,
-  ensureNamespace,
-  type KubeApiServer,
-  startKubeApiServer,
-} from '../../infra/kube-apiserver.js';
+import { applyPipelineCrd, ensureNamespace, type KubeApiServer, startKubeApiServer } from '../../infra/kube-apiserver.js';
 
 const FIXTURE = new URL('../../fixtures/pipelines/podinfo-02-pull-request.yaml', import.meta.url);
 const NAMESPACE = 'flux-system';
@@ -114,10 +105,7 @@ void describe('Kubernetes Event notifier against a real kube-apiserver', () => {
     const notifier = createKubernetesEventNotifier(kube.kubeConfig);
     await notifier.notify(notification(pipeline, 'prod'));
     const events = await eventsAboutPodinfo02();
-    assert.deepEqual(
-      events.map((e) => e.metadata.annotations?.[EventAnnotation.environment]).sort(),
-      ['prod', 'test'],
-    );
+    assert.deepEqual(events.map((e) => e.metadata.annotations?.[EventAnnotation.environment]).sort(), ['prod', 'test']);
   });
 
   void test('a missing namespace is a non-retryable failure naming it', async () => {

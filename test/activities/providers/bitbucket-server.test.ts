@@ -49,12 +49,19 @@ void describe('Bitbucket Server repository URLs', () => {
   });
 
   test('other shapes are a non-retryable InvalidRepositoryUrl', async () => {
-    for (const url of ['https://bb.example.com/PLAT/podinfo-gitops', 'https://bb.example.com/scm/PLAT', 'ssh://git@bb.example.com:7999/plat/podinfo-gitops.git']) {
-      await assertFails(Promise.resolve().then(() => parseBitbucketServerRepository(url)), {
-        type: FailureType.invalidRepositoryUrl,
-        nonRetryable: true,
-        message: /bitbucket-server repository URL/,
-      });
+    for (const url of [
+      'https://bb.example.com/PLAT/podinfo-gitops',
+      'https://bb.example.com/scm/PLAT',
+      'ssh://git@bb.example.com:7999/plat/podinfo-gitops.git',
+    ]) {
+      await assertFails(
+        Promise.resolve().then(() => parseBitbucketServerRepository(url)),
+        {
+          type: FailureType.invalidRepositoryUrl,
+          nonRetryable: true,
+          message: /bitbucket-server repository URL/,
+        },
+      );
     }
   });
 });
@@ -93,7 +100,14 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
 
     const [list, create] = bitbucket.http.requests;
     assert.equal(list?.path, '/bitbucket/rest/api/1.0/projects/PLAT/repos/podinfo-gitops/pull-requests');
-    assert.deepEqual(list?.query, { state: 'OPEN', direction: 'OUTGOING', at: `refs/heads/${HEAD}`, order: 'NEWEST', limit: '100', start: '0' });
+    assert.deepEqual(list?.query, {
+      state: 'OPEN',
+      direction: 'OUTGOING',
+      at: `refs/heads/${HEAD}`,
+      order: 'NEWEST',
+      limit: '100',
+      start: '0',
+    });
     assert.equal(create?.method, 'POST');
     assert.deepEqual(create?.body, {
       title: pull!.title,
@@ -117,7 +131,12 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
   test('an open PR for the branch is updated (title, description, with its version) and reused', async () => {
     const existing = bitbucket.seedPull(REPO, { fromBranch: HEAD, toBranch: BASE, title: 'old', description: 'old', version: 3 });
     const result = await provider.findOrCreate(pullRequest(cloneUrl, '6.7.2'));
-    assert.deepEqual(result, { number: existing.id, url: `${bitbucket.webUrl}/projects/PLAT/repos/podinfo-gitops/pull-requests/${existing.id}`, created: false, updated: true });
+    assert.deepEqual(result, {
+      number: existing.id,
+      url: `${bitbucket.webUrl}/projects/PLAT/repos/podinfo-gitops/pull-requests/${existing.id}`,
+      created: false,
+      updated: true,
+    });
     assert.equal(bitbucket.pulls(REPO).length, 1);
     assert.equal(existing.title, 'Promote flux-system/podinfo-02 in staging to 6.7.2');
     assert.ok(existing.description.includes(WEAVE_METADATA));
@@ -133,7 +152,10 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
     assert.equal(result.number, existing.id);
     assert.equal(result.created, false);
     assert.equal(bitbucket.pulls(REPO).length, 1);
-    assert.deepEqual(bitbucket.http.requests.map((r) => r.method), ['GET', 'POST', 'PUT']);
+    assert.deepEqual(
+      bitbucket.http.requests.map((r) => r.method),
+      ['GET', 'POST', 'PUT'],
+    );
   });
 
   test('409 DuplicatePullRequestException without the existing PR: found again by listing', async () => {
@@ -141,9 +163,14 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
     try {
       const existing = older.seedPull(REPO, { fromBranch: HEAD, toBranch: BASE, title: 'old' });
       older.http.respondNext({ method: 'GET', status: 200, body: { size: 0, limit: 100, isLastPage: true, start: 0, values: [] } });
-      const result = await createBitbucketServerProvider({ allowInsecureHttp: true }).findOrCreate(pullRequest(`${older.webUrl}/scm/${REPO}.git`));
+      const result = await createBitbucketServerProvider({ allowInsecureHttp: true }).findOrCreate(
+        pullRequest(`${older.webUrl}/scm/${REPO}.git`),
+      );
       assert.equal(result.number, existing.id);
-      assert.deepEqual(older.http.requests.map((r) => r.method), ['GET', 'POST', 'GET', 'PUT']);
+      assert.deepEqual(
+        older.http.requests.map((r) => r.method),
+        ['GET', 'POST', 'GET', 'PUT'],
+      );
     } finally {
       await older.close();
     }
@@ -163,25 +190,49 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
 
   test('a PR edited by someone else in between (PullRequestOutOfDateException) is re-read and updated', async () => {
     const existing = bitbucket.seedPull(REPO, { fromBranch: HEAD, toBranch: BASE, title: 'old' });
-    bitbucket.http.respondNext({ method: 'GET', path: /pull-requests$/, status: 200, body: {
-      size: 1, limit: 100, isLastPage: true, start: 0,
-      values: [{ id: existing.id, version: 0, title: 'old', description: '', state: 'OPEN',
-        fromRef: { id: `refs/heads/${HEAD}`, repository: { slug: 'podinfo-gitops', project: { key: 'PLAT' } } },
-        toRef: { id: `refs/heads/${BASE}`, repository: { slug: 'podinfo-gitops', project: { key: 'PLAT' } } } }],
-    } });
+    bitbucket.http.respondNext({
+      method: 'GET',
+      path: /pull-requests$/,
+      status: 200,
+      body: {
+        size: 1,
+        limit: 100,
+        isLastPage: true,
+        start: 0,
+        values: [
+          {
+            id: existing.id,
+            version: 0,
+            title: 'old',
+            description: '',
+            state: 'OPEN',
+            fromRef: { id: `refs/heads/${HEAD}`, repository: { slug: 'podinfo-gitops', project: { key: 'PLAT' } } },
+            toRef: { id: `refs/heads/${BASE}`, repository: { slug: 'podinfo-gitops', project: { key: 'PLAT' } } },
+          },
+        ],
+      },
+    });
     bitbucket.touch(REPO, existing.id);
     const result = await provider.findOrCreate(pullRequest(cloneUrl));
     assert.equal(result.updated, true);
     assert.equal(existing.title, 'Promote flux-system/podinfo-02 in staging to 6.7.1');
-    assert.deepEqual(bitbucket.http.requests.map((r) => r.method), ['GET', 'PUT', 'GET', 'PUT']);
+    assert.deepEqual(
+      bitbucket.http.requests.map((r) => r.method),
+      ['GET', 'PUT', 'GET', 'PUT'],
+    );
   });
 
   test('a bad token is a non-retryable ProviderTokenRejected without the token', async () => {
-    await assertFails(provider.findOrCreate(pullRequest(cloneUrl, '6.7.1', 'BBDC-wrong-token')), {
-      type: FailureType.providerTokenRejected,
-      nonRetryable: true,
-      message: /^token rejected by bitbucket-server for 127\.0\.0\.1:\d+\/bitbucket\/scm\/PLAT\/podinfo-gitops \(401: Authentication failed/,
-    }, 'BBDC-wrong-token');
+    await assertFails(
+      provider.findOrCreate(pullRequest(cloneUrl, '6.7.1', 'BBDC-wrong-token')),
+      {
+        type: FailureType.providerTokenRejected,
+        nonRetryable: true,
+        message:
+          /^token rejected by bitbucket-server for 127\.0\.0\.1:\d+\/bitbucket\/scm\/PLAT\/podinfo-gitops \(401: Authentication failed/,
+      },
+      'BBDC-wrong-token',
+    );
   });
 
   test('an unknown repository is a non-retryable RepositoryNotFound', async () => {
@@ -231,7 +282,14 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
     bitbucket.http.respondNext({
       method: 'POST',
       status: 409,
-      body: { errors: [{ message: `Repository "podinfo-gitops" of project PLAT is already up-to-date with ${HEAD}.`, exceptionName: 'com.atlassian.bitbucket.pull.EmptyPullRequestException' }] },
+      body: {
+        errors: [
+          {
+            message: `Repository "podinfo-gitops" of project PLAT is already up-to-date with ${HEAD}.`,
+            exceptionName: 'com.atlassian.bitbucket.pull.EmptyPullRequestException',
+          },
+        ],
+      },
     });
     await assertFails(provider.findOrCreate(pullRequest(cloneUrl)), {
       type: FailureType.pullRequestRejected,

@@ -47,7 +47,11 @@ void describe('provider failures', () => {
   });
 
   test('the token is scrubbed from provider messages; URL credentials too', () => {
-    const failure = httpFailure(answer(422, {}, `invalid head ${TOKEN}:branch from https://x-access-token:${TOKEN}@github.com/o/r`), ctx, 'opening');
+    const failure = httpFailure(
+      answer(422, {}, `invalid head ${TOKEN}:branch from https://x-access-token:${TOKEN}@github.com/o/r`),
+      ctx,
+      'opening',
+    );
     assertNoToken(failure);
     assert.match(failure.message, /\[REDACTED\]/);
     assert.equal(scrub('https://user:pass@host/x and https://host/y', ''), 'https://[REDACTED]@host/x and https://host/y');

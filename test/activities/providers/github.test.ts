@@ -39,11 +39,14 @@ void describe('GitHub repository URLs', () => {
   test('credentials in the URL are not kept; other shapes are non-retryable InvalidRepositoryUrl', async () => {
     assert.equal(parseGitHubRepository('https://x:secret@github.com/o/r').owner, 'o');
     for (const url of ['git@github.com:o/r.git', 'https://github.com/o', 'https://github.com/o/r/tree/main', 'not a url']) {
-      await assertFails(Promise.resolve().then(() => parseGitHubRepository(url)), {
-        type: FailureType.invalidRepositoryUrl,
-        nonRetryable: true,
-        message: /github repository URL/,
-      });
+      await assertFails(
+        Promise.resolve().then(() => parseGitHubRepository(url)),
+        {
+          type: FailureType.invalidRepositoryUrl,
+          nonRetryable: true,
+          message: /github repository URL/,
+        },
+      );
     }
   });
 });
@@ -87,9 +90,19 @@ void describe('GitHub provider against a fake GitHub API', () => {
   });
 
   test('an open PR for the branch is updated (title and body) and reused, not duplicated', async () => {
-    const existing = github.seedPull(REPO, { head: HEAD, base: BASE, title: 'Promote flux-system/podinfo-02 in staging to 6.7.0', body: 'old' });
+    const existing = github.seedPull(REPO, {
+      head: HEAD,
+      base: BASE,
+      title: 'Promote flux-system/podinfo-02 in staging to 6.7.0',
+      body: 'old',
+    });
     const result = await provider.findOrCreate(pullRequest(repositoryUrl, '6.7.1'));
-    assert.deepEqual(result, { number: existing.number, url: `${github.webUrl}/${REPO}/pull/${existing.number}`, created: false, updated: true });
+    assert.deepEqual(result, {
+      number: existing.number,
+      url: `${github.webUrl}/${REPO}/pull/${existing.number}`,
+      created: false,
+      updated: true,
+    });
     assert.equal(github.pulls(REPO).length, 1);
     assert.equal(existing.title, 'Promote flux-system/podinfo-02 in staging to 6.7.1');
     assert.ok(existing.body?.includes(WEAVE_METADATA));
@@ -102,7 +115,10 @@ void describe('GitHub provider against a fake GitHub API', () => {
     github.http.requests.length = 0;
     const again = await provider.findOrCreate(pullRequest(repositoryUrl, '6.7.1'));
     assert.deepEqual(again, { ...result, updated: false });
-    assert.deepEqual(github.http.requests.map((r) => r.method), ['GET']);
+    assert.deepEqual(
+      github.http.requests.map((r) => r.method),
+      ['GET'],
+    );
   });
 
   test('a 422 "already exists" on create (the list did not show it yet) finds and updates that PR', async () => {
@@ -113,7 +129,10 @@ void describe('GitHub provider against a fake GitHub API', () => {
     assert.equal(result.created, false);
     assert.equal(github.pulls(REPO).length, 1);
     assert.equal(existing.title, 'Promote flux-system/podinfo-02 in staging to 6.7.1');
-    assert.deepEqual(github.http.requests.map((r) => r.method), ['GET', 'POST', 'GET', 'PATCH']);
+    assert.deepEqual(
+      github.http.requests.map((r) => r.method),
+      ['GET', 'POST', 'GET', 'PATCH'],
+    );
   });
 
   test('follows Link pagination and filters head, base and fork itself', async () => {
@@ -138,18 +157,26 @@ void describe('GitHub provider against a fake GitHub API', () => {
   });
 
   test('a bad token is a non-retryable ProviderTokenRejected that names the repository, not the token', async () => {
-    const failure = await assertFails(provider.findOrCreate(pullRequest(repositoryUrl, '6.7.1', 'wrong-token-value')), {
-      type: FailureType.providerTokenRejected,
-      nonRetryable: true,
-      message: /^token rejected by github for github\.example\.com\/weaveworks\/podinfo-gitops \(401: Bad credentials\)/,
-    }, 'wrong-token-value');
+    const failure = await assertFails(
+      provider.findOrCreate(pullRequest(repositoryUrl, '6.7.1', 'wrong-token-value')),
+      {
+        type: FailureType.providerTokenRejected,
+        nonRetryable: true,
+        message: /^token rejected by github for github\.example\.com\/weaveworks\/podinfo-gitops \(401: Bad credentials\)/,
+      },
+      'wrong-token-value',
+    );
     assert.deepEqual(failure.details, [{ provider: 'github', repository: 'github.example.com/weaveworks/podinfo-gitops', status: 401 }]);
   });
 
   test('403 without rate-limit signs (missing permission) is a non-retryable ProviderTokenRejected', async () => {
     github.http.respondNext({
       status: 403,
-      body: { message: 'Resource not accessible by personal access token', documentation_url: 'https://docs.github.com/rest', status: '403' },
+      body: {
+        message: 'Resource not accessible by personal access token',
+        documentation_url: 'https://docs.github.com/rest',
+        status: '403',
+      },
     });
     await assertFails(provider.findOrCreate(pullRequest(repositoryUrl)), {
       type: FailureType.providerTokenRejected,
@@ -252,7 +279,10 @@ void describe('GitHub provider against a fake GitHub API', () => {
     github.http.respondNext({
       method: 'POST',
       status: 422,
-      body: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: `No commits between ${BASE} and ${HEAD}` }] },
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'PullRequest', code: 'custom', message: `No commits between ${BASE} and ${HEAD}` }],
+      },
     });
     await assertFails(provider.findOrCreate(pullRequest(repositoryUrl)), {
       type: FailureType.pullRequestRejected,

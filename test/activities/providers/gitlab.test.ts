@@ -25,16 +25,22 @@ void describe('GitLab repository URLs', () => {
   });
 
   test("a web URL's /-/ tail is ignored", () => {
-    assert.equal(parseGitLabRepository('https://gitlab.com/platform/apps/podinfo-gitops/-/tree/main').projectPath, 'platform/apps/podinfo-gitops');
+    assert.equal(
+      parseGitLabRepository('https://gitlab.com/platform/apps/podinfo-gitops/-/tree/main').projectPath,
+      'platform/apps/podinfo-gitops',
+    );
   });
 
   test('a URL without group and project is a non-retryable InvalidRepositoryUrl', async () => {
     for (const url of ['https://gitlab.com/podinfo', 'ssh://git@gitlab.com/a/b.git']) {
-      await assertFails(Promise.resolve().then(() => parseGitLabRepository(url)), {
-        type: FailureType.invalidRepositoryUrl,
-        nonRetryable: true,
-        message: /gitlab repository URL/,
-      });
+      await assertFails(
+        Promise.resolve().then(() => parseGitLabRepository(url)),
+        {
+          type: FailureType.invalidRepositoryUrl,
+          nonRetryable: true,
+          message: /gitlab repository URL/,
+        },
+      );
     }
   });
 });
@@ -59,7 +65,12 @@ void describe('GitLab provider against a fake GitLab API', () => {
     const result = await provider.findOrCreate(pullRequest(repositoryUrl));
     const [mr, ...others] = gitlab.mergeRequests(PROJECT);
     assert.equal(others.length, 0);
-    assert.deepEqual(result, { number: mr!.iid, url: `${gitlab.webUrl}/${PROJECT}/-/merge_requests/${mr!.iid}`, created: true, updated: false });
+    assert.deepEqual(result, {
+      number: mr!.iid,
+      url: `${gitlab.webUrl}/${PROJECT}/-/merge_requests/${mr!.iid}`,
+      created: true,
+      updated: false,
+    });
     assert.equal(mr!.title, 'Promote flux-system/podinfo-02 in staging to 6.7.1');
     assert.ok(mr!.description?.includes(WEAVE_METADATA));
     assert.equal(mr!.source_branch, HEAD);
@@ -76,11 +87,19 @@ void describe('GitLab provider against a fake GitLab API', () => {
   test('an open merge request for the branch is updated (title and description) and reused', async () => {
     const existing = gitlab.seedMergeRequest(PROJECT, { source_branch: HEAD, target_branch: BASE, title: 'old', description: 'old' });
     const result = await provider.findOrCreate(pullRequest(repositoryUrl, '6.7.2'));
-    assert.deepEqual(result, { number: existing.iid, url: `${gitlab.webUrl}/${PROJECT}/-/merge_requests/${existing.iid}`, created: false, updated: true });
+    assert.deepEqual(result, {
+      number: existing.iid,
+      url: `${gitlab.webUrl}/${PROJECT}/-/merge_requests/${existing.iid}`,
+      created: false,
+      updated: true,
+    });
     assert.equal(gitlab.mergeRequests(PROJECT).length, 1);
     assert.equal(existing.title, 'Promote flux-system/podinfo-02 in staging to 6.7.2');
     assert.ok(existing.description?.includes(WEAVE_METADATA));
-    assert.deepEqual(gitlab.http.requests.map((r) => r.method), ['GET', 'PUT']);
+    assert.deepEqual(
+      gitlab.http.requests.map((r) => r.method),
+      ['GET', 'PUT'],
+    );
   });
 
   test('a 409 on create (the list did not show it yet) finds and updates that merge request', async () => {
@@ -90,7 +109,10 @@ void describe('GitLab provider against a fake GitLab API', () => {
     assert.equal(result.number, existing.iid);
     assert.equal(result.created, false);
     assert.equal(gitlab.mergeRequests(PROJECT).length, 1);
-    assert.deepEqual(gitlab.http.requests.map((r) => r.method), ['GET', 'POST', 'GET', 'PUT']);
+    assert.deepEqual(
+      gitlab.http.requests.map((r) => r.method),
+      ['GET', 'POST', 'GET', 'PUT'],
+    );
   });
 
   test('a 409 for a merge request this promotion cannot reuse is a non-retryable PullRequestRejected', async () => {
@@ -114,7 +136,9 @@ void describe('GitLab provider against a fake GitLab API', () => {
       loose.seedMergeRequest(PROJECT, { source_branch: HEAD, target_branch: BASE, source_project_id: 999 });
       loose.seedMergeRequest(PROJECT, { source_branch: 'feature', target_branch: BASE });
       loose.seedMergeRequest(PROJECT, { source_branch: HEAD, target_branch: BASE, state: 'closed' });
-      const result = await createGitLabProvider({ baseUrl: loose.baseUrl, allowInsecureHttp: true }).findOrCreate(pullRequest(repositoryUrl));
+      const result = await createGitLabProvider({ baseUrl: loose.baseUrl, allowInsecureHttp: true }).findOrCreate(
+        pullRequest(repositoryUrl),
+      );
       assert.equal(result.number, target.iid);
       assert.equal(result.created, false);
       const pages = loose.http.requests.filter((r) => r.method === 'GET').map((r) => r.query.page);
@@ -126,11 +150,15 @@ void describe('GitLab provider against a fake GitLab API', () => {
   });
 
   test('a bad token is a non-retryable ProviderTokenRejected without the token', async () => {
-    await assertFails(provider.findOrCreate(pullRequest(repositoryUrl, '6.7.1', 'glpat-wrong-token')), {
-      type: FailureType.providerTokenRejected,
-      nonRetryable: true,
-      message: /^token rejected by gitlab for gitlab\.example\.com\/platform\/apps\/podinfo-gitops \(401: 401 Unauthorized\)/,
-    }, 'glpat-wrong-token');
+    await assertFails(
+      provider.findOrCreate(pullRequest(repositoryUrl, '6.7.1', 'glpat-wrong-token')),
+      {
+        type: FailureType.providerTokenRejected,
+        nonRetryable: true,
+        message: /^token rejected by gitlab for gitlab\.example\.com\/platform\/apps\/podinfo-gitops \(401: 401 Unauthorized\)/,
+      },
+      'glpat-wrong-token',
+    );
   });
 
   test('404 is a non-retryable RepositoryNotFound', async () => {
@@ -157,13 +185,21 @@ void describe('GitLab provider against a fake GitLab API', () => {
   });
 
   test('502 is a retryable ProviderUnavailable, tried once', async () => {
-    gitlab.http.respondNext({ method: 'POST', status: 502, body: '<html>502 Bad Gateway</html>', headers: { 'content-type': 'text/html' } });
+    gitlab.http.respondNext({
+      method: 'POST',
+      status: 502,
+      body: '<html>502 Bad Gateway</html>',
+      headers: { 'content-type': 'text/html' },
+    });
     await assertFails(provider.findOrCreate(pullRequest(repositoryUrl)), {
       type: FailureType.providerUnavailable,
       nonRetryable: false,
       message: /gitlab failed opening the merge request .*502/,
     });
-    assert.deepEqual(gitlab.http.requests.map((r) => r.method), ['GET', 'POST']);
+    assert.deepEqual(
+      gitlab.http.requests.map((r) => r.method),
+      ['GET', 'POST'],
+    );
   });
 
   test('503 with Retry-After is retryable with that delay', async () => {

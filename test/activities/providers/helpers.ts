@@ -70,7 +70,7 @@ export async function assertFails(promise: Promise<unknown>, expected: ExpectedF
 /** The token appears nowhere: message, stack, details, cause chain. */
 export function assertNoToken(value: unknown, token = TOKEN): void {
   const seen: string[] = [];
-  for (let current: unknown = value; current !== undefined && current !== null && seen.length < 10; ) {
+  for (let current: unknown = value; current !== undefined && current !== null && seen.length < 10;) {
     if (current instanceof Error) {
       seen.push(current.message, current.stack ?? '');
       if (current instanceof ApplicationFailure) seen.push(JSON.stringify(current.details ?? []));

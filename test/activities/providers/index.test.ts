@@ -19,11 +19,14 @@ void describe('pull-request providers by name', () => {
   });
 
   test('an unknown type is a non-retryable InvalidPipeline', async () => {
-    await assertFails(Promise.resolve().then(() => createPullRequestProvider('gitea')), {
-      type: FailureType.invalidPipeline,
-      nonRetryable: true,
-      message: /unknown pull-request provider type 'gitea': use one of github, gitlab, bitbucket-server/,
-    });
+    await assertFails(
+      Promise.resolve().then(() => createPullRequestProvider('gitea')),
+      {
+        type: FailureType.invalidPipeline,
+        nonRetryable: true,
+        message: /unknown pull-request provider type 'gitea': use one of github, gitlab, bitbucket-server/,
+      },
+    );
   });
 });
 
@@ -35,11 +38,27 @@ void describe("a provider API over TLS with the Secret's caFile", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'baton-ca-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const tls = { key: readFileSync(join(dir, 'key.pem')), cert };
     bitbucket = await startBitbucketServerApi({ token: TOKEN, repositories: ['PLAT/gitops'], tls });
@@ -52,9 +71,13 @@ void describe("a provider API over TLS with the Secret's caFile", () => {
   });
 
   test('trusted through the caFile: Bitbucket Server (fetch) and GitHub (Octokit) open the PR', async () => {
-    const viaBitbucket = await createPullRequestProvider('bitbucket-server', { ca: cert }).findOrCreate(pullRequest(`${bitbucket.webUrl}/scm/PLAT/gitops.git`));
+    const viaBitbucket = await createPullRequestProvider('bitbucket-server', { ca: cert }).findOrCreate(
+      pullRequest(`${bitbucket.webUrl}/scm/PLAT/gitops.git`),
+    );
     assert.equal(viaBitbucket.created, true);
-    const viaGitHub = await createPullRequestProvider('github', { ca: cert, baseUrl: github.baseUrl }).findOrCreate(pullRequest('https://ghe.example.com/o/gitops'));
+    const viaGitHub = await createPullRequestProvider('github', { ca: cert, baseUrl: github.baseUrl }).findOrCreate(
+      pullRequest('https://ghe.example.com/o/gitops'),
+    );
     assert.equal(viaGitHub.created, true);
   });
 

@@ -21,7 +21,10 @@ void describe('pull request title and body', () => {
     const body = pullRequestBody(content());
     assert.match(body, /Promotes HelmRelease `podinfo` of Pipeline `flux-system\/podinfo-02` to version `6\.7\.1` in `staging`/);
     assert.match(body, /\*\*From:\*\* `dev`/);
-    assert.match(body, /\*\*Event:\*\* UpgradeSucceeded on HelmRelease `podinfo-dev\/podinfo`, reported by helm-controller at 2026-11-22T01:47:12Z/);
+    assert.match(
+      body,
+      /\*\*Event:\*\* UpgradeSucceeded on HelmRelease `podinfo-dev\/podinfo`, reported by helm-controller at 2026-11-22T01:47:12Z/,
+    );
     assert.match(body, /> Helm upgrade succeeded for release podinfo-dev\/podinfo\.v3 with chart podinfo@6\.7\.1/);
     assert.ok(
       body.includes(
@@ -32,7 +35,10 @@ void describe('pull request title and body', () => {
   });
 
   test('names the approver and quotes the comment when there was an approval', () => {
-    const body = pullRequestBody({ ...content(), approval: { approver: 'alice', comment: 'ship it\nafter the freeze', at: '2026-11-22T03:00:00Z' } });
+    const body = pullRequestBody({
+      ...content(),
+      approval: { approver: 'alice', comment: 'ship it\nafter the freeze', at: '2026-11-22T03:00:00Z' },
+    });
     assert.match(body, /\*\*Approved by:\*\* `alice` at 2026-11-22T03:00:00Z/);
     assert.match(body, /`alice` commented:\n\n> ship it\n> after the freeze/);
   });
@@ -40,7 +46,11 @@ void describe('pull request title and body', () => {
   test('outside text cannot inject markup or forge a metadata block', () => {
     const forged = '</details><details><summary>metadata</summary>!!! DO NOT EDIT !!!\n\nevil/pipeline/prod</details>';
     const c = content();
-    const body = pullRequestBody({ ...c, event: { ...c.event!, message: forged }, approval: { approver: 'mallory', comment: '<img src=x onerror=alert(1)>' } });
+    const body = pullRequestBody({
+      ...c,
+      event: { ...c.event!, message: forged },
+      approval: { approver: 'mallory', comment: '<img src=x onerror=alert(1)>' },
+    });
     assert.equal(body.match(/<details>/g)?.length, 1);
     assert.ok(body.includes('&lt;img src=x onerror=alert(1)&gt;'));
     assert.deepEqual(readMetadata(body), { namespace: 'flux-system', name: 'podinfo-02', environment: 'staging' });
