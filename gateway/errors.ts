@@ -1,42 +1,17 @@
 /**
  * The gateway's one error handler and the error it throws on purpose. Every error body is
- * `{statusCode, error, message}`; whatever a message reflects from the request is HTML-escaped
- * (Weave escaped its error texts after a reflected-content report). Only the reflected parts: the
- * contract's fixed texts (`event has no 'revision' in the metadata field.`) go out byte for byte.
- * A 5xx body never carries details: they go to the log only.
+ * `{statusCode, error, message}`; whatever a message reflects from the request is HTML-escaped,
+ * only that: the contract's fixed texts go out byte for byte. A 5xx body never carries details:
+ * they go to the log only.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { type Static, Type } from 'typebox';
+import { escapeHtml } from '../model/html.js';
 
-/** JSON schema of every error body; routes declare it for their 4xx/5xx responses. */
-export const errorBodySchema = {
-  type: 'object',
-  required: ['statusCode', 'error', 'message'],
-  properties: {
-    statusCode: { type: 'integer' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-  },
-} as const;
-
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-}
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&#34;',
-  "'": '&#39;',
-};
-
-/** The same five characters Go's `template.HTMLEscape` rewrites, with the same entities. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
+/** Every error body; routes declare it for their 4xx/5xx responses. */
+export const ErrorBody = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
+export type ErrorBody = Static<typeof ErrorBody>;
 
 /** Template tag: literal parts verbatim, every interpolated value HTML-escaped. */
 export function html(strings: TemplateStringsArray, ...values: unknown[]): string {

@@ -8,7 +8,7 @@ import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError, Workflow
 import { approveUpdate, type Decision, stateQuery } from '../model/messages.js';
 import { type PipelineRef, pipelineKey } from '../model/pipeline.js';
 import { type DecisionRecord, releaseWorkflowId } from '../model/release.js';
-import { boundedCalls } from './release-starter.js';
+import { boundedCalls } from './temporal-calls.js';
 
 export interface Approval {
   pipeline: PipelineRef;

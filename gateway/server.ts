@@ -16,7 +16,8 @@ import { createPipelineSource } from '../pipelines/create-source.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { buildApp } from './app.js';
 import { createTemporalReleaseApprover, type ReleaseApprover } from './release-approver.js';
-import { createTemporalReleaseStarter, GATEWAY_GRPC_RETRY, type ReleaseStarter } from './release-starter.js';
+import { createTemporalReleaseStarter, type ReleaseStarter } from './release-starter.js';
+import { GATEWAY_GRPC_RETRY } from './temporal-calls.js';
 
 /** How long shutdown waits for Temporal calls that outlived their request (retries sleeping). */
 const DRAIN_TIMEOUT_MS = 3000;

@@ -17,6 +17,7 @@
  * approval comments) is HTML-escaped and quoted, so it can neither forge a metadata block nor
  * inject markup.
  */
+import { escapeHtml } from '../../model/html.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import type { DecisionRecord, DeploymentEvent } from '../../model/release.js';
 
@@ -59,10 +60,6 @@ export function readMetadata(body: string): { namespace: string; name: string; e
   if (!match) return undefined;
   const [, namespace, name, environment] = match;
   return namespace && name && environment ? { namespace, name, environment } : undefined;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** An inline code span that survives backticks in the value. */

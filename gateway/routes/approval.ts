@@ -1,7 +1,7 @@
 /**
- * The approval endpoint, `POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnv}/{revision}`
- * (DESIGN.md §3.7, §4 and issue 4 §2): Weave's endpoint, delivered as the release workflow's
- * `approve` Update, with an authentication that binds the approval to what it approves.
+ * The approval endpoint, `POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnv}/{revision}`:
+ * Weave's endpoint, delivered as the release workflow's `approve` Update, with an authentication
+ * (webhook-auth.ts) that binds the approval to what it approves.
  *
  *   onRequest   503 while shutting down · 429 rate limit, the same per-client bucket as /promotion (app.ts)
  *   routing     405 + `Allow: POST` for other methods under /approval/ · 404 wrong segment count
@@ -22,23 +22,25 @@
  * approver or be told from a replay, so the approver is recorded as `weave-legacy-approval`.
  * Approvals are never accepted unsigned, whatever `BATON_ALLOW_UNSIGNED` says.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
+import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
 import { promotedVersion } from '../../model/flux-event.js';
-import { environmentIndex, type Pipeline, pipelineKey } from '../../model/pipeline.js';
+import { escapeHtml } from '../../model/html.js';
+import { environmentIndex, pipelineKey } from '../../model/pipeline.js';
+import { workflowUrl } from '../../model/temporal-ui.js';
 import type { PipelineSource } from '../../pipelines/source.js';
-import { errorBodySchema, escapeHtml, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
-import { approvalCanonicalString, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../hmac.js';
+import { ErrorBody, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
 import { type ApprovalReceipt, ApprovalRefusedError, type ReleaseApprover } from '../release-approver.js';
-import { TemporalUnavailableError } from '../release-starter.js';
 import { ReplayCache } from '../replay-cache.js';
+import { TemporalUnavailableError } from '../temporal-calls.js';
+import { authenticateApproval } from '../webhook-auth.js';
 import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
 export const APPROVAL_ROUTE = '/approval/:namespace/:name/:env/:revision';
-/** How far `X-Baton-Timestamp` may be from the gateway's clock, either way. */
-export const APPROVAL_WINDOW_SECONDS = 5 * 60;
 /** The approver recorded for approvals signed the Weave way (no body, so no approver). */
 export const LEGACY_APPROVER = 'weave-legacy-approval';
 /** Weave's answer when an approval cannot be applied; the `reason` field says why. */
@@ -59,68 +61,37 @@ export interface ApprovalRouteDeps {
   replays?: ReplayCache;
 }
 
-interface ApprovalParams {
-  namespace: string;
-  name: string;
-  env: string;
-  revision: string;
-}
+const ApprovalParams = Type.Object({ namespace: Type.String(), name: Type.String(), env: Type.String(), revision: Type.String() });
 
-interface ApprovalBody {
-  approver: string;
-  comment?: string;
-}
+/** A 4xx of this route may say why the workflow refused the approval. */
+const ApprovalErrorBody = Type.Object({ ...ErrorBody.properties, reason: Type.Optional(Type.String()) });
 
-const paramsSchema = {
-  type: 'object',
-  required: ['namespace', 'name', 'env', 'revision'],
-  properties: {
-    namespace: { type: 'string' },
-    name: { type: 'string' },
-    env: { type: 'string' },
-    revision: { type: 'string' },
+const Approved = Type.Object({
+  workflowId: Type.String(),
+  runId: Type.Optional(Type.String()),
+  url: Type.String(),
+  pullRequest: Type.Optional(Type.String()),
+  decision: Type.Object({
+    decision: Type.String(),
+    environment: Type.String(),
+    approver: Type.String(),
+    comment: Type.Optional(Type.String()),
+    at: Type.String(),
+  }),
+});
+
+/** Checked by hand after the signature (the body is kept raw for it), not by fastify. */
+const ApprovalBody = Type.Object(
+  {
+    approver: Type.String({ minLength: 1, maxLength: 256, pattern: '\\S' }),
+    comment: Type.Optional(Type.String({ maxLength: 4096 })),
   },
-} as const;
-
-const approvalErrorBodySchema = {
-  ...errorBodySchema,
-  properties: { ...errorBodySchema.properties, reason: { type: 'string' } },
-} as const;
-
-const approvedSchema = {
-  type: 'object',
-  required: ['workflowId', 'url', 'decision'],
-  properties: {
-    workflowId: { type: 'string' },
-    runId: { type: 'string' },
-    url: { type: 'string' },
-    pullRequest: { type: 'string' },
-    decision: {
-      type: 'object',
-      required: ['decision', 'environment', 'approver', 'at'],
-      properties: {
-        decision: { type: 'string' },
-        environment: { type: 'string' },
-        approver: { type: 'string' },
-        comment: { type: 'string' },
-        at: { type: 'string' },
-      },
-    },
-  },
-} as const;
-
-const approvalBodySchema = {
-  type: 'object',
-  required: ['approver'],
-  additionalProperties: false,
-  properties: {
-    approver: { type: 'string', minLength: 1, maxLength: 256, pattern: '\\S' },
-    comment: { type: 'string', maxLength: 4096 },
-  },
-} as const;
+  { additionalProperties: false },
+);
+type ApprovalBody = Static<typeof ApprovalBody>;
 
 const ajv = new Ajv({ allErrors: false });
-const validateApprovalBody = ajv.compile<ApprovalBody>(approvalBodySchema);
+const validateApprovalBody = ajv.compile<ApprovalBody>(ApprovalBody);
 
 function parseApprovalBody(raw: Buffer): ApprovalBody {
   let parsed: unknown;
@@ -140,92 +111,10 @@ function parseApprovalBody(raw: Buffer): ApprovalBody {
   return parsed;
 }
 
-/** The Temporal UI's page of the release (of its run, when known). */
-function releaseUrl(temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>, receipt: Pick<ApprovalReceipt, 'workflowId' | 'runId'>): string {
-  const workflow = `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(receipt.workflowId)}`;
-  return receipt.runId === undefined ? workflow : `${workflow}/${encodeURIComponent(receipt.runId)}/history`;
-}
-
-/** How a request was authenticated. */
-type Authenticated = { kind: 'signed'; signature: string; expiresAt: number } | { kind: 'legacy' };
-
 export function approvalRoutes(deps: ApprovalRouteDeps) {
   const { config, pipelines, approvals, metrics } = deps;
   const replays = deps.replays ?? new ReplayCache();
-
-  function unauthorized(message: string, details: Record<string, unknown>, outcome = 'unauthorized'): HttpError {
-    metrics.approvals.inc({ outcome });
-    return new HttpError(401, message, { details });
-  }
-
-  /** The Pipeline's `hmac-key`; 401 when it has none (approvals are never accepted unsigned). */
-  async function hmacKey(pipeline: Pipeline, request: FastifyRequest): Promise<Buffer> {
-    const secretRef = pipeline.spec.promotion?.strategy.secretRef;
-    if (secretRef === undefined) {
-      throw unauthorized('approvals must be signed, and the Pipeline has no spec.promotion.strategy.secretRef', {
-        pipeline: pipelineKey(pipeline),
-      });
-    }
-    let secret;
-    try {
-      secret = await pipelines.getSecret(pipeline.namespace, secretRef.name);
-    } catch (error) {
-      metrics.approvals.inc({ outcome: 'unavailable' });
-      throw new HttpError(503, 'the approval key could not be read; retry later', {
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-        details: { pipeline: pipelineKey(pipeline), secret: `${pipeline.namespace}/${secretRef.name}` },
-        cause: error,
-      });
-    }
-    const key = secret?.['hmac-key'];
-    if (key === undefined || key.length === 0) {
-      request.log.error(
-        { pipeline: pipelineKey(pipeline), secret: `${pipeline.namespace}/${secretRef.name}` },
-        `cannot verify approvals for Pipeline ${pipelineKey(pipeline)}: Secret ${pipeline.namespace}/${secretRef.name} ` +
-          (secret === undefined ? 'not found' : "has no 'hmac-key'"),
-      );
-      throw unauthorized('signature verification failed', { pipeline: pipelineKey(pipeline), signatureFailure: 'no-key' });
-    }
-    return key;
-  }
-
-  /** 401 unless the request is signed (see the file comment). Never logs the key or the signature. */
-  async function authenticate(pipeline: Pipeline, request: FastifyRequest, body: Buffer): Promise<Authenticated> {
-    const key = await hmacKey(pipeline, request);
-    const details = { pipeline: pipelineKey(pipeline) };
-    const header = request.headers[SIGNATURE_HEADER];
-    if (header === undefined || header === '')
-      throw unauthorized('missing X-Signature header', { ...details, signatureFailure: 'missing' });
-    const timestamp = request.headers[TIMESTAMP_HEADER];
-
-    if (timestamp === undefined && config.legacyApprovalSignature && body.length === 0) {
-      const check = verifySignature(header, body, key);
-      if (!check.ok) throw unauthorized('signature verification failed', { ...details, signatureFailure: check.failure, legacy: true });
-      return { kind: 'legacy' };
-    }
-    if (timestamp === undefined || timestamp === '') {
-      throw unauthorized('missing X-Baton-Timestamp header: sign approvals over method, path, timestamp and body', details);
-    }
-    if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp)) {
-      throw unauthorized('X-Baton-Timestamp must be a unix time in seconds', details);
-    }
-    const skew = Math.floor(Date.now() / 1000) - Number(timestamp);
-    if (Math.abs(skew) > APPROVAL_WINDOW_SECONDS) {
-      throw unauthorized(
-        `X-Baton-Timestamp is more than ${APPROVAL_WINDOW_SECONDS / 60} minutes away from the gateway's clock: sign the request again (and check the clock)`,
-        { ...details, skewSeconds: skew },
-      );
-    }
-    const path = request.url.split('?', 1)[0] ?? request.url;
-    const check = verifySignature(header, approvalCanonicalString('POST', path, timestamp, body), key);
-    if (!check.ok) throw unauthorized('signature verification failed', { ...details, signatureFailure: check.failure });
-    // Verified, so a single well-formed value: the digest, normalised.
-    const signature = `${check.algorithm}=${String(header)
-      .slice(String(header).indexOf('=') + 1)
-      .trim()
-      .toLowerCase()}`;
-    return { kind: 'signed', signature, expiresAt: (Number(timestamp) + APPROVAL_WINDOW_SECONDS + 1) * 1000 };
-  }
+  const authOptions = { pipelines, metrics, legacyApprovalSignature: config.legacyApprovalSignature };
 
   return function register(app: FastifyInstance): Promise<void> {
     app.decorateRequest('pipeline', null);
@@ -243,13 +132,13 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
 
     rejectNonPostMethods(app, '/approval');
 
-    app.post<{ Params: ApprovalParams }>(
+    app.withTypeProvider<TypeBoxTypeProvider>().post(
       APPROVAL_ROUTE,
       {
         bodyLimit: MAX_APPROVAL_BYTES,
         schema: {
-          params: paramsSchema,
-          response: { 200: approvedSchema, '4xx': approvalErrorBodySchema, '5xx': errorBodySchema },
+          params: ApprovalParams,
+          response: { 200: Approved, '4xx': ApprovalErrorBody, '5xx': ErrorBody },
         },
         preParsing: resolvePipelineFromPath(pipelines),
       },
@@ -259,9 +148,10 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
         const { env, revision } = request.params;
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
-        const auth = await authenticate(pipeline, request, raw);
+        const auth = await authenticateApproval(authOptions, pipeline, request, raw);
         if (auth.kind === 'signed' && !replays.claim(auth.signature, auth.expiresAt)) {
-          throw unauthorized('replayed request', { pipeline: pipelineKey(pipeline), environment: env, revision }, 'replayed');
+          metrics.approvals.inc({ outcome: 'replayed' });
+          throw new HttpError(401, 'replayed request', { details: { pipeline: pipelineKey(pipeline), environment: env, revision } });
         }
         // The signature is consumed only by an approval it delivered: a request refused here may be
         // sent again (e.g. after a 503), and its replays are then refused by the workflow instead.
@@ -312,7 +202,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
           delivered = true;
           metrics.approvals.inc({ outcome: 'approved' });
 
-          const url = releaseUrl(config.temporal, receipt);
+          const url = workflowUrl(config.temporal, receipt.workflowId, receipt.runId);
           request.log.info({ ...context, workflowId: receipt.workflowId, legacy: auth.kind === 'legacy' }, 'promotion approved');
           return reply
             .code(200)

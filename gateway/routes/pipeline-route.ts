@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest, preParsingHookHandler } from 'fastify';
 import type { PipelineSource } from '../../pipelines/source.js';
-import { errorBodySchema, html, HttpError } from '../errors.js';
+import { ErrorBody, html, HttpError } from '../errors.js';
 
 /** `Retry-After` of the gateway's 503s: Flux retries about four times within a couple of minutes. */
 export const RETRY_AFTER_SECONDS = 30;
@@ -20,7 +20,7 @@ export function rejectNonPostMethods(app: FastifyInstance, prefix: string): void
     method: app.supportedMethods.filter((method) => method !== 'POST'),
     url: `${prefix}/*`,
     exposeHeadRoute: false,
-    schema: { response: { '4xx': errorBodySchema } },
+    schema: { response: { '4xx': ErrorBody } },
     preParsing: (request, _reply, _payload, done) => done(methodNotAllowed(request.method)),
     handler: (request) => {
       throw methodNotAllowed(request.method);

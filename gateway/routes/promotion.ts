@@ -1,7 +1,6 @@
 /**
- * The promotion webhook, `POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnv}`
- * (DESIGN.md §3.2 and issue 2 §3). The checks run in the order of the design's table, each at the
- * earliest request phase that can decide it:
+ * The promotion webhook, `POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnv}`. The
+ * checks run in this order, each at the earliest request phase that can decide it:
  *
  *   onRequest   503 while shutting down (app.ts) · 429 rate limit (app.ts)
  *   routing     405 + `Allow: POST` for other methods under /promotion/ · 404 wrong segment count
@@ -15,10 +14,13 @@
  *               202 delivered (the last environment too: it records the end of the journey) ·
  *               503 + `Retry-After` when Temporal cannot take the event
  */
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
+import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
 import { deploymentEvent, eventRevision, type FluxEvent, judgeEvent, promotedVersion } from '../../model/flux-event.js';
+import { escapeHtml } from '../../model/html.js';
 import {
   effectivePromotion,
   environmentIndex,
@@ -27,12 +29,14 @@ import {
   pipelineKey,
   strategyName,
 } from '../../model/pipeline.js';
+import { workflowUrl } from '../../model/temporal-ui.js';
 import type { PipelineSource } from '../../pipelines/source.js';
-import { errorBodySchema, escapeHtml, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
-import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
-import { SIGNATURE_HEADER, verifySignature } from '../hmac.js';
+import { ErrorBody, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
-import { type DeliveryReceipt, type ReleaseStarter, TemporalUnavailableError } from '../release-starter.js';
+import type { DeliveryReceipt, ReleaseStarter } from '../release-starter.js';
+import { TemporalUnavailableError } from '../temporal-calls.js';
+import { authenticatePromotion } from '../webhook-auth.js';
+import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,12 +48,6 @@ declare module 'fastify' {
 export const PROMOTION_ROUTE = '/promotion/:namespace/:name/:env';
 /** Flux events are a few hundred bytes; 1 MiB leaves room for long Helm error messages. */
 export const MAX_EVENT_BYTES = 1024 * 1024;
-/**
- * Flux retries a failed delivery about four times; go-retryablehttp, which it uses, waits for a
- * 503's `Retry-After`. 30 s spreads those retries over ~2 minutes, enough to ride out a Temporal
- * frontend restart, instead of spending them all in the first seconds of an outage.
- */
-
 export type PromotionRouteConfig = Pick<GatewayConfig, 'allowUnsigned' | 'promotingReasons'> & {
   temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>;
 };
@@ -61,68 +59,42 @@ export interface PromotionRouteDeps {
   metrics: GatewayMetrics;
 }
 
-interface PromotionParams {
-  namespace: string;
-  name: string;
-  env: string;
-}
+const PromotionParams = Type.Object({ namespace: Type.String(), name: Type.String(), env: Type.String() });
 
-const paramsSchema = {
-  type: 'object',
-  required: ['namespace', 'name', 'env'],
-  properties: { namespace: { type: 'string' }, name: { type: 'string' }, env: { type: 'string' } },
-} as const;
+const Accepted = Type.Object({
+  workflowId: Type.String(),
+  runId: Type.String(),
+  url: Type.String(),
+  alreadyCompleted: Type.Optional(Type.Boolean()),
+});
 
-const acceptedSchema = {
-  type: 'object',
-  required: ['workflowId', 'runId', 'url'],
-  properties: {
-    workflowId: { type: 'string' },
-    runId: { type: 'string' },
-    url: { type: 'string' },
-    alreadyCompleted: { type: 'boolean' },
-  },
-} as const;
-
-const ignoredSchema = {
-  type: 'object',
-  required: ['ignored', 'reason'],
-  properties: { ignored: { type: 'boolean' }, reason: { type: 'string' } },
-} as const;
+const Ignored = Type.Object({ ignored: Type.Boolean(), reason: Type.String() });
 
 /**
  * The Flux event (fluxcd/pkg/apis/event), checked only after the signature: an unauthenticated
  * caller learns nothing about what a valid body looks like. `metadata.revision` is deliberately not
  * required here: its absence has its own answer (422).
  */
-const fluxEventSchema = {
-  type: 'object',
-  required: ['involvedObject', 'severity', 'timestamp', 'message', 'reason', 'reportingController'],
-  properties: {
-    involvedObject: {
-      type: 'object',
-      required: ['kind', 'name', 'namespace'],
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string', minLength: 1 },
-        name: { type: 'string', minLength: 1 },
-        namespace: { type: 'string', minLength: 1 },
-        uid: { type: 'string' },
-        resourceVersion: { type: 'string' },
-      },
-    },
-    severity: { type: 'string', minLength: 1 },
-    timestamp: { type: 'string' },
-    message: { type: 'string' },
-    reason: { type: 'string', minLength: 1 },
-    metadata: { type: 'object', additionalProperties: { type: 'string' } },
-    reportingController: { type: 'string', minLength: 1 },
-    reportingInstance: { type: 'string' },
-  },
-} as const;
+const FluxEventBody = Type.Object({
+  involvedObject: Type.Object({
+    apiVersion: Type.Optional(Type.String()),
+    kind: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    namespace: Type.String({ minLength: 1 }),
+    uid: Type.Optional(Type.String()),
+    resourceVersion: Type.Optional(Type.String()),
+  }),
+  severity: Type.String({ minLength: 1 }),
+  timestamp: Type.String(),
+  message: Type.String(),
+  reason: Type.String({ minLength: 1 }),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+  reportingController: Type.String({ minLength: 1 }),
+  reportingInstance: Type.Optional(Type.String()),
+});
 
 const ajv = new Ajv({ allErrors: false });
-const validateFluxEvent = ajv.compile<FluxEvent>(fluxEventSchema);
+const validateFluxEvent = ajv.compile<Static<typeof FluxEventBody>>(FluxEventBody);
 
 function parseFluxEvent(raw: Buffer): FluxEvent {
   let parsed: unknown;
@@ -139,66 +111,10 @@ function parseFluxEvent(raw: Buffer): FluxEvent {
   return parsed;
 }
 
-export function workflowUrl(temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>, receipt: DeliveryReceipt): string {
-  return (
-    `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}` +
-    `/workflows/${encodeURIComponent(receipt.workflowId)}/${encodeURIComponent(receipt.runId)}/history`
-  );
-}
-
 export function promotionRoutes(deps: PromotionRouteDeps) {
   const { config, pipelines, releases, metrics } = deps;
 
-  /**
-   * 401 unless the body carries a valid signature by the Pipeline's `hmac-key`. Weave skipped the
-   * check when a Pipeline had no secretRef; Baton refuses unless the operator allowed it.
-   * Never logs the key or the received signature.
-   */
-  async function authenticate(pipeline: Pipeline, request: FastifyRequest, body: Buffer): Promise<void> {
-    const log = request.log;
-    const secretRef = pipeline.spec.promotion?.strategy.secretRef;
-    if (secretRef === undefined) {
-      if (config.allowUnsigned) return;
-      metrics.signatureFailures.inc({ reason: 'unsigned' });
-      throw new HttpError(401, 'unsigned webhooks are refused: the Pipeline has no spec.promotion.strategy.secretRef', {
-        details: { pipeline: pipelineKey(pipeline) },
-      });
-    }
-    let secret;
-    try {
-      secret = await pipelines.getSecret(pipeline.namespace, secretRef.name);
-    } catch (error) {
-      throw new HttpError(503, 'the webhook key could not be read; retry later', {
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-        details: { pipeline: pipelineKey(pipeline), secret: `${pipeline.namespace}/${secretRef.name}` },
-        cause: error,
-      });
-    }
-    const key = secret?.['hmac-key'];
-    if (key === undefined || key.length === 0) {
-      // The caller cannot fix this, the operator must: 401 out, the details in the log.
-      log.error(
-        {
-          pipeline: pipelineKey(pipeline),
-          secret: `${pipeline.namespace}/${secretRef.name}`,
-          problem: secret === undefined ? 'Secret not found' : "Secret has no 'hmac-key'",
-        },
-        `cannot verify webhooks for Pipeline ${pipelineKey(pipeline)}: ` +
-          (secret === undefined
-            ? `Secret ${pipeline.namespace}/${secretRef.name} (spec.promotion.strategy.secretRef) not found`
-            : `Secret ${pipeline.namespace}/${secretRef.name} has no 'hmac-key'`),
-      );
-      metrics.signatureFailures.inc({ reason: 'no-key' });
-      throw new HttpError(401, 'signature verification failed');
-    }
-    const check = verifySignature(request.headers[SIGNATURE_HEADER], body, key);
-    if (!check.ok) {
-      metrics.signatureFailures.inc({ reason: check.failure });
-      throw new HttpError(401, check.failure === 'missing' ? 'missing X-Signature header' : 'signature verification failed', {
-        details: { pipeline: pipelineKey(pipeline), signatureFailure: check.failure },
-      });
-    }
-  }
+  const authOptions = { pipelines, metrics, allowUnsigned: config.allowUnsigned };
 
   return function register(app: FastifyInstance): Promise<void> {
     app.decorateRequest('pipeline', null);
@@ -210,13 +126,13 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
 
     rejectNonPostMethods(app, '/promotion');
 
-    app.post<{ Params: PromotionParams }>(
+    app.withTypeProvider<TypeBoxTypeProvider>().post(
       PROMOTION_ROUTE,
       {
         bodyLimit: MAX_EVENT_BYTES,
         schema: {
-          params: paramsSchema,
-          response: { 200: ignoredSchema, 202: acceptedSchema, '4xx': errorBodySchema, '5xx': errorBodySchema },
+          params: PromotionParams,
+          response: { 200: Ignored, 202: Accepted, '4xx': ErrorBody, '5xx': ErrorBody },
         },
         preParsing: resolvePipelineFromPath(pipelines),
       },
@@ -230,7 +146,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
         // No content type and no body: fastify skips parsing. Still not JSON.
         if (!Buffer.isBuffer(raw)) throw new HttpError(415, 'content type must be application/json');
 
-        await authenticate(pipeline, request, raw);
+        await authenticatePromotion(authOptions, pipeline, request, raw);
         const event = parseFluxEvent(raw);
 
         const revision = eventRevision(event);
@@ -301,7 +217,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
           });
         }
 
-        const url = workflowUrl(config.temporal, receipt);
+        const url = workflowUrl(config.temporal, receipt.workflowId, receipt.runId);
         logAccepted(request.log, { pipeline: pipelineKey(pipeline), environment: env, version, ...receipt });
         return reply
           .code(202)

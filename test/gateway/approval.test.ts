@@ -10,7 +10,7 @@ import { Client, Connection, makeGrpcRetryInterceptor } from '@temporalio/client
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { createTemporalReleaseApprover } from '../../gateway/release-approver.js';
-import { GATEWAY_GRPC_RETRY } from '../../gateway/release-starter.js';
+import { GATEWAY_GRPC_RETRY } from '../../gateway/temporal-calls.js';
 import { APPROVAL_FAILED_MESSAGE, LEGACY_APPROVER } from '../../gateway/routes/approval.js';
 import { stateQuery } from '../../model/messages.js';
 import { ReleasePhase } from '../../model/release.js';

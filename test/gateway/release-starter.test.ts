@@ -7,14 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import {
-  createTemporalReleaseStarter,
-  type Delivery,
-  GATEWAY_GRPC_RETRY,
-  releaseDetails,
-  releaseSummary,
-  TemporalUnavailableError,
-} from '../../gateway/release-starter.js';
+import { createTemporalReleaseStarter, type Delivery, releaseDetails, releaseSummary } from '../../gateway/release-starter.js';
+import { GATEWAY_GRPC_RETRY, TemporalUnavailableError } from '../../gateway/temporal-calls.js';
 import type { Pipeline } from '../../model/pipeline.js';
 import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../../model/search-attributes.js';
