@@ -19,19 +19,18 @@ import { startDevServer } from '../infra/temporal.js';
 import { approvalPath, legacyApproval, signedApproval } from '../support/approvals.js';
 import { PODINFO, ReleaseHarness } from '../workflows/harness.js';
 import {
-  closedPort,
   delivery,
   directorySource,
   EXAMPLE_PIPELINES_DIR,
-  fixture,
-  FIXTURES,
-  HMAC_KEY,
   metricValue,
   PODINFO as PODINFO_WEBHOOK,
   testApp,
   unreachableApprover,
   unreachableStarter,
 } from './helpers.js';
+import { fixtureBody, FIXTURES } from '../support/events.js';
+import { freePort } from '../support/free-port.js';
+import { HMAC_KEY } from '../support/signing.js';
 
 const UI = 'http://localhost:8233/namespaces/default/workflows';
 
@@ -181,7 +180,7 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
       config: { rateLimit: { max: 2, windowMs: 60_000 } },
     });
     try {
-      const unsignedEvent = { ...delivery(`${PODINFO_WEBHOOK}/dev`, fixture(FIXTURES.upgradeSucceeded), { key: 'wrong' }) };
+      const unsignedEvent = { ...delivery(`${PODINFO_WEBHOOK}/dev`, fixtureBody(FIXTURES.upgradeSucceeded), { key: 'wrong' }) };
       assert.equal((await limited.inject(unsignedEvent)).statusCode, 401);
       assert.equal((await limited.inject(approve(path, { approver: 'a' }, { key: 'wrong' }))).statusCode, 401);
       const third = await limited.inject(approve(path, { approver: 'a' }, { key: 'wrong' }));
@@ -301,7 +300,7 @@ describe('delivered to the release workflow', () => {
 
 test('503 with Retry-After when Temporal is unreachable; the request may be sent again', async () => {
   const connection = Connection.lazy({
-    address: `127.0.0.1:${await closedPort()}`,
+    address: `127.0.0.1:${await freePort()}`,
     interceptors: [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)],
   });
   const approvals = createTemporalReleaseApprover(new Client({ connection, namespace: 'default' }), { timeoutMs: 1_000 });

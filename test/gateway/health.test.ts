@@ -8,7 +8,9 @@ import { createTemporalReleaseStarter, type ReleaseStarter } from '../../gateway
 import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
-import { closedPort, delivery, directorySource, EXAMPLE_PIPELINES_DIR, FIXTURES, fixture, PODINFO, testApp } from './helpers.js';
+import { delivery, directorySource, EXAMPLE_PIPELINES_DIR, PODINFO, testApp } from './helpers.js';
+import { fixtureBody, FIXTURES } from '../support/events.js';
+import { freePort } from '../support/free-port.js';
 
 let env: TestWorkflowEnvironment;
 let pipelines: DirectoryPipelineSource;
@@ -22,7 +24,7 @@ before(async () => {
   env = await startDevServer();
   pipelines = await directorySource(EXAMPLE_PIPELINES_DIR);
   up = createTemporalReleaseStarter(env.client, options);
-  downConnection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}` });
+  downConnection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
   down = createTemporalReleaseStarter(new Client({ connection: downConnection, namespace: 'default' }), options);
 });
 
@@ -74,7 +76,7 @@ describe('probes', () => {
       const ready = await app.inject({ method: 'GET', url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.deepEqual(ready.json(), { status: 'not ready', checks: { temporal: 'ok', pipelines: 'not synced' } });
-      const event = await app.inject(delivery(`${PODINFO}/dev`, fixture(FIXTURES.upgradeSucceeded)));
+      const event = await app.inject(delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceeded)));
       assert.equal(event.statusCode, 503);
       assert.equal(event.headers['retry-after'], '30');
     } finally {

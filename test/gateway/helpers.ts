@@ -1,7 +1,6 @@
-/** Shared by the gateway tests: fixtures, signatures, Pipelines on disk, apps and captured logs. */
+/** Shared by the gateway tests: signed deliveries, Pipelines on disk, apps and captured logs. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,45 +9,15 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import { buildApp, type GatewayAppConfig } from '../../gateway/app.js';
-import { signBody, type SignatureAlgorithm } from '../../gateway/hmac.js';
+import type { SignatureAlgorithm } from '../../gateway/hmac.js';
 import type { ReleaseApprover } from '../../gateway/release-approver.js';
 import type { ReleaseStarter } from '../../gateway/release-starter.js';
 import { DEFAULT_PROMOTING_REASONS } from '../../model/flux-event.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
+import { fluxHeaders } from '../support/signing.js';
 
-/** The in-repo copies of ../shared/fixtures/flux-events (byte for byte the same request bodies). */
-export const EVENTS_DIR = new URL('../../examples/events/', import.meta.url);
 export const EXAMPLE_PIPELINES_DIR = fileURLToPath(new URL('../../examples/pipelines/', import.meta.url));
-const WEBHOOK_SECRET_FILE = join(EXAMPLE_PIPELINES_DIR, 'podinfo-02-webhook-secret.yaml');
-
-export const FIXTURES = {
-  upgradeSucceeded: 'helmrelease-upgrade-succeeded.json',
-  installSucceededOci: 'helmrelease-install-succeeded-oci.json',
-  upgradeFailed: 'helmrelease-upgrade-failed.json',
-  prefixedMetadata: 'helmrelease-upgrade-succeeded-prefixed-metadata.json',
-  kustomization: 'kustomization-reconciliation-succeeded.json',
-} as const;
-
-/** A fixture's exact bytes. */
-export function fixture(name: string): Buffer {
-  return readFileSync(new URL(name, EVENTS_DIR));
-}
-
-/** A fixture with some of its text replaced (still the fixture's bytes everywhere else). */
-export function variant(name: string, ...replacements: [string, string][]): Buffer {
-  let text = fixture(name).toString('utf8');
-  for (const [from, to] of replacements) {
-    if (!text.includes(from)) throw new Error(`${name} does not contain ${from}`);
-    text = text.replaceAll(from, to);
-  }
-  return Buffer.from(text, 'utf8');
-}
-
-/** The `hmac-key` of the example Secret, read from the manifest so the two never drift apart. */
-export const HMAC_KEY: string = (parse(readFileSync(WEBHOOK_SECRET_FILE, 'utf8')) as { stringData: { 'hmac-key': string } }).stringData[
-  'hmac-key'
-];
 
 export const PODINFO = '/promotion/flux-system/podinfo-02';
 
@@ -61,12 +30,7 @@ export function delivery(
   return {
     method: 'POST',
     url,
-    headers: {
-      'content-type': 'application/json',
-      'gotk-component': 'helm-controller',
-      'x-signature': signBody(body, options.key ?? HMAC_KEY, options.algorithm ?? 'sha256'),
-      ...options.headers,
-    },
+    headers: { ...fluxHeaders(body, options), ...options.headers },
     payload: body,
   };
 }
@@ -202,16 +166,6 @@ export async function testApp(options: {
     logger: options.logger ?? pino({ level: 'silent' }),
     metrics: { defaultMetrics: false },
   });
-}
-
-/** A TCP port nothing listens on: bound once, then released. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** The value of one sample in Prometheus text output, or undefined. */

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SIGNATURE_ALGORITHMS, signBody, verifySignature } from '../../gateway/hmac.js';
-import { FIXTURES, fixture, HMAC_KEY } from './helpers.js';
+import { fixtureBody, FIXTURES } from '../support/events.js';
+import { HMAC_KEY } from '../support/signing.js';
 
-const body = fixture(FIXTURES.upgradeSucceeded);
+const body = fixtureBody(FIXTURES.upgradeSucceeded);
 const key = Buffer.from(HMAC_KEY);
 
 describe('X-Signature verification (DESIGN.md §3.3)', () => {

@@ -16,22 +16,20 @@ import type { DirectoryPipelineSource } from '../../pipelines/directory-source.j
 import { startDevServer } from '../infra/temporal.js';
 import {
   captureLogs,
-  closedPort,
   countingStarter,
   delivery,
   directorySource,
   EXAMPLE_PIPELINES_DIR,
-  FIXTURES,
-  fixture,
-  HMAC_KEY,
   manifestDirectory,
   metricValue,
   PODINFO,
   podinfoVariant,
   testApp,
-  variant,
   webhookSecret,
 } from './helpers.js';
+import { fixtureBody, FIXTURES, variant } from '../support/events.js';
+import { freePort } from '../support/free-port.js';
+import { HMAC_KEY } from '../support/signing.js';
 
 const TASK_QUEUE = 'gateway-test';
 const UI = 'http://localhost:8233';
@@ -129,7 +127,7 @@ after(async () => {
   await env?.teardown();
 });
 
-const body = fixture(FIXTURES.upgradeSucceeded);
+const body = fixtureBody(FIXTURES.upgradeSucceeded);
 
 describe('method: 405 for anything but POST', () => {
   for (const method of ['GET', 'PUT', 'DELETE', 'PATCH'] as const) {
@@ -334,7 +332,7 @@ describe('422s, in the order of the table', () => {
 
   it('involved object of another kind and name (a Kustomization) → 422', async () => {
     assertError(
-      await app.inject(delivery(`${PODINFO}/dev`, fixture(FIXTURES.kustomization))),
+      await app.inject(delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.kustomizationSucceeded))),
       422,
       'involved object does not match Pipeline definition',
     );
@@ -354,7 +352,7 @@ describe('422s, in the order of the table', () => {
 describe('events that do not promote: 200 {ignored: true}, no workflow touched', () => {
   it('severity error (a failed upgrade, which also carries a revision)', async () => {
     const before = releases.calls;
-    const response = await app.inject(delivery(`${PODINFO}/dev`, fixture(FIXTURES.upgradeFailed)));
+    const response = await app.inject(delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeFailed)));
     assert.equal(response.statusCode, 200, response.body);
     assert.deepEqual(json(response), { ignored: true, reason: "severity 'error' events never promote" });
     assert.equal(releases.calls, before);
@@ -433,7 +431,7 @@ describe('accepted: 202 once the event is durable in Temporal', () => {
   });
 
   it('an OCI chart: build metadata is stripped from the version, kept in the event', async () => {
-    const response = await app.inject(delivery(`${PODINFO}/dev`, fixture(FIXTURES.installSucceededOci)));
+    const response = await app.inject(delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.installSucceededOci)));
     assert.equal(response.statusCode, 202, response.body);
     const { workflowId } = json(response) as { workflowId: string };
     assert.equal(workflowId, 'release/flux-system/podinfo-02/6.6.1');
@@ -446,7 +444,7 @@ describe('accepted: 202 once the event is durable in Temporal', () => {
   });
 
   it('metadata keys with the helm.toolkit.fluxcd.io/ prefix', async () => {
-    const response = await app.inject(delivery(`${PODINFO}/dev`, fixture(FIXTURES.prefixedMetadata)));
+    const response = await app.inject(delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceededPrefixed)));
     assert.equal(response.statusCode, 202, response.body);
     assert.equal(json(response).workflowId, 'release/flux-system/podinfo-02/6.7.3');
   });
@@ -483,7 +481,7 @@ describe('accepted: 202 once the event is durable in Temporal', () => {
 
 describe('Temporal unavailable: 503 + Retry-After, never 2xx', () => {
   it('a starter whose client points at a closed port', async () => {
-    const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}` });
+    const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
     const down = createTemporalReleaseStarter(new Client({ connection, namespace: 'default' }), {
       taskQueue: TASK_QUEUE,
       policy: DEFAULT_RELEASE_POLICY,

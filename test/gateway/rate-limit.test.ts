@@ -8,17 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { GatewayAppConfig } from '../../gateway/app.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
-import {
-  delivery,
-  directorySource,
-  EXAMPLE_PIPELINES_DIR,
-  FIXTURES,
-  fixture,
-  metricValue,
-  PODINFO,
-  testApp,
-  unreachableStarter,
-} from './helpers.js';
+import { delivery, directorySource, EXAMPLE_PIPELINES_DIR, metricValue, PODINFO, testApp, unreachableStarter } from './helpers.js';
+import { fixtureBody, FIXTURES } from '../support/events.js';
 
 const MAX = 3;
 let pipelines: DirectoryPipelineSource;
@@ -51,7 +42,7 @@ async function statuses(app: FastifyInstance, request: InjectOptions, times: num
 }
 
 const unsigned: InjectOptions = {
-  ...delivery(`${PODINFO}/dev`, fixture(FIXTURES.upgradeSucceeded), { key: 'wrong-key' }),
+  ...delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceeded), { key: 'wrong-key' }),
   remoteAddress: '198.51.100.1',
 };
 
@@ -65,7 +56,10 @@ describe('rate limit: 429 + Retry-After once a client used its allowance', () =>
     assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 30, `Retry-After: ${limited.headers['retry-after']}`);
     assert.deepEqual(Object.keys(limited.json()).sort(), ['error', 'message', 'statusCode']);
     // A well-formed, correctly signed event is refused as well: the limit comes first.
-    const signed = await app.inject({ ...delivery(`${PODINFO}/dev`, fixture(FIXTURES.upgradeSucceeded)), remoteAddress: '198.51.100.1' });
+    const signed = await app.inject({
+      ...delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceeded)),
+      remoteAddress: '198.51.100.1',
+    });
     assert.equal(signed.statusCode, 429);
     assert.equal(metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'baton_gateway_rate_limited_requests_total'), 2);
   });

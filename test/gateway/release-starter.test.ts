@@ -16,16 +16,9 @@ import type { DirectoryPipelineSource } from '../../pipelines/directory-source.j
 import { startDevServer } from '../infra/temporal.js';
 import { createActivities } from '../../activities/index.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
-import {
-  closedPort,
-  delivery as signedDelivery,
-  directorySource,
-  EXAMPLE_PIPELINES_DIR,
-  FIXTURES,
-  PODINFO,
-  testApp,
-  variant,
-} from './helpers.js';
+import { delivery as signedDelivery, directorySource, EXAMPLE_PIPELINES_DIR, PODINFO, testApp } from './helpers.js';
+import { FIXTURES, variant } from '../support/events.js';
+import { freePort } from '../support/free-port.js';
 
 let env: TestWorkflowEnvironment;
 let pipelines: DirectoryPipelineSource;
@@ -175,7 +168,7 @@ describe('Temporal unreachable', () => {
   ] as const) {
     it(`throws TemporalUnavailableError within the signal timeout (${name}), and drains before the connection closes`, async () => {
       const connection = Connection.lazy({
-        address: `127.0.0.1:${await closedPort()}`,
+        address: `127.0.0.1:${await freePort()}`,
         ...(interceptors ? { interceptors: [...interceptors] } : {}),
       });
       const starter = createTemporalReleaseStarter(new Client({ connection, namespace: 'default' }), {

@@ -11,11 +11,14 @@ import { signBody } from '../../gateway/hmac.js';
 import type { Delivery, DeliveryReceipt, ReleaseStarter } from '../../gateway/release-starter.js';
 import { startGateway } from '../../gateway/server.js';
 import { type Config, loadConfig } from '../../config/config.js';
-import { closedPort, EXAMPLE_PIPELINES_DIR, FIXTURES, fixture, HMAC_KEY, PODINFO } from './helpers.js';
+import { EXAMPLE_PIPELINES_DIR, PODINFO } from './helpers.js';
+import { fixtureBody, FIXTURES } from '../support/events.js';
+import { freePort } from '../support/free-port.js';
+import { HMAC_KEY } from '../support/signing.js';
 
 async function configWithTemporalDown(): Promise<Config> {
   return loadConfig({
-    TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}`,
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
     BATON_HOST: '127.0.0.1',
     BATON_PORT: '0',
     BATON_PIPELINES_DIR: EXAMPLE_PIPELINES_DIR,
@@ -24,7 +27,7 @@ async function configWithTemporalDown(): Promise<Config> {
   });
 }
 
-const body = fixture(FIXTURES.upgradeSucceeded);
+const body = fixtureBody(FIXTURES.upgradeSucceeded);
 const signedHeaders = { 'content-type': 'application/json', 'x-signature': signBody(body, HMAC_KEY) };
 
 describe('startGateway', () => {

@@ -31,7 +31,8 @@ import {
   startNotificationController,
 } from '../infra/notification-controller.js';
 import { startDevServer } from '../infra/temporal.js';
-import { FIXTURES, fixtureBody, sign } from '../support/events.js';
+import { FIXTURES, fixtureBody } from '../support/events.js';
+import { fluxHeaders } from '../support/signing.js';
 import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
 import { type FluxEventReceiver, type RecordedEvent, startFluxEventReceiver } from '../support/flux-event-receiver.js';
@@ -250,7 +251,7 @@ void describe('the real Flux notification-controller and Baton', () => {
     const body = fixtureBody(FIXTURES.upgradeSucceeded);
     const response = await fetch(`${gateway.url}/promotion/${PIPELINE.namespace}/${PIPELINE.name}/dev`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Gotk-Component': 'helm-controller', 'X-Signature': sign(body, hmacKey) },
+      headers: fluxHeaders(body, { key: hmacKey }),
       body,
     });
     assert.equal(response.status, 202);

@@ -1,11 +1,8 @@
-/** The Flux event fixtures of ../shared (byte-exact request bodies) and their signatures. */
-import { createHmac } from 'node:crypto';
+/** The Flux event fixtures of examples/events: byte-exact request bodies, as helm-controller sends them. */
 import { readFileSync } from 'node:fs';
 import type { FluxEvent } from '../../model/flux-event.js';
 import { deploymentEvent, eventRevision } from '../../model/flux-event.js';
 import type { DeployedSignal } from '../../model/messages.js';
-
-export const EXAMPLE_HMAC_KEY = 'baton-example-hmac-key';
 
 export const FIXTURES = {
   upgradeSucceeded: 'helmrelease-upgrade-succeeded.json',
@@ -15,12 +12,21 @@ export const FIXTURES = {
   kustomizationSucceeded: 'kustomization-reconciliation-succeeded.json',
 } as const;
 
+const EVENTS_DIR = new URL('../../examples/events/', import.meta.url);
+
+/** A fixture's exact bytes. */
 export function fixtureBody(name: string): Buffer {
-  return readFileSync(new URL(`../../examples/events/${name}`, import.meta.url));
+  return readFileSync(new URL(name, EVENTS_DIR));
 }
 
-export function sign(body: Buffer | string, key = EXAMPLE_HMAC_KEY, algorithm = 'sha256'): string {
-  return `${algorithm}=${createHmac(algorithm, key).update(body).digest('hex')}`;
+/** A fixture with some of its text replaced (still the fixture's bytes everywhere else). */
+export function variant(name: string, ...replacements: [string, string][]): Buffer {
+  let text = fixtureBody(name).toString('utf8');
+  for (const [from, to] of replacements) {
+    if (!text.includes(from)) throw new Error(`${name} does not contain ${from}`);
+    text = text.replaceAll(from, to);
+  }
+  return Buffer.from(text, 'utf8');
 }
 
 /** A `deployed` signal as the gateway builds it from a fixture, moved to another environment. */

@@ -1,6 +1,9 @@
 import { createServer } from 'node:net';
 
-/** A TCP port free on loopback right now, for servers that cannot listen on port 0 themselves. */
+/**
+ * A TCP port free on loopback right now: for servers that cannot listen on port 0 themselves, and
+ * as an address nothing listens on (a Temporal that is down).
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -1,6 +1,7 @@
 /** A Flux event fixture POSTed to a running gateway, signed as the example Provider signs it. */
 import type { PipelineRef } from '../../model/pipeline.js';
-import { fixtureBody, sign } from './events.js';
+import { fixtureBody } from './events.js';
+import { fluxHeaders } from './signing.js';
 
 export interface GatewayAnswer {
   workflowId: string;
@@ -35,7 +36,7 @@ export async function sendFluxEvent(
   const pipeline = options.pipeline ?? EXAMPLE_PIPELINE;
   const response = await fetch(`${gatewayUrl}/promotion/${pipeline.namespace}/${pipeline.name}/${environment}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Gotk-Component': 'helm-controller', 'X-Signature': sign(body) },
+    headers: fluxHeaders(body),
     body,
   });
   return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as GatewayAnswer };
