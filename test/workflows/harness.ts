@@ -201,8 +201,9 @@ export class ReleaseHarness {
 
   /** What the gateway does for one Flux event: signal-with-start the version's release. */
   async signalRelease(environment: string, pipeline: PipelineRef, version: string, namespace?: string): Promise<ReleaseHandle> {
+    // The defaults, with quick retries and the idle timeout spelled as an operator would (messages quote it).
     const defaults = defaultConfig().releasePolicy;
-    const policy = { ...defaults, activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' } };
+    const policy = { ...defaults, idleTimeout: '30d', activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' } };
     const input: ReleaseInput = { pipeline, version, policy };
     const handle = await this.env.client.workflow.signalWithStart(release, {
       workflowId: releaseWorkflowId(pipeline, version),
