@@ -19,18 +19,14 @@ export interface ActivityDependencies {
   temporal: Client;
   /** Where release progress is mirrored into Pipeline.status; none in directory mode. */
   statusWriter?: PipelineStatusWriter;
-  /** The pull-request strategy's settings; defaults: https only, the local Temporal UI, namespace `default`. */
-  pullRequests?: Partial<Omit<PullRequestDependencies, 'pipelines'>>;
+  /** The pull-request strategy's settings (the worker takes them from configuration). */
+  pullRequests: PullRequestSettings;
 }
 
+export type PullRequestSettings = Omit<PullRequestDependencies, 'pipelines'>;
+
 export function pullRequestDependencies(deps: Pick<ActivityDependencies, 'pipelines' | 'pullRequests'>): PullRequestDependencies {
-  return {
-    allowInsecureHttp: false,
-    temporalUiUrl: 'http://localhost:8233',
-    namespace: 'default',
-    ...deps.pullRequests,
-    pipelines: deps.pipelines,
-  };
+  return { ...deps.pullRequests, pipelines: deps.pipelines };
 }
 
 /** Only the activities that call git providers' APIs: served on the rate-limited provider task queue. */

@@ -4,12 +4,14 @@
  */
 import { msToNumber } from '@temporalio/common';
 import envSchema from 'env-schema';
-import { DEFAULT_PROMOTING_REASONS } from '../model/flux-event.js';
+import type { FromSchema } from 'json-schema-to-ts';
 import type { ReleasePolicy } from '../model/release.js';
-import { DEFAULT_RELEASE_TASK_QUEUE, providerTaskQueueFor } from '../model/task-queues.js';
+import { providerTaskQueueFor } from '../model/task-queues.js';
 
-const schema = {
+/** Every variable Baton reads, with its default: the only place either is declared. */
+export const configSchema = {
   type: 'object',
+  additionalProperties: false,
   properties: {
     TEMPORAL_ADDRESS: { type: 'string', default: 'localhost:7233' },
     TEMPORAL_NAMESPACE: { type: 'string', default: 'default' },
@@ -20,7 +22,8 @@ const schema = {
     TEMPORAL_TLS_CA: { type: 'string' },
     TEMPORAL_TLS_SERVER_NAME: { type: 'string' },
     TEMPORAL_UI_URL: { type: 'string', default: 'http://localhost:8233' },
-    BATON_TASK_QUEUE: { type: 'string', minLength: 1, default: DEFAULT_RELEASE_TASK_QUEUE },
+    BATON_TASK_QUEUE: { type: 'string', minLength: 1, default: 'baton-release' },
+    /** Default: `<BATON_TASK_QUEUE>-git-provider`. */
     BATON_PROVIDER_TASK_QUEUE: { type: 'string', minLength: 1 },
     BATON_PROVIDER_RATE_LIMIT: { type: 'number', exclusiveMinimum: 0, default: 1 },
     BATON_PIPELINE_SOURCE: { type: 'string', enum: ['directory', 'kubernetes'], default: 'directory' },
@@ -32,54 +35,25 @@ const schema = {
     BATON_TRUSTED_PROXIES: { type: 'string', default: '' },
     BATON_ALLOW_UNSIGNED: { type: 'boolean', default: false },
     BATON_LEGACY_APPROVAL_SIGNATURE: { type: 'boolean', default: false },
-    BATON_PROMOTING_REASONS: { type: 'string', default: DEFAULT_PROMOTING_REASONS.join(',') },
+    /** Event reasons meaning "this version now runs there": helm-controller's install and upgrade, kustomize-controller's reconciliation. */
+    BATON_PROMOTING_REASONS: { type: 'string', default: 'InstallSucceeded,UpgradeSucceeded,ReconciliationSucceeded' },
     BATON_SIGNAL_TIMEOUT: { type: 'string', default: '5s' },
+    /** The retry defaults are Weave's `delay: 2`, `maxDelay: 20`, `threshold: 3`. */
     BATON_RETRY_INITIAL_INTERVAL: { type: 'string', default: '2s' },
     BATON_RETRY_BACKOFF: { type: 'number', minimum: 1, default: 2 },
     BATON_RETRY_MAX_INTERVAL: { type: 'string', default: '20s' },
     BATON_RETRY_MAX_ATTEMPTS: { type: 'integer', minimum: 1, default: 3 },
     BATON_ACTIVITY_TIMEOUT: { type: 'string', default: '1m' },
     BATON_RELEASE_IDLE_TIMEOUT: { type: 'string', default: '30d' },
+    /** Default: the idle timeout. */
     BATON_APPROVAL_TIMEOUT: { type: 'string' },
     BATON_EVENTS_ADDRESS: { type: 'string' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
 
-interface RawEnv {
-  TEMPORAL_ADDRESS: string;
-  TEMPORAL_NAMESPACE: string;
-  TEMPORAL_API_KEY?: string;
-  TEMPORAL_TLS: boolean;
-  TEMPORAL_TLS_CERT?: string;
-  TEMPORAL_TLS_KEY?: string;
-  TEMPORAL_TLS_CA?: string;
-  TEMPORAL_TLS_SERVER_NAME?: string;
-  TEMPORAL_UI_URL: string;
-  BATON_TASK_QUEUE: string;
-  BATON_PROVIDER_TASK_QUEUE?: string;
-  BATON_PROVIDER_RATE_LIMIT: number;
-  BATON_PIPELINE_SOURCE: 'directory' | 'kubernetes';
-  BATON_PIPELINES_DIR: string;
-  BATON_HOST: string;
-  BATON_PORT: number;
-  BATON_RATE_LIMIT_MAX: number;
-  BATON_RATE_LIMIT_WINDOW: string;
-  BATON_TRUSTED_PROXIES: string;
-  BATON_ALLOW_UNSIGNED: boolean;
-  BATON_LEGACY_APPROVAL_SIGNATURE: boolean;
-  BATON_PROMOTING_REASONS: string;
-  BATON_SIGNAL_TIMEOUT: string;
-  BATON_RETRY_INITIAL_INTERVAL: string;
-  BATON_RETRY_BACKOFF: number;
-  BATON_RETRY_MAX_INTERVAL: string;
-  BATON_RETRY_MAX_ATTEMPTS: number;
-  BATON_ACTIVITY_TIMEOUT: string;
-  BATON_RELEASE_IDLE_TIMEOUT: string;
-  BATON_APPROVAL_TIMEOUT?: string;
-  BATON_EVENTS_ADDRESS?: string;
-  LOG_LEVEL: string;
-}
+/** The validated environment: defaulted variables are always present. */
+type Env = FromSchema<typeof configSchema>;
 
 export interface TemporalConfig {
   address: string;
@@ -149,9 +123,9 @@ function duration(name: string, value: string): number {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  let raw: RawEnv;
+  let raw: Env;
   try {
-    raw = envSchema<RawEnv>({ schema, data: env, env: false, dotenv: false });
+    raw = envSchema<Env>({ schema: configSchema, data: env, env: false, dotenv: false });
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
@@ -203,7 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       activityTimeout: duration('BATON_ACTIVITY_TIMEOUT', raw.BATON_ACTIVITY_TIMEOUT),
       idleTimeout: duration('BATON_RELEASE_IDLE_TIMEOUT', raw.BATON_RELEASE_IDLE_TIMEOUT),
-      providerTaskQueue,
+      // Unset, the workflow derives it from its own task queue, as `providerTaskQueue` above is derived.
+      ...(raw.BATON_PROVIDER_TASK_QUEUE === undefined ? {} : { providerTaskQueue: raw.BATON_PROVIDER_TASK_QUEUE }),
       ...(raw.BATON_APPROVAL_TIMEOUT === undefined
         ? {}
         : { approvalTimeout: duration('BATON_APPROVAL_TIMEOUT', raw.BATON_APPROVAL_TIMEOUT) }),
@@ -211,4 +186,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventsAddress: raw.BATON_EVENTS_ADDRESS,
     logLevel: raw.LOG_LEVEL,
   };
+}
+
+/** The configuration of an empty environment: for tests and tools that configure nothing. */
+export function defaultConfig(): Config {
+  return loadConfig({});
 }

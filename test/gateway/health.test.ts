@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../../gateway/release-starter.js';
-import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
+import { defaultConfig } from '../../config/config.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
 import { delivery, directorySource, EXAMPLE_PIPELINES_DIR, PODINFO, testApp } from './helpers.js';
@@ -18,7 +18,7 @@ let downConnection: Connection;
 let up: ReleaseStarter;
 let down: ReleaseStarter;
 
-const options = { taskQueue: 'health-test', policy: DEFAULT_RELEASE_POLICY, namespace: 'default', signalTimeoutMs: 2_000 };
+const options = { taskQueue: 'health-test', policy: defaultConfig().releasePolicy, namespace: 'default', signalTimeoutMs: 2_000 };
 
 before(async () => {
   env = await startDevServer();

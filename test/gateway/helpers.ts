@@ -8,11 +8,11 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { parse, stringify } from 'yaml';
+import { defaultConfig } from '../../config/config.js';
 import { buildApp, type GatewayAppConfig } from '../../gateway/app.js';
 import type { SignatureAlgorithm } from '../../gateway/hmac.js';
 import type { ReleaseApprover } from '../../gateway/release-approver.js';
 import type { ReleaseStarter } from '../../gateway/release-starter.js';
-import { DEFAULT_PROMOTING_REASONS } from '../../model/flux-event.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { fluxHeaders } from '../support/signing.js';
@@ -43,7 +43,7 @@ export function testConfig(overrides: Partial<GatewayAppConfig> = {}): GatewayAp
     trustedProxies: [],
     allowUnsigned: false,
     legacyApprovalSignature: false,
-    promotingReasons: [...DEFAULT_PROMOTING_REASONS],
+    promotingReasons: defaultConfig().gateway.promotingReasons,
     signalTimeoutMs: 5_000,
     temporal: { namespace: 'default', uiUrl: 'http://localhost:8233' },
     ...overrides,

@@ -10,11 +10,12 @@ import { Worker } from '@temporalio/worker';
 import { createTemporalReleaseStarter, type Delivery, releaseDetails, releaseSummary } from '../../gateway/release-starter.js';
 import { GATEWAY_GRPC_RETRY, TemporalUnavailableError } from '../../gateway/temporal-calls.js';
 import type { Pipeline } from '../../model/pipeline.js';
-import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
+import { defaultConfig } from '../../config/config.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../../model/search-attributes.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
 import { createActivities } from '../../activities/index.js';
+import { pullRequestSettings } from '../../worker/dependencies.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 import { delivery as signedDelivery, directorySource, EXAMPLE_PIPELINES_DIR, PODINFO, testApp } from './helpers.js';
 import { FIXTURES, variant } from '../support/events.js';
@@ -71,7 +72,7 @@ describe('what the Temporal UI shows', () => {
 });
 
 describe('deliver', () => {
-  const options = { taskQueue: 'starter-test', policy: DEFAULT_RELEASE_POLICY, namespace: 'default', signalTimeoutMs: 10_000 };
+  const options = { taskQueue: 'starter-test', policy: defaultConfig().releasePolicy, namespace: 'default', signalTimeoutMs: 10_000 };
 
   it('signal-with-starts release/<ns>/<name>/<version> with its input, search attributes and metadata', async () => {
     const starter = createTemporalReleaseStarter(env.client, options);
@@ -95,7 +96,7 @@ describe('deliver', () => {
     assert.deepEqual(input, {
       pipeline: { namespace: 'flux-system', name: 'podinfo-02' },
       version: '1.0.0',
-      policy: DEFAULT_RELEASE_POLICY,
+      policy: defaultConfig().releasePolicy,
     });
   });
 
@@ -114,7 +115,7 @@ describe('deliver', () => {
       namespace: 'default',
       taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({ pipelines, notifiers: [], temporal: env.client }),
+      activities: createActivities({ pipelines, notifiers: [], temporal: env.client, pullRequests: pullRequestSettings(defaultConfig()) }),
     });
     // The real release completes at once when the version is reported in the last environment.
     const first = await worker.runUntil(async () => {
@@ -173,7 +174,7 @@ describe('Temporal unreachable', () => {
       });
       const starter = createTemporalReleaseStarter(new Client({ connection, namespace: 'default' }), {
         taskQueue: 'starter-test',
-        policy: DEFAULT_RELEASE_POLICY,
+        policy: defaultConfig().releasePolicy,
         namespace: 'default',
         signalTimeoutMs: 1_000,
       });

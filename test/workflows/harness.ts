@@ -12,12 +12,14 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
+import { defaultConfig } from '../../config/config.js';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../../activities/index.js';
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
-import { DEFAULT_RELEASE_POLICY, type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
+import { type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
 import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
+import { pullRequestSettings } from '../../worker/dependencies.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 import { release } from '../../workflows/release.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
@@ -129,7 +131,7 @@ export class ReleaseHarness {
     const pipelines = new DirectoryPipelineSource(directory, pino({ level: 'silent' }));
     await pipelines.start();
     const taskQueue = options.taskQueue ?? `release-test-${process.pid}`;
-    const harness = new ReleaseHarness(env, directory, pipelines, taskQueue, options.pullRequests);
+    const harness = new ReleaseHarness(env, directory, pipelines, taskQueue, options.pullRequests ?? pullRequestSettings(defaultConfig()));
     await harness.startWorker();
     await harness.startProviderWorker();
     return harness;
@@ -199,7 +201,9 @@ export class ReleaseHarness {
 
   /** What the gateway does for one Flux event: signal-with-start the version's release. */
   async signalRelease(environment: string, pipeline: PipelineRef, version: string, namespace?: string): Promise<ReleaseHandle> {
-    const policy = { ...DEFAULT_RELEASE_POLICY, activityRetry: { ...DEFAULT_RELEASE_POLICY.activityRetry, initialInterval: '10ms' } };
+    // The defaults, with quick retries and the idle timeout spelled as an operator would (messages quote it).
+    const defaults = defaultConfig().releasePolicy;
+    const policy = { ...defaults, idleTimeout: '30d', activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' } };
     const input: ReleaseInput = { pipeline, version, policy };
     const handle = await this.env.client.workflow.signalWithStart(release, {
       workflowId: releaseWorkflowId(pipeline, version),
