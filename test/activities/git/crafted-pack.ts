@@ -60,7 +60,7 @@ export function craftPack(entries: readonly CraftedEntry[]): Buffer {
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(2, 4);
   header.writeUInt32BE(entries.length, 8);
-  const parts = [header];
+  const parts: Buffer[] = [header];
   for (const entry of entries) {
     parts.push(entryHeader(entry.type, entry.declaredSize ?? entry.data.length));
     if (entry.baseDistance !== undefined) parts.push(offsetEncoding(entry.baseDistance));
