@@ -24,6 +24,8 @@ export const FailureType = {
   invalidPromotionMarker: 'InvalidPromotionMarker',
   /** The server refused the promotion branch for a reason other than a lost lease (hook, protection rule). */
   gitPushRejected: 'GitPushRejected',
+  /** The git server's answer cannot be used: malformed git data, over a size limit, or a redirect to another origin or to http. */
+  gitServerAnswerRefused: 'GitServerAnswerRefused',
   /** A promotion step failed for a reason without a more precise type. */
   promotionFailed: 'PromotionFailed',
   /** The pull-request strategy's `url` is not a repository URL the provider understands. */

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
+import { RefusedGitData } from './refused-git-data.js';
 
 export type GitObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 
@@ -181,7 +182,7 @@ export class PackedObjects {
   readTree(oid: string): TreeEntry[] {
     const object = this.read(oid);
     if (object.type !== 'tree') throw new Error(`object ${oid} is a ${object.type}, not a tree`);
-    return parseTree(object.content);
+    return parseTree(object.content, oid);
   }
 
   /** A commit's tree, from its first header line. */
@@ -242,18 +243,39 @@ interface InflateResult {
   engine: { bytesWritten: number };
 }
 
-/** Tree entries: `<mode> <name>\0<20-byte oid>`, repeated. */
-export function parseTree(content: Buffer): TreeEntry[] {
+/** The entry's kind from its mode's file-type bits (old trees may zero-pad, e.g. `040000`). */
+function entryType(mode: string): TreeEntry['type'] | undefined {
+  if (!/^[0-7]{5,6}$/.test(mode)) return undefined;
+  const kind = Number.parseInt(mode, 8) & 0o170000;
+  if (kind === 0o040000) return 'tree';
+  if (kind === 0o160000) return 'commit';
+  return kind === 0o100000 || kind === 0o120000 ? 'blob' : undefined;
+}
+
+/**
+ * Tree entries: `<mode> <name>\0<20-byte oid>`, repeated. Every read is checked against the end of
+ * the content, so a malformed tree fails at once (naming `oid`) instead of being read in a loop.
+ */
+export function parseTree(content: Buffer, oid = 'tree'): TreeEntry[] {
+  const malformed = (at: number, what: string): RefusedGitData =>
+    new RefusedGitData(`git tree ${oid} is malformed at byte ${at} of ${content.length}: ${what}`, 'malformed');
   const entries: TreeEntry[] = [];
   let position = 0;
   while (position < content.length) {
     const space = content.indexOf(0x20, position);
-    const nul = content.indexOf(0, space);
+    if (space < 0) throw malformed(position, 'an entry without the space after its mode');
     const mode = content.toString('latin1', position, space);
+    const type = entryType(mode);
+    if (type === undefined) throw malformed(position, 'an entry with an unknown mode');
+    const nul = content.indexOf(0, space + 1);
+    if (nul < 0) throw malformed(space, 'an entry without the NUL after its name');
+    if (nul === space + 1) throw malformed(space, 'an entry with an empty name');
+    const end = nul + 1 + OID_BYTES;
+    if (end > content.length) throw malformed(nul, 'an entry whose object id is cut short');
     const path = content.toString('utf8', space + 1, nul);
-    const oid = content.toString('hex', nul + 1, nul + 1 + OID_BYTES);
-    entries.push({ mode, path, oid, type: mode === '40000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
-    position = nul + 1 + OID_BYTES;
+    if (path.includes('/')) throw malformed(space, 'an entry name with a slash');
+    entries.push({ mode, path, oid: content.toString('hex', nul + 1, end), type });
+    position = end;
   }
   return entries;
 }

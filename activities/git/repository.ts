@@ -26,6 +26,7 @@ import { createGitHttpClient, type GitHttpClient } from './http-transport.js';
 import { type PatchedFile, patchMarkers } from './markers.js';
 import { PackedObjects, type TreeEntry } from './pack-reader.js';
 import { sendReceivePack, ZERO_OID } from './receive-pack.js';
+import { RefusedGitData } from './refused-git-data.js';
 import { fetchShallowPack } from './upload-pack.js';
 
 export interface GitCredentials {
@@ -442,6 +443,10 @@ function httpStatus(error: unknown): number | undefined {
 function classifyError(error: unknown, session: Session): unknown {
   if (error instanceof ApplicationFailure) return error;
   if (session.input.signal?.aborted) return session.input.signal.reason ?? error;
+  if (error instanceof RefusedGitData) {
+    const message = `refusing the answer of the git server ${session.url}: ${error.message}`;
+    return ApplicationFailure.nonRetryable(redact(message, session.input.credentials), FailureType.gitServerAnswerRefused);
+  }
   const status = httpStatus(error);
   if (status === 401 || status === 403) {
     return ApplicationFailure.nonRetryable(

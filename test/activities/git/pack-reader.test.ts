@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { applyDelta, PackedObjects, parseTree } from '../../../activities/git/pack-reader.js';
+import { RefusedGitData } from '../../../activities/git/refused-git-data.js';
+import { craftPack, oidOf, PACK_TYPE } from './crafted-pack.js';
 
 const run = promisify(execFile);
 const GIT_ENV = {
@@ -122,5 +124,48 @@ describe('PackedObjects', () => {
 
   test('bytes that are not a pack are refused', () => {
     assert.throws(() => PackedObjects.index(Buffer.from('not a pack at all')), /not a git packfile/);
+  });
+});
+
+describe('malformed trees', () => {
+  const oid = Buffer.alloc(20, 0xab);
+  const valid = Buffer.concat([Buffer.from('100644 a.yaml\0'), oid]);
+  // The shapes that used to reset the position and fill the heap, and their neighbours.
+  const cases: Record<string, Buffer> = {
+    'an entry without a space': Buffer.concat([valid, Buffer.from('100644-no-space-and-no-nul-at-all-here-xx')]),
+    'an entry without a NUL': Buffer.concat([valid, Buffer.from('100644 name-without-nul')]),
+    'an object id cut short': Buffer.concat([Buffer.from('100644 a\0'), oid.subarray(0, 7)]),
+    'an empty name': Buffer.concat([Buffer.from('100644 \0'), oid]),
+    'an unknown mode': Buffer.concat([Buffer.from('777 a\0'), oid]),
+    'a name with a slash': Buffer.concat([Buffer.from('100644 a/b\0'), oid]),
+  };
+  for (const [name, content] of Object.entries(cases)) {
+    test(`${name}: a clear error, not a loop`, () => {
+      assert.throws(
+        () => parseTree(content, 'deadbeef'),
+        (error: unknown) =>
+          error instanceof RefusedGitData && error.reason === 'malformed' && /git tree deadbeef is malformed/.test(error.message),
+      );
+    });
+  }
+
+  test('the 58-byte tree of a hostile server fails when read through the pack, naming the tree', () => {
+    const tree = Buffer.concat([valid, Buffer.from('100644 no-nul-in-this-on')]);
+    assert.equal(tree.length, 58);
+    const pack = PackedObjects.index(craftPack([{ type: PACK_TYPE.tree, data: tree }]));
+    const treeOid = oidOf('tree', tree);
+    assert.throws(() => pack.readTree(treeOid), new RegExp(`git tree ${treeOid} is malformed`));
+  });
+
+  test('zero-padded and executable modes are still read', () => {
+    const tree = Buffer.concat([Buffer.from('040000 dir\0'), oid, Buffer.from('100755 run.sh\0'), oid, Buffer.from('160000 sub\0'), oid]);
+    assert.deepEqual(
+      parseTree(tree).map((entry) => [entry.path, entry.type]),
+      [
+        ['dir', 'tree'],
+        ['run.sh', 'blob'],
+        ['sub', 'commit'],
+      ],
+    );
   });
 });
