@@ -59,8 +59,7 @@ export default tseslint.config(
           patterns: [
             {
               group: ['../activities/*', '../activities/**'],
-              allowTypeImports: true,
-              message: 'workflows import only the types of activities',
+              message: 'workflow code knows activities only by their contracts in model/activities.ts',
             },
             {
               group: ['../gateway/**', '../worker/**', '../pipelines/**', '../config/**'],

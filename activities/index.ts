@@ -1,8 +1,9 @@
 /**
- * All activities, built from their dependencies (samples-typescript's `createActivities(deps)`), so
- * the worker wires real clients and tests replace one member.
+ * All activities, built from their dependencies, so the worker wires real clients and tests replace
+ * one member. Each set is checked against its contract in `model/activities.ts`.
  */
 import type { Client } from '@temporalio/client';
+import type { ClaimsActivities, ProviderActivities, ReleaseActivities } from '../model/activities.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { noStatusWriter, type PipelineStatusWriter } from '../pipelines/status-writer.js';
 import { createNotificationActivities } from './notification-strategy.js';
@@ -32,7 +33,7 @@ export function pullRequestDependencies(deps: Pick<ActivityDependencies, 'pipeli
 /** Only the activities that call git providers' APIs: served on the rate-limited provider task queue. */
 export function createProviderActivities(deps: Pick<ActivityDependencies, 'pipelines' | 'pullRequests'>) {
   const { openPullRequest } = createPullRequestActivities(pullRequestDependencies(deps));
-  return { openPullRequest };
+  return { openPullRequest } satisfies ProviderActivities;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -42,5 +43,5 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),
-  };
+  } satisfies ReleaseActivities & ClaimsActivities;
 }

@@ -26,7 +26,7 @@ import { pullRequestBody, pullRequestTitle } from './providers/pull-request-body
 import { FailureType } from '../model/failures.js';
 import { effectivePromotion, type Pipeline, pipelineKey, type PullRequestPromotion } from '../model/pipeline.js';
 import type { PipelineSource, SecretData } from '../pipelines/source.js';
-import type { PromotionRequest, PromotionResult } from './promotion-request.js';
+import type { PromotionBranchResult, PromotionRequest, PromotionResult } from '../model/promotion.js';
 
 export interface PullRequestDependencies {
   pipelines: PipelineSource;
@@ -41,9 +41,7 @@ export interface PullRequestDependencies {
   commitAuthor?: CommitAuthor;
 }
 
-/** What the git step did: the PR step runs only after `pushed`. */
-export type PromotionBranchResult =
-  { status: 'already-at-version'; outcome: string } | { status: 'pushed'; branch: string; commit: string; baseBranch: string };
+export type { PromotionBranchResult } from '../model/promotion.js';
 
 interface Resolved {
   pipeline: Pipeline;
@@ -192,6 +190,3 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     },
   };
 }
-
-/** The activities served on the provider task queue. */
-export type ProviderActivities = Pick<ReturnType<typeof createPullRequestActivities>, 'openPullRequest'>;

@@ -7,16 +7,16 @@
  */
 import { Context } from '@temporalio/activity';
 import { type Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
-import { ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, environmentClaimsSummary, environmentClaimsWorkflowId } from '../model/environment-claims.js';
+import type { SupersedeRequest } from '../model/activities.js';
+import {
+  ENVIRONMENT_CLAIMS_WORKFLOW_TYPE,
+  type EnvironmentClaimsWorkflow,
+  environmentClaimsSummary,
+  environmentClaimsWorkflowId,
+} from '../model/environment-claims.js';
 import { claimSignal, type EnvironmentClaim } from '../model/messages.js';
-import type { PipelineRef } from '../model/pipeline.js';
-import type { environmentClaims } from '../workflows/environment-claims.js';
 
-export interface SupersedeRequest {
-  pipeline: PipelineRef;
-  /** The release's claim on `signal.environment`. */
-  signal: EnvironmentClaim;
-}
+export type { SupersedeRequest } from '../model/activities.js';
 
 export function createSupersedeActivities(client: Client) {
   return {
@@ -26,7 +26,7 @@ export function createSupersedeActivities(client: Client) {
      * workflow: recorded histories schedule this activity by it.
      */
     async supersedeOlderReleases({ pipeline, signal: claim }: SupersedeRequest): Promise<void> {
-      await client.workflow.signalWithStart<typeof environmentClaims, [EnvironmentClaim]>(ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, {
+      await client.workflow.signalWithStart<EnvironmentClaimsWorkflow, [EnvironmentClaim]>(ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, {
         workflowId: environmentClaimsWorkflowId(pipeline, claim.environment),
         taskQueue: Context.current().info.taskQueue,
         args: [{ pipeline, environment: claim.environment }],

@@ -5,7 +5,7 @@
 import type { EnvironmentClaim } from './messages.js';
 import { type PipelineRef, pipelineKey } from './pipeline.js';
 
-/** The workflow type `workflows/environment-claims.ts` exports; activities start it by name. */
+/** The workflow type `workflows/environment-claims.ts` exports; activities start it by this name. */
 export const ENVIRONMENT_CLAIMS_WORKFLOW_TYPE = 'environmentClaims';
 
 export interface EnvironmentClaimsInput {
@@ -15,6 +15,9 @@ export interface EnvironmentClaimsInput {
   holders?: EnvironmentClaim[];
   pending?: EnvironmentClaim[];
 }
+
+/** The claims workflow's signature, for starting it by name with typed arguments. */
+export type EnvironmentClaimsWorkflow = (input: EnvironmentClaimsInput) => Promise<void>;
 
 /** A claims workflow continues as new once its history is this long (plus at most one claim's events). */
 export const CLAIMS_HISTORY_LIMIT = 2_000;

@@ -2,30 +2,9 @@
  * Mirrors what releases do into `Pipeline.status`, for `kubectl get pipelines` and the UIs that read
  * Weave's `status.environments[<env>].waitingApproval`. The workflow stays the source of truth.
  */
-import type { PipelineRef } from '../model/pipeline.js';
+import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
 
-export interface EnvironmentPromotionSummary {
-  version: string;
-  /** A `ReleasePhase`. */
-  state: string;
-  workflowId: string;
-  pullRequest?: string;
-  /** ISO 8601. */
-  at: string;
-}
-
-export interface PipelineStatusUpdate {
-  pipeline: PipelineRef;
-  environment: string;
-  /** Sets `status.environments[environment].waitingApproval` to this revision. */
-  waitingApproval?: { revision: string };
-  /**
-   * Clears `waitingApproval` only while it still names this revision: a newer version may already
-   * wait there, and its entry must survive the older one's clean-up.
-   */
-  clearWaitingApproval?: string;
-  lastPromotion?: EnvironmentPromotionSummary;
-}
+export type { EnvironmentPromotionSummary, PipelineStatusUpdate } from '../model/pipeline-status.js';
 
 export interface PipelineStatusWriter {
   /** One status patch; concurrent writers for other environments never overwrite each other. */

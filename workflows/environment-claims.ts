@@ -15,17 +15,15 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { ClaimsActivities } from '../model/activities.js';
 import { arrivedBefore, CLAIMS_HISTORY_LIMIT, type EnvironmentClaimsInput } from '../model/environment-claims.js';
 import { claimSignal, claimsQuery, type EnvironmentClaim, supersedeSignal } from '../model/messages.js';
-
-type Activities = ReturnType<typeof createActivities>;
 
 /** How long without a claim before checking which holders still run. */
 const IDLE_CHECK = '1 day';
 
 export async function environmentClaims(input: EnvironmentClaimsInput): Promise<void> {
-  const { closedReleases } = proxyActivities<Activities>({
+  const { closedReleases } = proxyActivities<ClaimsActivities>({
     startToCloseTimeout: '1 minute',
     retry: { maximumInterval: '5 minutes' },
   });

@@ -17,9 +17,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import type { PromotionRequest, PromotionResult } from '../activities/promotion-request.js';
-import type { ProviderActivities } from '../activities/pull-request-strategy.js';
+import type { ProviderActivities, ReleaseActivities } from '../model/activities.js';
+import type { PromotionRequest, PromotionResult } from '../model/promotion.js';
+import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
 import { FailureType } from '../model/failures.js';
 import {
   approveSignal,
@@ -57,8 +57,7 @@ import {
   yieldsTo,
 } from './journey.js';
 
-type Activities = ReturnType<typeof createActivities>;
-type PipelineStatusUpdate = Parameters<Activities['recordPipelineStatus']>[0];
+type Activities = ReleaseActivities;
 
 /** Keeps histories short for versions Flux reports again and again (e.g. Kustomizations). */
 const MAX_HISTORY_EVENTS = 5_000;

@@ -1,0 +1,41 @@
+/**
+ * The activities the workflows schedule, by name and signature. Workflows proxy these interfaces;
+ * `activities/index.ts` checks its implementations against them, so neither imports the other.
+ */
+import type { EnvironmentClaim } from './messages.js';
+import type { Pipeline, PipelineRef } from './pipeline.js';
+import type { PipelineStatusUpdate } from './pipeline-status.js';
+import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
+
+/** A release's claim on an environment, for the environment's claims workflow. */
+export interface SupersedeRequest {
+  pipeline: PipelineRef;
+  /** The release's claim on `signal.environment`. */
+  signal: EnvironmentClaim;
+}
+
+/** Scheduled by the release workflow on its own task queue. */
+export interface ReleaseActivities {
+  /** The Pipeline as it is now, so edits made while a release waits take effect. */
+  resolvePipeline(ref: PipelineRef): Promise<Pipeline>;
+  /** The notification strategy: tell every configured notifier about the promotion. */
+  promoteByNotification(request: PromotionRequest): Promise<PromotionResult>;
+  /** The pull-request strategy's git step: push the promotion branch rebuilt from the latest base. */
+  pushPromotionBranch(request: PromotionRequest): Promise<PromotionBranchResult>;
+  /** Best-effort mirror of the release into `Pipeline.status`. */
+  recordPipelineStatus(update: PipelineStatusUpdate): Promise<void>;
+  /** Claims the environment for the release; the claims workflow supersedes earlier releases. */
+  supersedeOlderReleases(request: SupersedeRequest): Promise<void>;
+}
+
+/** Scheduled by the environment-claims workflow. */
+export interface ClaimsActivities {
+  /** Those of `workflowIds` that no longer run. */
+  closedReleases(workflowIds: string[]): Promise<string[]>;
+}
+
+/** Served on the provider task queue, whose activity rate the Temporal server limits. */
+export interface ProviderActivities {
+  /** The pull-request strategy's provider step: find-or-create the pull request for the pushed branch. */
+  openPullRequest(request: PromotionRequest): Promise<PromotionResult>;
+}
