@@ -16,12 +16,12 @@ export interface GatewayMetrics {
   /** `cause`: `severity` (not an info event) or `reason` (not a successful deployment). */
   readonly ignoredEvents: Counter<'cause'>;
   readonly rateLimited: Counter;
-  /** `outcome`: `started` (or signalled), `already-completed`, `unavailable`, `error`. */
+  /** `outcome`: `started` (or signalled), `already-completed`, `unavailable`, `refused` (over a Temporal limit), `error`. */
   readonly signalWithStart: Histogram<'outcome'>;
   /**
    * Requests to the approval endpoint that got past routing, by `outcome`: `approved`, `refused`
    * (422: nothing matching waits), `unauthorized` (401), `replayed` (401, signature seen before),
-   * `invalid` (400/415), `unavailable` (503), `error` (500).
+   * `invalid` (400/415/422 for bad input), `unavailable` (503), `error` (500).
    */
   readonly approvals: Counter<'outcome'>;
 }
