@@ -35,6 +35,7 @@ import { checkRevision } from '../../model/version.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { ErrorBody, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
+import type { GatewayRateLimits } from '../rate-limits.js';
 import { type ApprovalReceipt, ApprovalRefusedError, type ReleaseApprover } from '../release-approver.js';
 import { ReplayCache } from '../replay-cache.js';
 import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
@@ -58,6 +59,8 @@ export interface ApprovalRouteDeps {
   pipelines: PipelineSource;
   approvals: ReleaseApprover;
   metrics: GatewayMetrics;
+  /** Counts the request once authentication decided (rate-limits.ts). */
+  limits: GatewayRateLimits;
   /** Signatures already used (default: a new cache for this app). */
   replays?: ReplayCache;
 }
@@ -113,7 +116,7 @@ function parseApprovalBody(raw: Buffer): ApprovalBody {
 }
 
 export function approvalRoutes(deps: ApprovalRouteDeps) {
-  const { config, pipelines, approvals, metrics } = deps;
+  const { config, pipelines, approvals, metrics, limits } = deps;
   const replays = deps.replays ?? new ReplayCache();
   const authOptions = { pipelines, metrics, legacyApprovalSignature: config.legacyApprovalSignature };
 
@@ -136,6 +139,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
     app.withTypeProvider<TypeBoxTypeProvider>().post(
       APPROVAL_ROUTE,
       {
+        config: { rateLimit: 'by-authentication' },
         bodyLimit: MAX_APPROVAL_BYTES,
         schema: {
           params: ApprovalParams,
@@ -150,6 +154,8 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
         const auth = await authenticateApproval(authOptions, pipeline, request, raw);
+        // Before the replay cache: a 429 must leave the signature usable for the retry.
+        limits.authenticated(request, pipeline);
         if (auth.kind === 'signed' && !replays.claim(auth.signature, auth.expiresAt)) {
           metrics.approvals.inc({ outcome: 'replayed' });
           throw new HttpError(401, 'replayed request', { details: { pipeline: pipelineKey(pipeline), environment: env, revision } });

@@ -36,6 +36,7 @@ import { checkRevision } from '../../model/version.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { ErrorBody, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
+import type { GatewayRateLimits } from '../rate-limits.js';
 import type { DeliveryReceipt, ReleaseStarter } from '../release-starter.js';
 import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
 import { authenticatePromotion } from '../webhook-auth.js';
@@ -60,6 +61,8 @@ export interface PromotionRouteDeps {
   pipelines: PipelineSource;
   releases: ReleaseStarter;
   metrics: GatewayMetrics;
+  /** Counts the request once authentication decided (rate-limits.ts). */
+  limits: GatewayRateLimits;
 }
 
 const PromotionParams = Type.Object({ namespace: Type.String(), name: Type.String(), env: Type.String() });
@@ -115,7 +118,7 @@ function parseFluxEvent(raw: Buffer): FluxEvent {
 }
 
 export function promotionRoutes(deps: PromotionRouteDeps) {
-  const { config, pipelines, releases, metrics } = deps;
+  const { config, pipelines, releases, metrics, limits } = deps;
 
   const authOptions = { pipelines, metrics, allowUnsigned: config.allowUnsigned };
 
@@ -132,6 +135,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
     app.withTypeProvider<TypeBoxTypeProvider>().post(
       PROMOTION_ROUTE,
       {
+        config: { rateLimit: 'by-authentication' },
         bodyLimit: MAX_EVENT_BYTES,
         schema: {
           params: PromotionParams,
@@ -150,6 +154,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
         if (!Buffer.isBuffer(raw)) throw new HttpError(415, 'content type must be application/json');
 
         await authenticatePromotion(authOptions, pipeline, request, raw);
+        limits.authenticated(request, pipeline);
         const event = parseFluxEvent(raw);
 
         const revision = eventRevision(event);
