@@ -1,21 +1,29 @@
 /**
  * The gateway's plugin tree. `buildApp` never listens: `server.ts` does, and tests use `inject()`.
  *
- * Order of the root hooks matters, because it is the order of the answers (routes/promotion.ts has
- * the whole list): the shutdown 503 first, then the per-client rate limit, which also covers 404s
- * (through the not-found handler) and 405s, but not the probes and `/metrics`. `/promotion` and
- * `/approval` (routes/approval.ts) draw from the same per-client bucket.
+ * Root hooks, in the order of the answers: the shutdown 503, then the per-client rate limit of
+ * unauthenticated requests (rate-limits.ts) on 404s, 405s and malformed URLs, but not on the probes
+ * and `/metrics`. `/promotion` and `/approval` count their requests once authentication decided.
  */
-import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type LogLevel } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type LogLevel,
+} from 'fastify';
+import { MAX_REVISION_LENGTH } from '../model/version.js';
 import type { GatewayConfig, TemporalConfig } from '../config/config.js';
 import type { PipelineSource } from '../pipelines/source.js';
-import { rateLimitKey, trustProxyOption } from './client-ip.js';
+import { trustProxyOption } from './client-ip.js';
 import { errorHandler, HttpError } from './errors.js';
-import { installMetrics, type MetricsOptions } from './plugins/metrics.js';
+import { type GatewayMetrics, installMetrics, type MetricsOptions } from './plugins/metrics.js';
+import { gatewayRateLimits, type GatewayRateLimits } from './rate-limits.js';
 import type { ReleaseApprover } from './release-approver.js';
 import type { ReleaseStarter } from './release-starter.js';
 import type { ReplayCache } from './replay-cache.js';
+import { SIGNATURE_HEADER } from './hmac.js';
 import { approvalRoutes } from './routes/approval.js';
 import { healthRoutes } from './routes/health.js';
 import { MAX_EVENT_BYTES, promotionRoutes } from './routes/promotion.js';
@@ -58,6 +66,26 @@ export function serverTimeouts(config: Pick<GatewayConfig, 'signalTimeoutMs'>): 
   };
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `false`: never rate limited (probes, metrics). `'by-authentication'`: the route counts its
+     * requests itself, per Pipeline once authenticated, per client when refused before that.
+     */
+    rateLimit?: false | 'by-authentication';
+  }
+  interface FastifyRequest {
+    /** The request was counted in a rate-limit bucket already. */
+    rateCounted: boolean;
+  }
+}
+
+/**
+ * Longest path parameter: a revision of `MAX_REVISION_LENGTH` characters, each percent-encoded.
+ * Longer is a 414, answered by `frameworkErrors` below.
+ */
+const MAX_PARAM_LENGTH = 3 * MAX_REVISION_LENGTH;
+
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
@@ -71,6 +99,10 @@ function pollingLogLevel(level: string): LogLevel {
 
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, pipelines, releases, approvals } = deps;
+  // Created before the app: fastify's own answers to malformed URLs (frameworkErrors) use them.
+  const late: { metrics?: GatewayMetrics } = {};
+  const limits = gatewayRateLimits({ ...config.rateLimit, onLimited: () => late.metrics?.rateLimited.inc() });
+
   const app = Fastify({
     loggerInstance: deps.logger,
     trustProxy: trustProxyOption(config.trustedProxies),
@@ -78,9 +110,20 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     // Our own onRequest hook answers 503 while closing, with `Retry-After`.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (error, request, reply) => frameworkError(error, request, reply, limits, late.metrics),
     ...serverTimeouts(config),
   });
-  app.setErrorHandler(errorHandler);
+  app.decorateRequest('rateCounted', false);
+  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+    // A webhook request refused before its authentication succeeded costs the client one request.
+    if (!request.rateCounted && request.routeOptions.config.rateLimit === 'by-authentication' && isCountedRefusal(error)) {
+      request.rateCounted = true;
+      errorHandler(limits.unauthenticated(request) ?? error, request, reply);
+      return;
+    }
+    errorHandler(error, request, reply);
+  });
 
   let closing = false;
   app.addHook('preClose', (done) => {
@@ -96,17 +139,27 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
 
   const logLevel = pollingLogLevel(deps.logger.level);
-  const metrics = installMetrics(app, { ...deps.metrics, logLevel });
+  const installed = installMetrics(app, { ...deps.metrics, logLevel });
+  late.metrics = installed;
 
-  // One bucket per client for every rate-limited route (they share the plugin's store): 20 calls
-  // to unknown paths use up the same allowance as 20 webhooks.
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimit.max,
-    timeWindow: config.rateLimit.windowMs,
-    keyGenerator: (request) => rateLimitKey(request.ip),
-    onExceeded: () => metrics.rateLimited.inc(),
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(rateLimitBeforeRouting(request));
   });
+  function rateLimitBeforeRouting(request: FastifyRequest): HttpError | undefined {
+    const mode = request.routeOptions.config.rateLimit;
+    if (mode === false) return undefined;
+    if (mode === 'by-authentication') {
+      // A client over its allowance is refused at once when the request cannot authenticate
+      // anyway (no signature); a signed request is still checked, so it may get through.
+      if (!config.allowUnsigned && request.headers[SIGNATURE_HEADER] === undefined && limits.clientExhausted(request)) {
+        request.rateCounted = true;
+        return limits.unauthenticated(request);
+      }
+      return undefined;
+    }
+    request.rateCounted = true;
+    return limits.unauthenticated(request);
+  }
 
   // Root scope: bodies are never read outside the promotion and approval routes (probes, 404s). Without a body
   // parser here, a JSON body sent to an unknown path would be parsed and could answer 400 or 413
@@ -115,12 +168,19 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
   await app.register(healthRoutes({ pipelines, releases, logLevel }));
-  await app.register(promotionRoutes({ config, pipelines, releases, metrics }));
+  await app.register(promotionRoutes({ config, pipelines, releases, metrics: installed, limits }));
   await app.register(
-    approvalRoutes({ config, pipelines, approvals, metrics, ...(deps.replays === undefined ? {} : { replays: deps.replays }) }),
+    approvalRoutes({
+      config,
+      pipelines,
+      approvals,
+      metrics: installed,
+      limits,
+      ...(deps.replays === undefined ? {} : { replays: deps.replays }),
+    }),
   );
 
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
+  app.setNotFoundHandler((request) => {
     throw new HttpError(
       404,
       request.url.startsWith('/promotion/')
@@ -132,4 +192,35 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
 
   return app;
+}
+
+/** 4xx answers other than 429 and the shutdown's 503: the refusals a client could repeat at will. */
+function isCountedRefusal(error: FastifyError | HttpError): boolean {
+  const code = error.statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500 && code !== 429;
+}
+
+/**
+ * fastify's own answers to a URL it cannot route: malformed percent-encoding (400) and a path
+ * parameter over `MAX_PARAM_LENGTH` (414). Its defaults quote the raw path and skip every hook; here
+ * they are rate limited, logged, counted and answered like any other error, quoting nothing.
+ */
+function frameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  limits: GatewayRateLimits,
+  metrics: GatewayMetrics | undefined,
+): void {
+  request.rateCounted = true;
+  const answer =
+    limits.unauthenticated(request) ??
+    (error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new HttpError(414, `a path segment is longer than ${MAX_PARAM_LENGTH} characters`)
+      : error.code === 'FST_ERR_BAD_URL'
+        ? new HttpError(400, 'the URL is malformed (invalid percent-encoding)')
+        : new HttpError(500, 'internal error, please consult the gateway logs', { cause: error }));
+  // No route, so no onResponse hook: count the answer here.
+  reply.raw.once('finish', () => metrics?.countResponse(request, reply));
+  errorHandler(answer, request, reply);
 }

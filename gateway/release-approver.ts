@@ -8,7 +8,8 @@ import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError, Workflow
 import { approveUpdate, type Decision, stateQuery } from '../model/messages.js';
 import { type PipelineRef, pipelineKey } from '../model/pipeline.js';
 import { type DecisionRecord, releaseWorkflowId } from '../model/release.js';
-import { boundedCalls } from './temporal-calls.js';
+import { payloadProblem, workflowIdProblem } from '../model/temporal-limits.js';
+import { assertWithinLimits, boundedCalls } from './temporal-calls.js';
 
 export interface Approval {
   pipeline: PipelineRef;
@@ -32,8 +33,8 @@ export interface ApprovalReceipt {
 export interface ReleaseApprover {
   /**
    * Resolves with the recorded decision. Throws `ApprovalRefusedError` when nothing matching waits
-   * (no such release, or the workflow's validator refused) and `TemporalUnavailableError` when
-   * Temporal could not be reached in time.
+   * (no such release, or the workflow's validator refused), `TemporalUnavailableError` when
+   * Temporal could not be reached in time and `TemporalLimitError` when Temporal would refuse the call.
    */
   approve(approval: Approval): Promise<ApprovalReceipt>;
   /** Waits (at most `timeoutMs`) for calls that outlived their answer; call before closing the connection. */
@@ -64,6 +65,7 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
       const workflowId = releaseWorkflowId(pipeline, version);
       const handle = client.workflow.getHandle(workflowId);
       const decision: Decision = { approver, environment, version, ...(comment === undefined ? {} : { comment }) };
+      assertWithinLimits(workflowIdProblem(workflowId), payloadProblem('the approval', decision));
       let outcome: { runId?: string; decision: DecisionRecord };
       try {
         outcome = await calls.run(options.timeoutMs, `approving ${workflowId}`, async () => {

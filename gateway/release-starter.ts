@@ -10,7 +10,8 @@ import { effectivePromotion, pipelineKey, type Pipeline, strategyName } from '..
 import { type DeploymentEvent, ReleasePhase, type ReleaseInput, type ReleasePolicy, releaseWorkflowId } from '../model/release.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../model/search-attributes.js';
 import type { release } from '../workflows/release.js';
-import { boundedCalls } from './temporal-calls.js';
+import { payloadProblem, searchAttributesProblem, TEMPORAL_LIMITS, truncateUtf8, workflowIdProblem } from '../model/temporal-limits.js';
+import { assertWithinLimits, boundedCalls } from './temporal-calls.js';
 
 /**
  * The workflow type `workflows/release.ts` exports. Started by name, with its type imported only as
@@ -41,7 +42,10 @@ export interface DeliveryReceipt {
 }
 
 export interface ReleaseStarter {
-  /** Resolves once the event is durable in Temporal; throws `TemporalUnavailableError` when it cannot be. */
+  /**
+   * Resolves once the event is durable in Temporal; throws `TemporalUnavailableError` when it cannot
+   * be now, `TemporalLimitError` when Temporal would refuse it whenever it is sent.
+   */
   deliver(delivery: Delivery): Promise<DeliveryReceipt>;
   /** Cheap reachability check for readiness probes; throws `TemporalUnavailableError`. */
   checkReachable(timeoutMs: number): Promise<void>;
@@ -101,6 +105,18 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
       const workflowId = releaseWorkflowId(ref, version);
       const input: ReleaseInput = { pipeline: ref, version, policy: options.policy };
       const signal: DeployedSignal = { environment, event, receivedAt };
+      const searchAttributes = {
+        [PromotionPipeline.name]: pipelineKey(ref),
+        [PromotionVersion.name]: version,
+        [PromotionState.name]: ReleasePhase.started,
+      };
+      // Checked before the call: Temporal would refuse it, and no retry could change that.
+      assertWithinLimits(
+        workflowIdProblem(workflowId),
+        searchAttributesProblem(searchAttributes),
+        payloadProblem('the workflow input', input),
+        payloadProblem('the event', signal),
+      );
       return calls.run(options.signalTimeoutMs, `delivering to ${workflowId}`, async () => {
         try {
           const handle = await client.workflow.signalWithStart<typeof release, [DeployedSignal]>(RELEASE_WORKFLOW_TYPE, {
@@ -118,8 +134,9 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
               { key: PromotionVersion, value: version },
               { key: PromotionState, value: ReleasePhase.started },
             ],
-            staticSummary: releaseSummary(pipeline, version),
-            staticDetails: releaseDetails(pipeline, version),
+            // Only shown by the UI: cut to what Temporal accepts rather than refused.
+            staticSummary: truncateUtf8(releaseSummary(pipeline, version), TEMPORAL_LIMITS.summaryBytes),
+            staticDetails: truncateUtf8(releaseDetails(pipeline, version), TEMPORAL_LIMITS.detailsBytes),
           });
           return { workflowId, runId: handle.signaledRunId };
         } catch (error) {

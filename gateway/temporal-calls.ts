@@ -96,3 +96,17 @@ export function boundedCalls(client: Client): BoundedCalls {
 
   return { run, drain };
 }
+
+/**
+ * The call would exceed a limit Temporal enforces (model/temporal-limits.ts): retrying cannot help,
+ * the input must change. Routes answer 422 with the message, which quotes no input.
+ */
+export class TemporalLimitError extends Error {
+  override name = 'TemporalLimitError';
+}
+
+/** Throws `TemporalLimitError` with the first problem found, if any. */
+export function assertWithinLimits(...problems: (string | undefined)[]): void {
+  const problem = problems.find((p) => p !== undefined);
+  if (problem !== undefined) throw new TemporalLimitError(problem);
+}

@@ -6,7 +6,7 @@
  * see every route, the 404 handler included, and the routes receive the metric objects they count
  * with as an explicit dependency.
  */
-import type { FastifyInstance, LogLevel } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 export interface GatewayMetrics {
@@ -16,14 +16,16 @@ export interface GatewayMetrics {
   /** `cause`: `severity` (not an info event) or `reason` (not a successful deployment). */
   readonly ignoredEvents: Counter<'cause'>;
   readonly rateLimited: Counter;
-  /** `outcome`: `started` (or signalled), `already-completed`, `unavailable`, `error`. */
+  /** `outcome`: `started` (or signalled), `already-completed`, `unavailable`, `refused` (over a Temporal limit), `error`. */
   readonly signalWithStart: Histogram<'outcome'>;
   /**
    * Requests to the approval endpoint that got past routing, by `outcome`: `approved`, `refused`
    * (422: nothing matching waits), `unauthorized` (401), `replayed` (401, signature seen before),
-   * `invalid` (400/415), `unavailable` (503), `error` (500).
+   * `invalid` (400/415/422 for bad input), `unavailable` (503), `error` (500).
    */
   readonly approvals: Counter<'outcome'>;
+  /** Counts an answer in `baton_gateway_http_requests_total` (done by a hook for every routed request). */
+  countResponse(request: FastifyRequest, reply: FastifyReply): void;
 }
 
 export interface MetricsOptions {
@@ -78,15 +80,16 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions = {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    countResponse(request, reply) {
+      requests.inc({
+        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+        method: request.method,
+        status_code: String(reply.statusCode),
+      });
+    },
   };
 
-  app.addHook('onResponse', async (request, reply) => {
-    requests.inc({
-      route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-      method: request.method,
-      status_code: String(reply.statusCode),
-    });
-  });
+  app.addHook('onResponse', async (request, reply) => metrics.countResponse(request, reply));
 
   app.get('/metrics', { config: { rateLimit: false }, logLevel: options.logLevel ?? 'warn' }, async (_request, reply) => {
     void reply.type(registry.contentType);

@@ -7,7 +7,8 @@
  *   routing     405 + `Allow: POST` for other methods under /approval/ · 404 wrong segment count
  *   preParsing  404 unknown Pipeline (503 while the Pipeline source has not synced yet)
  *   parsing     415 a body that is not `application/json` · 413 over 64 KiB
- *   handler     401 signature (below) · 400 body not `{approver, comment?}` · 422 `failed approving
+ *   handler     401 signature (below) · 400 body not `{approver, comment?}` · 422 a revision that
+ *               cannot be a version, or an approval over a Temporal limit · 422 `failed approving
  *               promotion` with the workflow's `reason` (no such release, nothing matching waits,
  *               a second decision, an approver the Pipeline does not allow) · 200 the decision ·
  *               503 + `Retry-After` when Temporal cannot take it
@@ -27,16 +28,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
-import { promotedVersion } from '../../model/flux-event.js';
 import { escapeHtml } from '../../model/html.js';
 import { environmentIndex, pipelineKey } from '../../model/pipeline.js';
 import { workflowUrl } from '../../model/temporal-ui.js';
+import { checkRevision } from '../../model/version.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { ErrorBody, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
+import type { GatewayRateLimits } from '../rate-limits.js';
 import { type ApprovalReceipt, ApprovalRefusedError, type ReleaseApprover } from '../release-approver.js';
 import { ReplayCache } from '../replay-cache.js';
-import { TemporalUnavailableError } from '../temporal-calls.js';
+import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
 import { authenticateApproval } from '../webhook-auth.js';
 import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
@@ -57,6 +59,8 @@ export interface ApprovalRouteDeps {
   pipelines: PipelineSource;
   approvals: ReleaseApprover;
   metrics: GatewayMetrics;
+  /** Counts the request once authentication decided (rate-limits.ts). */
+  limits: GatewayRateLimits;
   /** Signatures already used (default: a new cache for this app). */
   replays?: ReplayCache;
 }
@@ -112,7 +116,7 @@ function parseApprovalBody(raw: Buffer): ApprovalBody {
 }
 
 export function approvalRoutes(deps: ApprovalRouteDeps) {
-  const { config, pipelines, approvals, metrics } = deps;
+  const { config, pipelines, approvals, metrics, limits } = deps;
   const replays = deps.replays ?? new ReplayCache();
   const authOptions = { pipelines, metrics, legacyApprovalSignature: config.legacyApprovalSignature };
 
@@ -135,6 +139,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
     app.withTypeProvider<TypeBoxTypeProvider>().post(
       APPROVAL_ROUTE,
       {
+        config: { rateLimit: 'by-authentication' },
         bodyLimit: MAX_APPROVAL_BYTES,
         schema: {
           params: ApprovalParams,
@@ -149,6 +154,8 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
         const auth = await authenticateApproval(authOptions, pipeline, request, raw);
+        // Before the replay cache: a 429 must leave the signature usable for the retry.
+        limits.authenticated(request, pipeline);
         if (auth.kind === 'signed' && !replays.claim(auth.signature, auth.expiresAt)) {
           metrics.approvals.inc({ outcome: 'replayed' });
           throw new HttpError(401, 'replayed request', { details: { pipeline: pipelineKey(pipeline), environment: env, revision } });
@@ -164,7 +171,14 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
             metrics.approvals.inc({ outcome: 'invalid' });
             throw error;
           }
-          const version = promotedVersion(revision);
+          const checked = checkRevision(revision);
+          if (!checked.ok) {
+            metrics.approvals.inc({ outcome: 'invalid' });
+            throw new HttpError(422, APPROVAL_FAILED_MESSAGE, {
+              fields: { reason: `the revision in the path cannot be a version: ${checked.problem}` },
+            });
+          }
+          const { version } = checked;
           const approval = {
             pipeline: { namespace: pipeline.namespace, name: pipeline.name },
             version,
@@ -184,6 +198,10 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
               const known = environmentIndex(pipeline.spec, env) >= 0;
               const reason = known ? error.reason : `${error.reason} (Pipeline ${pipelineKey(pipeline)} has no environment ${env})`;
               throw new HttpError(422, APPROVAL_FAILED_MESSAGE, { fields: { reason: escapeHtml(reason) }, details: context });
+            }
+            if (error instanceof TemporalLimitError) {
+              metrics.approvals.inc({ outcome: 'invalid' });
+              throw new HttpError(422, APPROVAL_FAILED_MESSAGE, { fields: { reason: error.message }, details: context });
             }
             if (error instanceof TemporalUnavailableError) {
               metrics.approvals.inc({ outcome: 'unavailable' });

@@ -8,10 +8,12 @@
  *               a real Pipeline is never reported missing)
  *   parsing     415 not `application/json` · 413 over 1 MiB (the body must be read, bounded, before
  *               anything can be verified over it)
- *   handler     401 signature · 400 not JSON / not a Flux event · 422 no revision · 422 unknown
+ *   handler     401 signature · 400 not JSON / not a Flux event · 422 no revision or one that is
+ *               not a version (too long, odd characters, empty without build metadata) · 422 unknown
  *               source env · 422 next env has no targets · 422 involved object mismatch · 200 ignored
  *               (not a successful deployment; nothing touched) · 500 no promotion for the target ·
- *               202 delivered (the last environment too: it records the end of the journey) ·
+ *               422 over a limit Temporal enforces · 202 delivered (the last environment too: it
+ *               records the end of the journey) ·
  *               503 + `Retry-After` when Temporal cannot take the event
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -19,7 +21,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
-import { deploymentEvent, eventRevision, type FluxEvent, judgeEvent, promotedVersion } from '../../model/flux-event.js';
+import { deploymentEvent, eventRevision, type FluxEvent, judgeEvent } from '../../model/flux-event.js';
 import { escapeHtml } from '../../model/html.js';
 import {
   effectivePromotion,
@@ -30,11 +32,13 @@ import {
   strategyName,
 } from '../../model/pipeline.js';
 import { workflowUrl } from '../../model/temporal-ui.js';
+import { checkRevision } from '../../model/version.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { ErrorBody, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
+import type { GatewayRateLimits } from '../rate-limits.js';
 import type { DeliveryReceipt, ReleaseStarter } from '../release-starter.js';
-import { TemporalUnavailableError } from '../temporal-calls.js';
+import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
 import { authenticatePromotion } from '../webhook-auth.js';
 import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
@@ -57,6 +61,8 @@ export interface PromotionRouteDeps {
   pipelines: PipelineSource;
   releases: ReleaseStarter;
   metrics: GatewayMetrics;
+  /** Counts the request once authentication decided (rate-limits.ts). */
+  limits: GatewayRateLimits;
 }
 
 const PromotionParams = Type.Object({ namespace: Type.String(), name: Type.String(), env: Type.String() });
@@ -112,7 +118,7 @@ function parseFluxEvent(raw: Buffer): FluxEvent {
 }
 
 export function promotionRoutes(deps: PromotionRouteDeps) {
-  const { config, pipelines, releases, metrics } = deps;
+  const { config, pipelines, releases, metrics, limits } = deps;
 
   const authOptions = { pipelines, metrics, allowUnsigned: config.allowUnsigned };
 
@@ -129,6 +135,7 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
     app.withTypeProvider<TypeBoxTypeProvider>().post(
       PROMOTION_ROUTE,
       {
+        config: { rateLimit: 'by-authentication' },
         bodyLimit: MAX_EVENT_BYTES,
         schema: {
           params: PromotionParams,
@@ -147,10 +154,14 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
         if (!Buffer.isBuffer(raw)) throw new HttpError(415, 'content type must be application/json');
 
         await authenticatePromotion(authOptions, pipeline, request, raw);
+        limits.authenticated(request, pipeline);
         const event = parseFluxEvent(raw);
 
         const revision = eventRevision(event);
         if (revision === undefined) throw new HttpError(422, "event has no 'revision' in the metadata field.");
+        const checked = checkRevision(revision);
+        if (!checked.ok) throw new HttpError(422, `event's revision cannot be promoted: ${checked.problem}`);
+        const { version } = checked;
 
         const index = environmentIndex(spec, env);
         if (index < 0) throw new HttpError(422, html`app ${pipelineKey(pipeline)} has no environment ${env} defined`);
@@ -189,7 +200,6 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
           }
         }
 
-        const version = promotedVersion(revision);
         const stopTimer = metrics.signalWithStart.startTimer();
         let receipt: DeliveryReceipt;
         try {
@@ -208,6 +218,12 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
               headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
               details: { pipeline: pipelineKey(pipeline), environment: env, version },
               cause: error,
+            });
+          }
+          if (error instanceof TemporalLimitError) {
+            stopTimer({ outcome: 'refused' });
+            throw new HttpError(422, `the event cannot be recorded: ${error.message}`, {
+              details: { pipeline: pipelineKey(pipeline), environment: env, version },
             });
           }
           stopTimer({ outcome: 'error' });

@@ -1,12 +1,14 @@
 /**
- * The first check of DESIGN.md §3.2: per-client rate limit, 429 + Retry-After, on the webhook, on
- * 404s and on 405s; `X-Forwarded-For` believed only from trusted proxies; IPv6 keyed by /64.
- * No request here gets as far as Temporal.
+ * Rate limits: per client for unauthenticated requests (401s, 404s, 405s, 413s, 415s), 429 +
+ * Retry-After; per Pipeline for signed deliveries, which unauthenticated traffic never starves;
+ * `X-Forwarded-For` believed only from trusted proxies; IPv6 keyed by /64.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { GatewayAppConfig } from '../../gateway/app.js';
+import { PIPELINE_ALLOWANCE_FACTOR } from '../../gateway/rate-limits.js';
+import type { Delivery, DeliveryReceipt, ReleaseStarter } from '../../gateway/release-starter.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { delivery, directorySource, EXAMPLE_PIPELINES_DIR, metricValue, PODINFO, testApp, unreachableStarter } from './helpers.js';
 import { fixtureBody, FIXTURES } from '../support/events.js';
@@ -47,7 +49,7 @@ const unsigned: InjectOptions = {
 };
 
 describe('rate limit: 429 + Retry-After once a client used its allowance', () => {
-  it('on the webhook, before anything else is checked', async () => {
+  it('on the webhook, for requests that fail authentication', async () => {
     const app = await limitedApp();
     assert.deepEqual(await statuses(app, unsigned, MAX), [401, 401, 401]);
     const limited = await app.inject(unsigned);
@@ -55,13 +57,17 @@ describe('rate limit: 429 + Retry-After once a client used its allowance', () =>
     const retryAfter = Number(limited.headers['retry-after']);
     assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 30, `Retry-After: ${limited.headers['retry-after']}`);
     assert.deepEqual(Object.keys(limited.json()).sort(), ['error', 'message', 'statusCode']);
-    // A well-formed, correctly signed event is refused as well: the limit comes first.
-    const signed = await app.inject({
-      ...delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceeded)),
-      remoteAddress: '198.51.100.1',
-    });
-    assert.equal(signed.statusCode, 429);
+    // Without a signature it is refused before the body is read.
+    const bare = await app.inject({ ...unsigned, headers: { 'content-type': 'application/json' } });
+    assert.equal(bare.statusCode, 429);
     assert.equal(metricValue((await app.inject({ method: 'GET', url: '/metrics' })).body, 'baton_gateway_rate_limited_requests_total'), 2);
+  });
+
+  it('on refusals before authentication (415, 413)', async () => {
+    const app = await limitedApp();
+    const from = { remoteAddress: '198.51.100.5' };
+    const text: InjectOptions = { method: 'POST', url: `${PODINFO}/dev`, headers: { 'content-type': 'text/plain' }, payload: 'x', ...from };
+    assert.deepEqual(await statuses(app, text, MAX + 1), [415, 415, 415, 429]);
   });
 
   it('on 404s (unknown paths and unknown Pipelines), sharing the client’s one allowance', async () => {
@@ -168,5 +174,58 @@ describe('IPv6 clients', () => {
     assert.equal((await app.inject(from('::ffff:192.0.2.200'))).statusCode, 401);
     assert.equal((await app.inject(from('192.0.2.200'))).statusCode, 401);
     assert.equal((await app.inject(from('::ffff:192.0.2.200'))).statusCode, 429);
+  });
+});
+
+/** A starter that accepts every delivery without Temporal. */
+function acceptingStarter(): ReleaseStarter & { calls: number } {
+  const starter = {
+    calls: 0,
+    deliver(delivery: Delivery): Promise<DeliveryReceipt> {
+      starter.calls += 1;
+      return Promise.resolve({ workflowId: `release/flux-system/podinfo-02/${delivery.version}`, runId: 'run' });
+    },
+    checkReachable: () => Promise.resolve(),
+    drain: () => Promise.resolve(),
+  };
+  return starter;
+}
+
+describe('unauthenticated traffic cannot starve signed deliveries', () => {
+  const signed = (remoteAddress: string): InjectOptions => ({
+    ...delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceeded)),
+    remoteAddress,
+  });
+
+  it('a flood from the address Flux shares (an ingress) does not make a signed delivery 429', async () => {
+    const releases = acceptingStarter();
+    const app = await testApp({ pipelines, releases, config: { rateLimit: { max: MAX, windowMs: 30_000 } } });
+    apps.push(app);
+    const ingress = '10.0.0.1';
+    const flood: InjectOptions[] = [
+      { ...unsigned, remoteAddress: ingress },
+      { ...unsigned, headers: { 'content-type': 'application/json' }, remoteAddress: ingress },
+      { method: 'POST', url: '/promotion/flux-system/unknown/dev', remoteAddress: ingress },
+      { method: 'GET', url: '/nothing-here', remoteAddress: ingress },
+    ];
+    const codes: number[] = [];
+    for (let i = 0; i < 5 * MAX; i++) codes.push((await app.inject(flood[i % flood.length] as InjectOptions)).statusCode);
+    assert.ok(codes.includes(429), `the flood itself is limited: ${codes.join(',')}`);
+    const response = await app.inject(signed(ingress));
+    assert.equal(response.statusCode, 202, response.body);
+    assert.equal(releases.calls, 1);
+  });
+
+  it('signed deliveries have an allowance per Pipeline, larger than a client’s', async () => {
+    const releases = acceptingStarter();
+    const app = await testApp({ pipelines, releases, config: { rateLimit: { max: MAX, windowMs: 30_000 } } });
+    apps.push(app);
+    const allowance = MAX * PIPELINE_ALLOWANCE_FACTOR;
+    const codes = await statuses(app, signed('192.0.2.77'), allowance + 1);
+    assert.deepEqual(codes, [...Array<number>(allowance).fill(202), 429]);
+    // Another client cannot get past it either: the bucket is the Pipeline's.
+    assert.equal((await app.inject(signed('192.0.2.78'))).statusCode, 429);
+    // A failing request of another client is counted in its own bucket, not the Pipeline's.
+    assert.equal((await app.inject({ ...unsigned, remoteAddress: '192.0.2.79' })).statusCode, 401);
   });
 });
