@@ -21,7 +21,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type CommitAuthor, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
 import { markerReference } from './git/markers.js';
-import { createPullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
+import { createPullRequestProvider, type PullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
 import { pullRequestBody, pullRequestTitle } from './providers/pull-request-body.js';
 import { FailureType } from '../model/failures.js';
 import { effectivePromotion, type Pipeline, pipelineKey, type PullRequestPromotion } from '../model/pipeline.js';
@@ -53,6 +53,17 @@ interface Resolved {
 }
 
 export function createPullRequestActivities(deps: PullRequestDependencies) {
+  // One provider per type for the worker's life: each keeps its clients (connections) per repository.
+  const providers = new Map<string, PullRequestProvider>();
+  const providerFor = (type: string): PullRequestProvider => {
+    let provider = providers.get(type);
+    if (provider === undefined) {
+      provider = createPullRequestProvider(type, { allowInsecureHttp: deps.allowInsecureHttp, ...deps.providerOptions?.(type) });
+      providers.set(type, provider);
+    }
+    return provider;
+  };
+
   const resolve = async (request: PromotionRequest): Promise<Resolved> => {
     const key = pipelineKey(request.pipeline);
     const pipeline = deps.pipelines.getPipeline(request.pipeline);
@@ -150,11 +161,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     const { block } = resolved;
     const token = secretKey(resolved, 'token');
     const ca = optionalCa(resolved);
-    const provider = createPullRequestProvider(block.type, {
-      allowInsecureHttp: deps.allowInsecureHttp,
-      ...(ca === undefined ? {} : { ca }),
-      ...deps.providerOptions?.(block.type),
-    });
+    const provider = providerFor(block.type);
     const content = {
       pipeline: request.pipeline,
       sourceEnvironment: request.sourceEnvironment,
@@ -174,6 +181,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
       title: pullRequestTitle(content),
       body: pullRequestBody(content),
       token,
+      ...(ca === undefined ? {} : { ca }),
     });
     return {
       outcome: `${pr.created ? 'opened' : 'updated'} PR #${pr.number} ${pr.url}`,
