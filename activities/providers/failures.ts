@@ -1,18 +1,9 @@
 /**
- * How a provider's answer becomes a Temporal failure, for all providers:
- *
- * - 429, or 403 with `retry-after`, `x-ratelimit-remaining: 0` or a "rate limit" message: retryable
- *   `ProviderRateLimited`, next retry after the provider's delay;
- * - 401, other 403: non-retryable `ProviderTokenRejected`; 404: non-retryable `RepositoryNotFound`;
- * - any other answer with `Retry-After`, 5xx, 408, network errors, timeouts: retryable `ProviderUnavailable`;
- * - a redirect to another origin: non-retryable `InvalidRepositoryUrl`; other 4xx: non-retryable
- *   `PullRequestRejected`.
- *
- * Messages name the provider and the repository (no credentials) and quote at most a short,
- * sanitised part of the answer; the token is scrubbed. No `cause` is attached: a library's error
- * may carry the request, and with it the Authorization header.
- */
-import { ApplicationFailure } from '@temporalio/common';
+ * How a provider's answer becomes a Temporal failure, for all providers: rate limits retry after the
+ * provider's delay; 5xx, timeouts and network errors retry; 401/403, 404, redirects elsewhere and
+ * other 4xx are non-retryable and say what to fix. Only a short, sanitised part of an answer is
+ * quoted, without the token; no `cause` is attached (a library's error may carry the request).
+ */ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
 import { RedirectRefusedError } from '../http/client.js';
 import { quoteAnswer } from '../http/quote-answer.js';

@@ -1,23 +1,8 @@
 /**
- * The promotion pull request's title and body (DESIGN.md §3.5).
- *
- * The title is Weave's, character for character: `Promote <ns>/<name> in <env> to <version>`. The
- * body ends with Weave's metadata block, also character for character, because Weave GitOps' UI
- * and users' automation find a pipeline's pull requests by it:
- *
- *     <details>
- *     <summary>metadata</summary>
- *     !!! DO NOT EDIT !!!
- *
- *     <ns>/<name>/<env>
- *     </details>
- *
- * Above it, for people: what is promoted where, the event that triggered it, the approval when there
- * was one, and the workflow in the Temporal UI. Text that comes from outside (event messages,
- * approval comments) is HTML-escaped and quoted, so it can neither forge a metadata block nor
- * inject markup.
- */
-import type { PipelineRef } from '../../model/pipeline.js';
+ * The promotion pull request's title and body. Title and metadata block are Weave GitOps', byte for
+ * byte (its UI and users' automation find a pipeline's PRs by them); everything from outside (event
+ * text, approver, comments, revisions) is escaped for the provider's Markdown.
+ */ import type { PipelineRef } from '../../model/pipeline.js';
 import type { DecisionRecord, DeploymentEvent } from '../../model/release.js';
 
 export interface PullRequestContent {
