@@ -1,4 +1,4 @@
-/** The notification strategy (DESIGN.md §3.6): tell every configured notifier about the promotion. */
+/** The notification strategy: tell every configured notifier about the promotion. */
 import type { PipelineSource } from '../pipelines/source.js';
 import { type Notifier, promotionMessage } from './notify/notifier.js';
 import type { PromotionRequest, PromotionResult } from './promotion-request.js';

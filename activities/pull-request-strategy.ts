@@ -1,29 +1,15 @@
 /**
- * The pull-request strategy (DESIGN.md §3.5, §4), in two activities the workflow runs one after the
- * other:
- *
- * 1. `pushPromotionBranch` — the git step: fetch `baseBranch`, set every `$promotion` marker for
- *    `<ns>:<name>:<env>` to the version, and push `promotion-<ns>-<name>-<env>` rebuilt from the
- *    latest base, with a lease. Nothing to do when the base already has the version.
- * 2. `openPullRequest` — the provider step: find-or-create the pull request for that branch. It runs
- *    on the provider task queue, whose activity rate the Temporal server limits for all replicas.
- *
- * Both are idempotent, which is what makes the strategy exactly-once: a retried or re-run git step
- * rebuilds the same branch, and the provider step finds the PR a previous attempt opened. A crash
- * between push and PR creation leaves a branch that the next attempt's find-or-create turns into
- * exactly one PR.
- *
- * Credentials are read here, from the Secret named by the promotion block's `secretRef`, and never
- * leave the activity: inputs, results and failure messages carry names only.
- * `promoteByPullRequest` runs both steps in one activity (single-queue deployments, tests).
- */
-import { Context } from '@temporalio/activity';
+ * The pull-request strategy in two idempotent activities: `pushPromotionBranch` (the git step) and
+ * `openPullRequest` (the provider step, on the rate-limited provider task queue). Credentials are read
+ * here from the block's Secret and never leave the activity: inputs, results and failures carry names.
+ */ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type CommitAuthor, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
 import { markerReference } from './git/markers.js';
-import { createPullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
+import { createPullRequestProvider, type PullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
 import { pullRequestBody, pullRequestTitle } from './providers/pull-request-body.js';
 import { FailureType } from '../model/failures.js';
+import { workflowUrl } from '../model/temporal-ui.js';
 import { effectivePromotion, type Pipeline, pipelineKey, type PullRequestPromotion } from '../model/pipeline.js';
 import type { PipelineSource, SecretData } from '../pipelines/source.js';
 import type { PromotionBranchResult, PromotionRequest, PromotionResult } from '../model/promotion.js';
@@ -51,6 +37,17 @@ interface Resolved {
 }
 
 export function createPullRequestActivities(deps: PullRequestDependencies) {
+  // One provider per type for the worker's life: each keeps its clients (connections) per repository.
+  const providers = new Map<string, PullRequestProvider>();
+  const providerFor = (type: string): PullRequestProvider => {
+    let provider = providers.get(type);
+    if (provider === undefined) {
+      provider = createPullRequestProvider(type, { allowInsecureHttp: deps.allowInsecureHttp, ...deps.providerOptions?.(type) });
+      providers.set(type, provider);
+    }
+    return provider;
+  };
+
   const resolve = async (request: PromotionRequest): Promise<Resolved> => {
     const key = pipelineKey(request.pipeline);
     const pipeline = deps.pipelines.getPipeline(request.pipeline);
@@ -109,9 +106,6 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     return ca !== undefined && ca.length > 0 ? ca : undefined;
   };
 
-  const workflowUrl = (workflowId: string): string =>
-    `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-
   const pushPromotionBranch = async (request: PromotionRequest): Promise<PromotionBranchResult> => {
     const resolved = await resolve(request);
     const { block } = resolved;
@@ -148,18 +142,14 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     const { block } = resolved;
     const token = secretKey(resolved, 'token');
     const ca = optionalCa(resolved);
-    const provider = createPullRequestProvider(block.type, {
-      allowInsecureHttp: deps.allowInsecureHttp,
-      ...(ca === undefined ? {} : { ca }),
-      ...deps.providerOptions?.(block.type),
-    });
+    const provider = providerFor(block.type);
     const content = {
       pipeline: request.pipeline,
       sourceEnvironment: request.sourceEnvironment,
       targetEnvironment: request.targetEnvironment,
       version: request.version,
       workflowId: request.workflowId,
-      workflowUrl: workflowUrl(request.workflowId),
+      workflowUrl: workflowUrl({ uiUrl: deps.temporalUiUrl, namespace: deps.namespace }, request.workflowId),
       ...(request.event === undefined ? {} : { event: request.event }),
       ...(request.approval === undefined
         ? {}
@@ -172,6 +162,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
       title: pullRequestTitle(content),
       body: pullRequestBody(content),
       token,
+      ...(ca === undefined ? {} : { ca }),
     });
     return {
       outcome: `${pr.created ? 'opened' : 'updated'} PR #${pr.number} ${pr.url}`,
@@ -179,14 +170,5 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     };
   };
 
-  return {
-    pushPromotionBranch,
-    openPullRequest,
-    /** Both steps in one activity; the release workflow schedules them separately. */
-    async promoteByPullRequest(request: PromotionRequest): Promise<PromotionResult> {
-      const branch = await pushPromotionBranch(request);
-      if (branch.status === 'already-at-version') return { outcome: branch.outcome };
-      return openPullRequest(request);
-    },
-  };
+  return { pushPromotionBranch, openPullRequest };
 }

@@ -1,18 +1,15 @@
 /**
- * Bitbucket Server / Data Center pull requests through its REST 1.0 API with fetch:
- * `/rest/api/1.0/projects/{KEY}/repos/{slug}/pull-requests`.
- *
- * Project key and repository slug come from the clone URL `https://<host>[/<context>]/scm/KEY/repo.git`
- * or the browser URL `https://<host>[/<context>]/projects/KEY/repos/repo[/...]` (personal
- * repositories: `/scm/~user/repo.git`, `/users/user/repos/repo`). The token is an HTTP access token
- * or personal access token sent as `Authorization: Bearer`.
+ * Bitbucket Server / Data Center pull requests through its REST 1.0 API, with Baton's HTTP client.
+ * Project key and slug come from `https://<host>[/<context>]/scm/KEY/repo.git` or
+ * `.../projects/KEY/repos/repo[/...]` (personal: `/scm/~user/repo.git`, `/users/user/repos/repo`);
+ * the token is sent as `Authorization: Bearer`.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
-import { DEFAULT_USER_AGENT, ProviderHttpError, providerFetch, readBody } from './http.js';
-import { type FailureContext, headerLookup, httpFailure, invalidRepositoryUrl, networkFailure, repositoryLabel } from './failures.js';
-import { type CreateOutcome, findOrCreate } from './find-or-create.js';
-import type { OpenPullRequest, PullRequestProvider, PullRequestProviderOptions, PullRequestRequest } from './provider.js';
+import { guarded, invalidRepositoryUrl, toFailure } from './failures.js';
+import { ProviderHttpError, readBody } from './http-error.js';
+import type { CreateOutcome, OpenPullRequest, ProviderClientFactory, PullRequestProvider, PullRequestProviderOptions } from './provider.js';
+import { cachedProvider, DEFAULT_USER_AGENT, failureContext, providerHttp } from './provider-factory.js';
 import { apiRoot, repositoryPath } from './repository-url.js';
 
 export const BITBUCKET_SERVER = 'bitbucket-server';
@@ -106,146 +103,122 @@ function hasException(error: unknown, name: string): error is ProviderHttpError 
 
 const branchRef = (branch: string) => `refs/heads/${branch}`;
 
-export function createBitbucketServerProvider(options: PullRequestProviderOptions = {}): PullRequestProvider {
-  const fetch = providerFetch(options);
+export const createBitbucketServerClient: ProviderClientFactory = (repositoryUrl, credentials, options) => {
+  const repository = parseBitbucketServerRepository(repositoryUrl);
+  const root = apiRoot(repositoryUrl, BITBUCKET_SERVER, repository.apiUrl, options);
+  const { projectKey, slug } = repository;
+  const pullRequests = `${root}/projects/${encodeURIComponent(projectKey)}/repos/${encodeURIComponent(slug)}/pull-requests`;
+  const context = failureContext(BITBUCKET_SERVER, repositoryUrl, credentials, options);
+  const http = providerHttp(credentials, options);
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-  return {
-    name: BITBUCKET_SERVER,
-    async findOrCreate(request: PullRequestRequest) {
-      const repository = parseBitbucketServerRepository(request.repositoryUrl);
-      const root = apiRoot(request.repositoryUrl, BITBUCKET_SERVER, repository.apiUrl, options);
-      const { projectKey, slug } = repository;
-      const pullRequests = `${root}/projects/${encodeURIComponent(projectKey)}/repos/${encodeURIComponent(slug)}/pull-requests`;
-      const ctx: FailureContext = {
-        provider: BITBUCKET_SERVER,
-        repository: repositoryLabel(request.repositoryUrl),
-        token: request.token,
-        ...(options.now ? { now: options.now } : {}),
-      };
 
-      const send = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
-        const response = await fetch(url, {
-          method,
-          headers: {
-            accept: 'application/json',
-            authorization: `Bearer ${request.token}`,
-            'user-agent': userAgent,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        const parsed = await readBody(response);
-        if (!response.ok) throw new ProviderHttpError(response.status, response.headers, bitbucketMessage(parsed), parsed);
-        return parsed as T;
-      };
-      const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
-        try {
-          return await run();
-        } catch (error) {
-          if (error instanceof ApplicationFailure) throw error;
-          if (error instanceof ProviderHttpError) {
-            throw httpFailure({ status: error.status, header: headerLookup(error.headers), detail: error.detail }, ctx, action);
-          }
-          throw networkFailure(error, ctx, action);
-        }
-      };
-
-      const sameRepository = (ref: BitbucketRef) =>
-        ref.repository?.slug?.toLowerCase() === slug.toLowerCase() &&
-        ref.repository.project?.key?.toLowerCase() === projectKey.toLowerCase();
-      const matches = (pr: BitbucketPullRequest) =>
-        pr.state === 'OPEN' &&
-        pr.fromRef.id === branchRef(request.headBranch) &&
-        pr.toRef.id === branchRef(request.baseBranch) &&
-        sameRepository(pr.fromRef);
-      const toOpen = (pr: BitbucketPullRequest): OpenPullRequest => ({
-        number: pr.id,
-        url: pr.links?.self?.[0]?.href ?? `${pullRequests}/${pr.id}`,
-        title: pr.title,
-        body: pr.description ?? '',
-        version: pr.version,
-      });
-      const repositoryRef = { slug, project: { key: projectKey } };
-
-      return findOrCreate(
-        request,
-        {
-          findOpen: () =>
-            call('listing open pull requests', async () => {
-              // The list filters by source branch (`at` + OUTGOING), not by target: filter here,
-              // paging with start/nextPageStart until isLastPage.
-              let start: number | undefined = 0;
-              for (let seen = 0; start !== undefined && seen < MAX_LIST_PAGES; seen += 1) {
-                const query: URLSearchParams = new URLSearchParams({
-                  state: 'OPEN',
-                  direction: 'OUTGOING',
-                  at: branchRef(request.headBranch),
-                  order: 'NEWEST',
-                  limit: String(PAGE_SIZE),
-                  start: String(start),
-                });
-                const page: BitbucketPage<BitbucketPullRequest> = await send<BitbucketPage<BitbucketPullRequest>>(
-                  'GET',
-                  `${pullRequests}?${query.toString()}`,
-                );
-                const found = page.values.find(matches);
-                if (found) return toOpen(found);
-                start = page.isLastPage ? undefined : page.nextPageStart;
-              }
-              return undefined;
-            }),
-          create: async (): Promise<CreateOutcome> => {
-            try {
-              const created = await send<BitbucketPullRequest>('POST', pullRequests, {
-                title: request.title,
-                description: request.body,
-                state: 'OPEN',
-                open: true,
-                closed: false,
-                locked: false,
-                fromRef: { id: branchRef(request.headBranch), repository: repositoryRef },
-                toRef: { id: branchRef(request.baseBranch), repository: repositoryRef },
-              });
-              return { created: toOpen(created) };
-            } catch (error) {
-              // 409 com.atlassian.bitbucket.pull.DuplicatePullRequestException, naming the open one.
-              if (hasException(error, 'DuplicatePullRequestException')) {
-                const existing = errorsOf(error.body).find((e) => e.existingPullRequest)?.existingPullRequest;
-                return { duplicate: error.detail, ...(existing && matches(existing) ? { existing: toOpen(existing) } : {}) };
-              }
-              return call('opening the pull request', () => Promise.reject(error as Error));
-            }
-          },
-          update: (pr) =>
-            call(`updating pull request #${pr.number}`, async () => {
-              const put = (version: number | undefined) =>
-                send<BitbucketPullRequest>('PUT', `${pullRequests}/${pr.number}`, {
-                  version,
-                  title: request.title,
-                  description: request.body,
-                });
-              try {
-                return toOpen(await put(pr.version));
-              } catch (error) {
-                // 409 PullRequestOutOfDateException: someone edited it since it was read.
-                if (!hasException(error, 'PullRequestOutOfDateException')) throw error;
-                const current = await send<BitbucketPullRequest>('GET', `${pullRequests}/${pr.number}`);
-                try {
-                  return toOpen(await put(current.version));
-                } catch (again) {
-                  if (!hasException(again, 'PullRequestOutOfDateException')) throw again;
-                  throw ApplicationFailure.create({
-                    type: FailureType.providerUnavailable,
-                    message: `pull request #${pr.number} of ${ctx.repository} kept changing while Baton updated it; retrying`,
-                    nonRetryable: false,
-                    details: [{ provider: BITBUCKET_SERVER, repository: ctx.repository, status: 409 }],
-                  });
-                }
-              }
-            }),
-        },
-        ctx,
-      );
-    },
+  const send = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
+    const response = await http.fetch(url, {
+      method,
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${credentials.token}`,
+        'user-agent': userAgent,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const parsed = await readBody(response);
+    if (!response.ok) throw new ProviderHttpError(response.status, response.headers, bitbucketMessage(parsed), parsed);
+    return parsed as T;
   };
+
+  const sameRepository = (ref: BitbucketRef) =>
+    ref.repository?.slug?.toLowerCase() === slug.toLowerCase() && ref.repository.project?.key?.toLowerCase() === projectKey.toLowerCase();
+  const matcher =
+    ({ headBranch, baseBranch }: { headBranch: string; baseBranch: string }) =>
+    (pr: BitbucketPullRequest) =>
+      pr.state === 'OPEN' && pr.fromRef.id === branchRef(headBranch) && pr.toRef.id === branchRef(baseBranch) && sameRepository(pr.fromRef);
+  const toOpen = (pr: BitbucketPullRequest): OpenPullRequest => ({
+    number: pr.id,
+    url: pr.links?.self?.[0]?.href ?? `${pullRequests}/${pr.id}`,
+    title: pr.title,
+    body: pr.description ?? '',
+    version: pr.version,
+  });
+  const repositoryRef = { slug, project: { key: projectKey } };
+
+  return {
+    context,
+    findOpen: (branches) =>
+      guarded(context, 'listing open pull requests', async () => {
+        const matches = matcher(branches);
+        // The list filters by source branch (`at` + OUTGOING), not by target: filter here,
+        // paging with start/nextPageStart until isLastPage.
+        let start: number | undefined = 0;
+        for (let seen = 0; start !== undefined && seen < MAX_LIST_PAGES; seen += 1) {
+          const query: URLSearchParams = new URLSearchParams({
+            state: 'OPEN',
+            direction: 'OUTGOING',
+            at: branchRef(branches.headBranch),
+            order: 'NEWEST',
+            limit: String(PAGE_SIZE),
+            start: String(start),
+          });
+          const page: BitbucketPage<BitbucketPullRequest> = await send<BitbucketPage<BitbucketPullRequest>>(
+            'GET',
+            `${pullRequests}?${query.toString()}`,
+          );
+          const found = page.values.find(matches);
+          if (found) return toOpen(found);
+          start = page.isLastPage ? undefined : page.nextPageStart;
+        }
+        return undefined;
+      }),
+    async create(change): Promise<CreateOutcome> {
+      try {
+        const created = await send<BitbucketPullRequest>('POST', pullRequests, {
+          title: change.title,
+          description: change.body,
+          state: 'OPEN',
+          open: true,
+          closed: false,
+          locked: false,
+          fromRef: { id: branchRef(change.headBranch), repository: repositoryRef },
+          toRef: { id: branchRef(change.baseBranch), repository: repositoryRef },
+        });
+        return { created: toOpen(created) };
+      } catch (error) {
+        // 409 com.atlassian.bitbucket.pull.DuplicatePullRequestException, naming the open one.
+        if (hasException(error, 'DuplicatePullRequestException')) {
+          const existing = errorsOf(error.body).find((e) => e.existingPullRequest)?.existingPullRequest;
+          return { duplicate: error.detail, ...(existing && matcher(change)(existing) ? { existing: toOpen(existing) } : {}) };
+        }
+        throw toFailure(error, context, 'opening the pull request');
+      }
+    },
+    update: (pr, change) =>
+      guarded(context, `updating pull request #${pr.number}`, async () => {
+        const put = (version: number | undefined) =>
+          send<BitbucketPullRequest>('PUT', `${pullRequests}/${pr.number}`, { version, title: change.title, description: change.body });
+        try {
+          return toOpen(await put(pr.version));
+        } catch (error) {
+          // 409 PullRequestOutOfDateException: someone edited it since it was read.
+          if (!hasException(error, 'PullRequestOutOfDateException')) throw error;
+          const current = await send<BitbucketPullRequest>('GET', `${pullRequests}/${pr.number}`);
+          try {
+            return toOpen(await put(current.version));
+          } catch (again) {
+            if (!hasException(again, 'PullRequestOutOfDateException')) throw again;
+            throw ApplicationFailure.create({
+              type: FailureType.providerUnavailable,
+              message: `pull request #${pr.number} of ${context.repository} kept changing while Baton updated it; retrying`,
+              nonRetryable: false,
+              details: [{ provider: BITBUCKET_SERVER, repository: context.repository, status: 409 }],
+            });
+          }
+        }
+      }),
+    close: () => http.close(),
+  };
+};
+
+export function createBitbucketServerProvider(options: PullRequestProviderOptions = {}): PullRequestProvider {
+  return cachedProvider(BITBUCKET_SERVER, createBitbucketServerClient, options);
 }

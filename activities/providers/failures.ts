@@ -1,22 +1,14 @@
 /**
- * How a provider's answer becomes a Temporal failure (DESIGN.md §2 "Policies", STYLE.md habit 5):
- *
- * | answer                                                         | failure                                   |
- * | -------------------------------------------------------------- | ----------------------------------------- |
- * | 429; 403 with `retry-after`, `x-ratelimit-remaining: 0` or a    | retryable `ProviderRateLimited`, next      |
- * | "rate limit" message (GitHub's primary and secondary limits)    | retry after the provider's delay           |
- * | 401, other 403                                                  | non-retryable `ProviderTokenRejected`      |
- * | 404                                                             | non-retryable `RepositoryNotFound`         |
- * | any other answer with `Retry-After` (e.g. 503)                  | retryable `ProviderUnavailable` + delay    |
- * | 5xx, 408, network errors, timeouts                              | retryable `ProviderUnavailable`            |
- * | other 4xx                                                       | non-retryable `PullRequestRejected`        |
- *
- * Messages name the provider and the repository (without any credentials in its URL) and quote the
- * provider's own message; the token is scrubbed from all of it. No `cause` is attached: a library's
- * error may carry the request, and with it the Authorization header.
- */
-import { ApplicationFailure } from '@temporalio/common';
+ * How a provider's answer becomes a Temporal failure, for all providers: rate limits retry after the
+ * provider's delay; 5xx, timeouts and network errors retry; 401/403, 404, redirects elsewhere and
+ * other 4xx are non-retryable and say what to fix. Only a short, sanitised part of an answer is
+ * quoted, without the token; no `cause` is attached (a library's error may carry the request).
+ */ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
+import { RedirectRefusedError } from '../http/client.js';
+import { quoteAnswer } from '../http/quote-answer.js';
+import { redactUrl } from '../http/redact-url.js';
+import { ProviderHttpError } from './http-error.js';
 
 export interface FailureContext {
   /** `github`, `gitlab`, `bitbucket-server`. */
@@ -40,7 +32,6 @@ export const MAX_RETRY_DELAY_MS = 3_600_000;
 /** GitHub: a secondary limit without `retry-after` or reset means "wait at least one minute". */
 export const SECONDARY_RATE_LIMIT_DELAY_MS = 60_000;
 const MIN_RETRY_DELAY_MS = 1_000;
-const MAX_DETAIL_LENGTH = 300;
 
 export function scrub(text: string, token: string): string {
   let result = text;
@@ -53,9 +44,9 @@ export function scrub(text: string, token: string): string {
 export function repositoryLabel(repositoryUrl: string): string {
   try {
     const url = new URL(repositoryUrl);
-    return `${url.host}${url.pathname}`.replace(/\/+$/, '').replace(/\.git$/, '');
+    return redactUrl(`${url.host}${url.pathname}`.replace(/\/+$/, '').replace(/\.git$/, ''));
   } catch {
-    return scrub(repositoryUrl, '');
+    return redactUrl(repositoryUrl);
   }
 }
 
@@ -99,8 +90,7 @@ export function isRateLimited(answer: HttpAnswer): boolean {
 }
 
 function detailOf(answer: HttpAnswer, ctx: FailureContext): string {
-  const detail = scrub(answer.detail.replace(/\s+/g, ' ').trim(), ctx.token);
-  const short = detail.length > MAX_DETAIL_LENGTH ? `${detail.slice(0, MAX_DETAIL_LENGTH)}…` : detail;
+  const short = quoteAnswer(scrub(answer.detail, ctx.token));
   return short ? `${answer.status}: ${short}` : String(answer.status);
 }
 
@@ -184,7 +174,7 @@ export function networkFailure(error: unknown, ctx: FailureContext, action: stri
     reasons.size > 0 ? [...reasons].map(([message, code]) => (code ? `${message} (${code})` : message)).join(': ') : String(error);
   return failure(ctx, {
     type: FailureType.providerUnavailable,
-    message: `could not reach ${ctx.provider} while ${action} for ${ctx.repository}: ${why}; retrying`,
+    message: `could not reach ${ctx.provider} while ${action} for ${ctx.repository}: ${quoteAnswer(why, 300)}; retrying`,
     nonRetryable: false,
   });
 }
@@ -192,7 +182,7 @@ export function networkFailure(error: unknown, ctx: FailureContext, action: stri
 export function invalidRepositoryUrl(repositoryUrl: string, provider: string, why: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: FailureType.invalidRepositoryUrl,
-    message: `${provider} repository URL '${repositoryLabel(repositoryUrl)}' ${why}`,
+    message: `${provider} repository URL '${redactUrl(repositoryUrl)}' ${why}`,
     nonRetryable: true,
     details: [{ provider }],
   });
@@ -206,4 +196,35 @@ export function headerLookup(headers: Headers | Record<string, string | number |
     const value = headers[name.toLowerCase()];
     return value === undefined ? undefined : String(value);
   };
+}
+
+/** Every error a provider call can end with, as the failure for `action`: the one mapping all providers use. */
+export function toFailure(error: unknown, ctx: FailureContext, action: string): ApplicationFailure {
+  // Libraries wrap what the fetch threw (Octokit: a RequestError with it as `cause`).
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+    if (current instanceof ApplicationFailure) return current;
+    if (current instanceof ProviderHttpError) {
+      return httpFailure({ status: current.status, header: headerLookup(current.headers), detail: current.detail }, ctx, action);
+    }
+    if (current instanceof RedirectRefusedError) {
+      return failure(ctx, {
+        type: FailureType.invalidRepositoryUrl,
+        message:
+          `${ctx.provider} answered ${action} for ${ctx.repository} with a redirect to another origin, which Baton ` +
+          `does not follow (${current.message}): set the Pipeline's url to the repository's real address`,
+        nonRetryable: true,
+        status: current.status,
+      });
+    }
+  }
+  return networkFailure(error, ctx, action);
+}
+
+/** Runs one provider call, turning whatever it throws into the failure for `action`. */
+export async function guarded<T>(ctx: FailureContext, action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw toFailure(error, ctx, action);
+  }
 }

@@ -1,16 +1,14 @@
 /**
- * GitHub and GitHub Enterprise Server pull requests through `@octokit/rest`.
- *
- * API root: `https://api.github.com` for github.com, `https://api.<host>` for GHE.com (data
- * residency), `https://<host>/api/v3` for an Enterprise Server; owner and repository come from
- * `https://<host>/<owner>/<repo>[.git]`. Octokit is used without its retry or throttling plugins:
- * Temporal retries, and GitHub's rate-limit answers become the next retry delay.
+ * GitHub and GitHub Enterprise Server pull requests through `@octokit/rest`, without its retry or
+ * throttling plugins: Temporal retries, and GitHub's rate-limit answers become the next retry delay.
+ * API root: `https://api.github.com` for github.com, `https://api.<host>` for GHE.com,
+ * `https://<host>/api/v3` for an Enterprise Server.
  */
 import { Octokit } from '@octokit/rest';
-import { DEFAULT_USER_AGENT, providerFetch } from './http.js';
-import { type FailureContext, headerLookup, httpFailure, invalidRepositoryUrl, networkFailure, repositoryLabel } from './failures.js';
-import { type CreateOutcome, findOrCreate } from './find-or-create.js';
-import type { OpenPullRequest, PullRequestProvider, PullRequestProviderOptions, PullRequestRequest } from './provider.js';
+import { guarded, invalidRepositoryUrl, toFailure } from './failures.js';
+import { ProviderHttpError } from './http-error.js';
+import type { CreateOutcome, OpenPullRequest, ProviderClientFactory, PullRequestProviderOptions, PullRequestProvider } from './provider.js';
+import { cachedProvider, DEFAULT_USER_AGENT, failureContext, providerHttp } from './provider-factory.js';
 import { apiRoot, repositoryPath } from './repository-url.js';
 
 export const GITHUB = 'github';
@@ -48,14 +46,15 @@ interface GitHubPull {
   base: { ref: string };
 }
 
-/** Octokit's `RequestError`, recognised by shape (the class lives in a transitive package). */
-interface OctokitError {
-  status: number;
-  response?: { headers: Record<string, string | number | undefined>; data: unknown };
-}
-
-function isOctokitError(error: unknown): error is OctokitError {
-  return error instanceof Error && typeof (error as { status?: unknown }).status === 'number';
+/** Octokit's `RequestError` with an answer, recognised by shape (the class lives in a transitive package). */
+function octokitAnswer(error: unknown): ProviderHttpError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { status, response } = error as {
+    status?: unknown;
+    response?: { headers: Record<string, string | number | undefined>; data: unknown };
+  };
+  if (typeof status !== 'number' || response === undefined) return undefined;
+  return new ProviderHttpError(status, response.headers, gitHubMessage(response.data), response.data);
 }
 
 /** GitHub's `{message, errors: [{message|code|field}]}` as one line. */
@@ -77,107 +76,88 @@ function toOpen(pull: GitHubPull): OpenPullRequest {
   return { number: pull.number, url: pull.html_url, title: pull.title, body: pull.body ?? '' };
 }
 
-export function createGitHubProvider(options: PullRequestProviderOptions = {}): PullRequestProvider {
-  const fetch = providerFetch(options);
+export const createGitHubClient: ProviderClientFactory = (repositoryUrl, credentials, options) => {
+  const parsed = parseGitHubRepository(repositoryUrl);
+  const baseUrl = apiRoot(repositoryUrl, GITHUB, parsed.apiUrl, options);
+  const { owner, repo } = parsed;
+  const context = failureContext(GITHUB, repositoryUrl, credentials, options);
+  const http = providerHttp(credentials, options);
+  const silent = () => undefined;
+  const octokit = new Octokit({
+    auth: credentials.token,
+    baseUrl,
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    request: { fetch: http.fetch },
+    log: { debug: silent, info: silent, warn: silent, error: silent },
+  });
+  const call = <T>(action: string, run: () => Promise<T>): Promise<T> =>
+    guarded(context, action, async () => {
+      try {
+        return await run();
+      } catch (error) {
+        throw octokitAnswer(error) ?? error;
+      }
+    });
+
   return {
-    name: GITHUB,
-    async findOrCreate(request: PullRequestRequest) {
-      const parsed = parseGitHubRepository(request.repositoryUrl);
-      const baseUrl = apiRoot(request.repositoryUrl, GITHUB, parsed.apiUrl, options);
-      const { owner, repo } = parsed;
-      const ctx: FailureContext = {
-        provider: GITHUB,
-        repository: repositoryLabel(request.repositoryUrl),
-        token: request.token,
-        ...(options.now ? { now: options.now } : {}),
-      };
-      const silent = () => undefined;
-      const octokit = new Octokit({
-        auth: request.token,
-        baseUrl,
-        userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
-        request: { fetch },
-        log: { debug: silent, info: silent, warn: silent, error: silent },
-      });
-
-      const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
-        try {
-          return await run();
-        } catch (error) {
-          if (isOctokitError(error) && error.response) {
-            const answer = {
-              status: error.status,
-              header: headerLookup(error.response.headers),
-              detail: gitHubMessage(error.response.data),
-            };
-            throw httpFailure(answer, ctx, action);
-          }
-          throw networkFailure(error, ctx, action);
+    context,
+    findOpen: ({ headBranch, baseBranch }) =>
+      call('listing open pull requests', async () => {
+        const matches = (pull: GitHubPull) =>
+          pull.state === 'open' &&
+          pull.head.ref === headBranch &&
+          pull.base.ref === baseBranch &&
+          // A fork's branch of the same name is someone else's pull request.
+          pull.head.repo?.full_name.toLowerCase() === `${owner}/${repo}`.toLowerCase();
+        const pages = octokit.paginate.iterator(octokit.rest.pulls.list, {
+          owner,
+          repo,
+          state: 'open',
+          head: `${owner}:${headBranch}`,
+          base: baseBranch,
+          per_page: 100,
+        });
+        let seen = 0;
+        for await (const page of pages) {
+          const found = (page.data as GitHubPull[]).find(matches);
+          if (found) return toOpen(found);
+          if (++seen >= MAX_LIST_PAGES) break;
         }
-      };
-
-      const matches = (pull: GitHubPull) =>
-        pull.state === 'open' &&
-        pull.head.ref === request.headBranch &&
-        pull.base.ref === request.baseBranch &&
-        // A fork's branch of the same name is someone else's pull request.
-        pull.head.repo?.full_name.toLowerCase() === `${owner}/${repo}`.toLowerCase();
-
-      return findOrCreate(
-        request,
-        {
-          findOpen: () =>
-            call('listing open pull requests', async () => {
-              const pages = octokit.paginate.iterator(octokit.rest.pulls.list, {
-                owner,
-                repo,
-                state: 'open',
-                head: `${owner}:${request.headBranch}`,
-                base: request.baseBranch,
-                per_page: 100,
-              });
-              let seen = 0;
-              for await (const page of pages) {
-                const found = (page.data as GitHubPull[]).find(matches);
-                if (found) return toOpen(found);
-                if (++seen >= MAX_LIST_PAGES) break;
-              }
-              return undefined;
-            }),
-          create: async (): Promise<CreateOutcome> => {
-            try {
-              const { data } = await octokit.rest.pulls.create({
-                owner,
-                repo,
-                title: request.title,
-                body: request.body,
-                head: request.headBranch,
-                base: request.baseBranch,
-              });
-              return { created: toOpen(data) };
-            } catch (error) {
-              // 422 "Validation Failed: A pull request already exists for owner:branch."
-              const detail = isOctokitError(error) ? gitHubMessage(error.response?.data) : '';
-              if (isOctokitError(error) && error.status === 422 && /pull request already exists/i.test(detail)) {
-                return { duplicate: detail };
-              }
-              return call('opening the pull request', () => Promise.reject(error as Error));
-            }
-          },
-          update: (pull) =>
-            call(`updating pull request #${pull.number}`, async () => {
-              const { data } = await octokit.rest.pulls.update({
-                owner,
-                repo,
-                pull_number: pull.number,
-                title: request.title,
-                body: request.body,
-              });
-              return toOpen(data);
-            }),
-        },
-        ctx,
-      );
+        return undefined;
+      }),
+    async create(change): Promise<CreateOutcome> {
+      try {
+        const { data } = await octokit.rest.pulls.create({
+          owner,
+          repo,
+          title: change.title,
+          body: change.body,
+          head: change.headBranch,
+          base: change.baseBranch,
+        });
+        return { created: toOpen(data) };
+      } catch (error) {
+        // 422 "Validation Failed: A pull request already exists for owner:branch."
+        const answer = octokitAnswer(error);
+        if (answer?.status === 422 && /pull request already exists/i.test(answer.detail)) return { duplicate: answer.detail };
+        throw toFailure(answer ?? error, context, 'opening the pull request');
+      }
     },
+    update: (pull, change) =>
+      call(`updating pull request #${pull.number}`, async () => {
+        const { data } = await octokit.rest.pulls.update({
+          owner,
+          repo,
+          pull_number: pull.number,
+          title: change.title,
+          body: change.body,
+        });
+        return toOpen(data);
+      }),
+    close: () => http.close(),
   };
+};
+
+export function createGitHubProvider(options: PullRequestProviderOptions = {}): PullRequestProvider {
+  return cachedProvider(GITHUB, createGitHubClient, options);
 }

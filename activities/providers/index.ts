@@ -1,22 +1,15 @@
-/**
- * The pull-request providers by the name a Pipeline's `strategy.pull-request.type` uses: an explicit
- * map, no registration by side effect (STYLE.md, Kargo's promotion steps / Flux's notifiers).
- */
+/** The pull-request providers by the name a Pipeline's `strategy.pull-request.type` uses: an explicit map. */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
 import { GitProviderType } from '../../model/pipeline.js';
 import { createBitbucketServerProvider } from './bitbucket-server.js';
 import { createGitHubProvider } from './github.js';
 import { createGitLabProvider } from './gitlab.js';
-import type { PullRequestProvider, PullRequestProviderFactory, PullRequestProviderOptions } from './provider.js';
+import type { PullRequestProvider, PullRequestProviderOptions } from './provider.js';
 
-export type {
-  PullRequestProvider,
-  PullRequestProviderFactory,
-  PullRequestProviderOptions,
-  PullRequestRequest,
-  PullRequestResult,
-} from './provider.js';
+export type { PullRequestProvider, PullRequestProviderOptions, PullRequestRequest, PullRequestResult } from './provider.js';
+
+export type PullRequestProviderFactory = (options?: PullRequestProviderOptions) => PullRequestProvider;
 
 export const PULL_REQUEST_PROVIDERS: Readonly<Record<GitProviderType, PullRequestProviderFactory>> = {
   [GitProviderType.github]: createGitHubProvider,
@@ -32,7 +25,7 @@ export function isGitProviderType(type: string): type is GitProviderType {
 export function createPullRequestProvider(type: string, options: PullRequestProviderOptions = {}): PullRequestProvider {
   if (!isGitProviderType(type)) {
     throw ApplicationFailure.nonRetryable(
-      `unknown pull-request provider type '${type}': use one of ${Object.keys(PULL_REQUEST_PROVIDERS).join(', ')}`,
+      `unknown pull-request provider type '${type.slice(0, 100)}': use one of ${Object.keys(PULL_REQUEST_PROVIDERS).join(', ')}`,
       FailureType.invalidPipeline,
     );
   }

@@ -1,13 +1,21 @@
 /**
- * The git providers' pull-request API behind one interface (DESIGN.md §3.5): GitHub, GitLab and
- * Bitbucket Server each live in their own file and are picked from the explicit map in `index.ts`.
- *
- * A provider only opens or refreshes the pull request; cloning, patching and pushing the promotion
- * branch is the git side's job. Every call is idempotent: it looks for the open PR from
- * `headBranch` into `baseBranch` first and updates that one instead of opening a second.
+ * The git providers' pull-request API behind one interface. A provider only opens or refreshes
+ * the pull request (the git step pushes the branch); each is a `ProviderClient` built once per
+ * repository and credentials, and `findOrCreate` makes every call idempotent.
  */
+import type { HostAllowlist } from '../http/host-allowlist.js';
+import type { Fetch } from '../http/client.js';
+import type { FailureContext } from './failures.js';
 
-export interface PullRequestRequest {
+/** The credentials a client is built with: the Secret's `token` and optional `caFile`. */
+export interface ProviderCredentials {
+  /** Used only as a credential: never in messages, logs or results. */
+  token: string;
+  /** PEM certificates trusted besides the system's. */
+  ca?: string | Buffer;
+}
+
+export interface PullRequestRequest extends ProviderCredentials {
   /** The Pipeline's `spec...pull-request.url`, e.g. `https://github.com/org/repo` or `.../scm/KEY/repo.git`. */
   repositoryUrl: string;
   baseBranch: string;
@@ -15,8 +23,6 @@ export interface PullRequestRequest {
   headBranch: string;
   title: string;
   body: string;
-  /** The Secret's `token`. Used only as a credential: never in messages, logs or results. */
-  token: string;
 }
 
 export interface PullRequestResult {
@@ -30,13 +36,10 @@ export interface PullRequestResult {
   updated: boolean;
 }
 
-export interface PullRequestProvider {
-  /** `github`, `gitlab` or `bitbucket-server`: the name the Pipeline's `type` uses. */
-  readonly name: string;
-  findOrCreate(request: PullRequestRequest): Promise<PullRequestResult>;
-}
+/** What a pull request is opened from and into, and what it says. */
+export type PullRequestChange = Pick<PullRequestRequest, 'headBranch' | 'baseBranch' | 'title' | 'body'>;
 
-/** An open pull request as every provider describes it, for the shared find-or-create logic. */
+/** An open pull request as every provider describes it. */
 export interface OpenPullRequest {
   number: number;
   url: string;
@@ -44,6 +47,28 @@ export interface OpenPullRequest {
   body: string;
   /** Bitbucket Server's optimistic-locking version, which an update must quote. */
   version?: number;
+}
+
+export type CreateOutcome =
+  | { created: OpenPullRequest }
+  /** The provider refused a duplicate; `existing` when its answer names the PR (Bitbucket Server). */
+  | { duplicate: string; existing?: OpenPullRequest };
+
+/** One repository on one provider, with one set of credentials. Methods throw `ApplicationFailure`s. */
+export interface ProviderClient {
+  readonly context: FailureContext;
+  findOpen(branches: Pick<PullRequestChange, 'headBranch' | 'baseBranch'>): Promise<OpenPullRequest | undefined>;
+  create(change: PullRequestChange): Promise<CreateOutcome>;
+  update(pullRequest: OpenPullRequest, change: PullRequestChange): Promise<OpenPullRequest>;
+  close(): Promise<void>;
+}
+
+export interface PullRequestProvider {
+  /** `github`, `gitlab` or `bitbucket-server`: the name the Pipeline's `type` uses. */
+  readonly name: string;
+  findOrCreate(request: PullRequestRequest): Promise<PullRequestResult>;
+  /** Closes every cached client's connections. */
+  close(): Promise<void>;
 }
 
 export interface PullRequestProviderOptions {
@@ -54,18 +79,25 @@ export interface PullRequestProviderOptions {
    * installed under a path the repository URL does not reveal.
    */
   baseUrl?: string;
-  /** PEM certificates trusted for the API (the Secret's `caFile`). */
-  ca?: string | Buffer;
   /** Sent as `User-Agent` (default `baton`); GitHub requires one. */
   userAgent?: string;
-  /** Replaces the HTTP client (tests). */
-  fetch?: typeof globalThis.fetch;
+  /** Replaces the HTTP client (tests); `ca` is then the replacement's business. */
+  fetch?: Fetch;
   /** Bound on each API request (default 30 s). */
   timeoutMs?: number;
   /** Allow an `http://` API root, which would send the token in clear text (loopback tests only). */
   allowInsecureHttp?: boolean;
+  /** The git hosts a repository URL may name (`BATON_GIT_HOSTS`); default any. */
+  allowedHosts?: HostAllowlist;
+  /** How many clients (repository × credentials) are kept; the least recently used is closed. */
+  maxClients?: number;
   /** The clock `Retry-After` dates and rate-limit reset times are measured against. */
   now?: () => Date;
 }
 
-export type PullRequestProviderFactory = (options?: PullRequestProviderOptions) => PullRequestProvider;
+/** Builds the client of one repository; the provider caches what it returns. */
+export type ProviderClientFactory = (
+  repositoryUrl: string,
+  credentials: ProviderCredentials,
+  options: PullRequestProviderOptions,
+) => ProviderClient;

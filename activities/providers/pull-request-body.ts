@@ -1,25 +1,11 @@
 /**
- * The promotion pull request's title and body (DESIGN.md §3.5).
- *
- * The title is Weave's, character for character: `Promote <ns>/<name> in <env> to <version>`. The
- * body ends with Weave's metadata block, also character for character, because Weave GitOps' UI
- * and users' automation find a pipeline's pull requests by it:
- *
- *     <details>
- *     <summary>metadata</summary>
- *     !!! DO NOT EDIT !!!
- *
- *     <ns>/<name>/<env>
- *     </details>
- *
- * Above it, for people: what is promoted where, the event that triggered it, the approval when there
- * was one, and the workflow in the Temporal UI. Text that comes from outside (event messages,
- * approval comments) is HTML-escaped and quoted, so it can neither forge a metadata block nor
- * inject markup.
+ * The promotion pull request's title and body. Title and metadata block are Weave GitOps', byte for
+ * byte (its UI and users' automation find a pipeline's PRs by them); everything from outside (event
+ * text, approver, comments, revisions) is escaped for the provider's Markdown.
  */
-import { escapeHtml } from '../../model/html.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import type { DecisionRecord, DeploymentEvent } from '../../model/release.js';
+import { blockQuote, codeSpan as code, inline, linkTarget } from './markdown.js';
 
 export interface PullRequestContent {
   pipeline: PipelineRef;
@@ -36,8 +22,6 @@ export interface PullRequestContent {
   workflowUrl?: string;
 }
 
-const MAX_QUOTE_LENGTH = 1_000;
-
 export function pullRequestTitle(c: Pick<PullRequestContent, 'pipeline' | 'targetEnvironment' | 'version'>): string {
   return `Promote ${c.pipeline.namespace}/${c.pipeline.name} in ${c.targetEnvironment} to ${c.version}`;
 }
@@ -52,46 +36,32 @@ ${pipeline.namespace}/${pipeline.name}/${targetEnvironment}
 </details>`;
 }
 
-/** The `<ns>/<name>/<env>` a body's metadata block names, if it has one (Baton's or Weave's). */
+const METADATA_HEAD = '<details>\n<summary>metadata</summary>\n!!! DO NOT EDIT !!!\n\n';
+const METADATA_TAIL = '\n</details>';
+/** Kubernetes names for namespace and Pipeline; an environment name without spaces, slashes or markup. */
+const NAME = '[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?';
+const REFERENCE = new RegExp(`^(${NAME})/(${NAME})/([^\\s/<>&]+)$`);
+
+/**
+ * The `<ns>/<name>/<env>` of the body's metadata block: only the real one, which ends the body and
+ * has Weave's exact markers on lines of their own. Copies elsewhere in the body (quoted from
+ * outside, or typed by someone) are ignored.
+ */
 export function readMetadata(body: string): { namespace: string; name: string; environment: string } | undefined {
-  const match = /<details>\s*<summary>metadata<\/summary>\s*!!! DO NOT EDIT !!!\s*([^/\s<]+)\/([^/\s<]+)\/([^\s<]+)\s*<\/details>/.exec(
-    body,
-  );
+  const text = body.replace(/\r\n/g, '\n').replace(/\s+$/, '');
+  if (!text.endsWith(METADATA_TAIL)) return undefined;
+  const start = text.lastIndexOf(METADATA_HEAD);
+  if (start < 0 || (start > 0 && text[start - 1] !== '\n')) return undefined;
+  const reference = text.slice(start + METADATA_HEAD.length, text.length - METADATA_TAIL.length);
+  const match = REFERENCE.exec(reference);
   if (!match) return undefined;
   const [, namespace, name, environment] = match;
   return namespace && name && environment ? { namespace, name, environment } : undefined;
 }
 
-/** An inline code span that survives backticks in the value. */
-function code(value: string): string {
-  const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  return longest === 0 ? `${fence}${value}${fence}` : `${fence} ${value} ${fence}`;
-}
-
-/** Outside text as a Markdown quote: escaped, bounded, one `>` per line. */
-function quote(text: string): string {
-  const bounded = text.length > MAX_QUOTE_LENGTH ? `${text.slice(0, MAX_QUOTE_LENGTH)}…` : text;
-  return escapeHtml(bounded.trim())
-    .split(/\r?\n/)
-    .map((line) => `> ${line}`.trimEnd())
-    .join('\n');
-}
-
-/** A single line of outside text: escaped, newlines folded, bounded. */
-function inline(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return escapeHtml(line.length > 200 ? `${line.slice(0, 200)}…` : line);
-}
-
-/** A URL as a Markdown link target: the characters that would end or break it, percent-encoded. */
-function linkTarget(url: string): string {
-  return url.replace(/[\s()<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-}
-
 export function pullRequestBody(c: PullRequestContent): string {
   const { pipeline, sourceEnvironment, targetEnvironment, version, event, approval } = c;
-  const app = event ? `${event.involvedObject.kind} ${code(event.involvedObject.name)}` : 'the application';
+  const app = event ? `${inline(event.involvedObject.kind)} ${code(event.involvedObject.name)}` : 'the application';
   const lines: string[] = [
     `Promotes ${app} of Pipeline ${code(`${pipeline.namespace}/${pipeline.name}`)} to version ${code(version)} ` +
       `in ${code(targetEnvironment)}. Merging this pull request deploys it there.`,
@@ -104,7 +74,7 @@ export function pullRequestBody(c: PullRequestContent): string {
     const { involvedObject: object } = event;
     const revision = event.revision === version ? '' : ` (revision ${code(event.revision)})`;
     lines.push(
-      `- **Event:** ${inline(event.reason)} on ${object.kind} ${code(`${object.namespace}/${object.name}`)}${revision}, ` +
+      `- **Event:** ${inline(event.reason)} on ${inline(object.kind)} ${code(`${object.namespace}/${object.name}`)}${revision}, ` +
         `reported by ${inline(event.reportingController)} at ${inline(event.timestamp)}`,
     );
   }
@@ -113,8 +83,8 @@ export function pullRequestBody(c: PullRequestContent): string {
   }
   const workflow = c.workflowUrl ? `[${code(c.workflowId)}](${linkTarget(c.workflowUrl)})` : code(c.workflowId);
   lines.push(`- **Workflow:** ${workflow} in the Temporal UI: the whole journey of this version, and where to approve or reject`);
-  if (event?.message) lines.push('', `Flux reported in ${code(sourceEnvironment)}:`, '', quote(event.message));
-  if (approval?.comment) lines.push('', `${code(approval.approver)} commented:`, '', quote(approval.comment));
+  if (event?.message) lines.push('', `Flux reported in ${code(sourceEnvironment)}:`, '', blockQuote(event.message));
+  if (approval?.comment) lines.push('', `${code(approval.approver)} commented:`, '', blockQuote(approval.comment));
   lines.push(
     '',
     `Opened by Baton. Every promotion of this Pipeline into ${code(targetEnvironment)} rebuilds the branch and updates this pull request.`,

@@ -1,7 +1,7 @@
 /**
  * The pull-request activities outside a workflow (Temporal's MockActivityEnvironment), against the
- * real git server and the GitHub fake: the single-activity `promoteByPullRequest`, its heartbeats,
- * a re-run after success (same PR), and the Secret checks made before any network call.
+ * real git server and the GitHub fake: the git step then the provider step, as the workflow runs
+ * them, heartbeats, a re-run after success (same PR), and the Secret checks made before any call.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
-import { createPullRequestActivities } from '../../activities/pull-request-strategy.js';
+import { createPullRequestActivities, type PromotionBranchResult } from '../../activities/pull-request-strategy.js';
 import type { PromotionRequest, PromotionResult } from '../../activities/promotion-request.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { type GitHubApiFake, startGitHubApi } from '../fakes/github-api.js';
@@ -29,9 +29,12 @@ describe('pull-request activities (real git server, GitHub fake)', () => {
   let pipelines: DirectoryPipelineSource;
   let activities: ReturnType<typeof createPullRequestActivities>;
 
-  /** One activity attempt in its own mock context. */
-  const promote = (req: PromotionRequest, env = new MockActivityEnvironment()): Promise<PromotionResult> =>
-    env.run((r: PromotionRequest) => activities.promoteByPullRequest(r), req);
+  /** Both steps as the workflow schedules them, each attempt in a mock context. */
+  const promote = async (req: PromotionRequest, env = new MockActivityEnvironment()): Promise<PromotionResult> => {
+    const branch: PromotionBranchResult = await env.run((r: PromotionRequest) => activities.pushPromotionBranch(r), req);
+    if (branch.status === 'already-at-version') return { outcome: branch.outcome };
+    return new MockActivityEnvironment().run((r: PromotionRequest): Promise<PromotionResult> => activities.openPullRequest(r), req);
+  };
 
   const request = (name: string, version: string): PromotionRequest => ({
     pipeline: { namespace: 'team-act', name },

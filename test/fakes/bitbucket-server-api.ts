@@ -1,21 +1,8 @@
 /**
- * Bitbucket Server / Data Center REST 1.0 pull requests as Baton uses them, on loopback, optionally
- * under a context path (`http://127.0.0.1:<port>/bitbucket/rest/api/1.0`), following Atlassian's
- * REST reference:
- *
- * - `GET .../projects/{KEY}/repos/{slug}/pull-requests` — `state` (OPEN default, DECLINED, MERGED,
- *   ALL), `direction` (INCOMING default: `at` is the target ref; OUTGOING: the source ref), `at`,
- *   `order` (NEWEST default), `start`, `limit` (default 25); paged answer
- *   `{size, limit, isLastPage, start, values, nextPageStart}`.
- * - `POST` — 201; 409 `DuplicatePullRequestException` naming the `existingPullRequest` when an open
- *   PR has the same source and target refs.
- * - `GET .../pull-requests/{id}`; `PUT .../pull-requests/{id}` with `version` — 409
- *   `PullRequestOutOfDateException` when it is not the current version.
- * - 401 `IncorrectPasswordAuthenticationException`-style body for a missing or wrong Bearer token,
- *   404 `NoSuchProjectException` / `NoSuchRepositoryException`. Rate limits (429 + `Retry-After`)
- *   and outages come from `respondNext`.
- */
-import { credential, type FakeRequest, type FakeResponse, HttpFake, positiveInt, type TlsOptions } from './http-fake.js';
+ * Bitbucket Server REST 1.0 pull requests as Baton uses them, on loopback, optionally under a context
+ * path: paged list (`isLastPage`/`nextPageStart`), create (409 `DuplicatePullRequestException`),
+ * versioned update (409 `PullRequestOutOfDateException`), 401 and 404 shaped as Atlassian's.
+ */ import { credential, type FakeRequest, type FakeResponse, HttpFake, positiveInt, type TlsOptions } from './http-fake.js';
 
 export interface BitbucketFakeOptions {
   token: string;

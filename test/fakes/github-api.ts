@@ -1,17 +1,8 @@
 /**
- * GitHub's REST API as Baton uses it, on loopback, GitHub Enterprise Server style
- * (`http://127.0.0.1:<port>/api/v3`), following docs.github.com/rest/pulls/pulls:
- *
- * - `GET /repos/{owner}/{repo}/pulls` — `state` (open|closed|all, default open), `head`
- *   (`owner:branch`), `base`, `per_page` (default 30, max 100), `page`; newest first; `Link` header
- *   with `next`/`last`/`first`/`prev`.
- * - `POST /repos/{owner}/{repo}/pulls` — 201; 422 "Validation Failed" with "A pull request already
- *   exists for owner:branch." when an open PR has the same head and base; 422 `missing_field`.
- * - `PATCH /repos/{owner}/{repo}/pulls/{number}` — title, body, state, base.
- * - 401 "Bad credentials" for a missing or wrong token, 404 "Not Found" for an unknown repository;
- *   `x-ratelimit-*` headers on every answer. Rate limits and outages come from `respondNext`.
- */
-import {
+ * GitHub's REST API pulls as Baton uses them, on loopback, Enterprise Server style (`/api/v3`):
+ * list with `state`/`head`/`base` and `Link` paging, create (422 "already exists"), update, 401 and
+ * 404 answers and `x-ratelimit-*` headers shaped as GitHub's. Rate limits and outages: `respondNext`.
+ */ import {
   credential,
   type FakeRequest,
   type FakeResponse,

@@ -1,19 +1,8 @@
 /**
- * GitLab's REST API v4 merge requests as Baton uses them, on loopback (`http://127.0.0.1:<port>/api/v4`),
- * following docs.gitlab.com/api/merge_requests and docs.gitlab.com/api/rest (pagination, errors):
- *
- * - `GET /projects/:id/merge_requests` — `:id` numeric or the URL-encoded path (`group%2Fsub%2Fproject`);
- *   `state` (opened|closed|merged|locked|all, default all), `source_branch`, `target_branch`,
- *   `per_page` (default 20, max 100), `page`; newest first; `x-page`, `x-per-page`, `x-next-page`
- *   (empty on the last page), `x-prev-page`, `x-total`, `x-total-pages` and `Link` headers.
- * - `POST /projects/:id/merge_requests` — 201; 409 `{"message":["Another open merge request already
- *   exists for this source branch: !<iid>"]}`; 400 `{"error":"title is missing"}`.
- * - `PUT /projects/:id/merge_requests/:iid` — title, description, target_branch, state_event.
- * - 401 `{"message":"401 Unauthorized"}` (token in `PRIVATE-TOKEN` or `Authorization: Bearer`),
- *   404 `{"message":"404 Project Not Found"}`. Rate limits (429, text "Retry later", `Retry-After`,
- *   `RateLimit-*`) and outages come from `respondNext`.
- */
-import {
+ * GitLab's REST API v4 merge requests as Baton uses them, on loopback (`/api/v4`): list with
+ * `state`/`source_branch`/`target_branch` and `x-next-page` paging, create (409 for a duplicate),
+ * edit, 401 and 404 answers shaped as GitLab's. Rate limits and outages come from `respondNext`.
+ */ import {
   credential,
   type FakeRequest,
   type FakeResponse,

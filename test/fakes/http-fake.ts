@@ -63,6 +63,8 @@ export function credential(headers: IncomingHttpHeaders): { scheme: string; valu
 
 export class HttpFake {
   readonly requests: RecordedRequest[] = [];
+  /** TCP connections accepted; a test may reset it. */
+  connections = 0;
   private readonly injections: Injection[] = [];
   private origin = '';
 
@@ -74,6 +76,9 @@ export class HttpFake {
     };
     const server = tls ? createHttpsServer(tls, listener) : createHttpServer(listener);
     const fake = new HttpFake(server);
+    server.on(tls ? 'secureConnection' : 'connection', () => {
+      fake.connections += 1;
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     fake.origin = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;

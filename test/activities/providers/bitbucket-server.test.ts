@@ -9,6 +9,7 @@ import { createBitbucketServerProvider, parseBitbucketServerRepository } from '.
 import type { PullRequestProvider } from '../../../activities/providers/provider.js';
 import { FailureType } from '../../../model/failures.js';
 import { type BitbucketServerApiFake, startBitbucketServerApi } from '../../fakes/bitbucket-server-api.js';
+import { providerContract } from './contract.js';
 import { assertFails, BASE, HEAD, pullRequest, TOKEN, WEAVE_METADATA } from './helpers.js';
 
 const REPO = 'PLAT/podinfo-gitops';
@@ -297,4 +298,31 @@ void describe('Bitbucket Server provider against a fake Bitbucket Server API', (
       message: /already up-to-date/,
     });
   });
+});
+
+providerContract(async () => {
+  const fake = await startBitbucketServerApi({ token: TOKEN, repositories: [REPO] });
+  return {
+    name: 'bitbucket-server',
+    http: fake.http,
+    provider: createBitbucketServerProvider({ allowInsecureHttp: true }),
+    repositoryUrl: `${fake.webUrl}/scm/${REPO}.git`,
+    missingRepositoryUrl: `${fake.webUrl}/scm/PLAT/missing.git`,
+    seedOpen: (title, description) => fake.seedPull(REPO, { fromBranch: HEAD, toBranch: BASE, title, description }).id,
+    pulls: () => fake.pulls(REPO).map((p) => ({ number: p.id, title: p.title, body: p.description })),
+    reset() {
+      fake.pulls(REPO).length = 0;
+      fake.http.requests.length = 0;
+    },
+    validationError: {
+      status: 400,
+      body: {
+        errors: [
+          { message: 'The target branch does not exist.', exceptionName: 'com.atlassian.bitbucket.validation.ArgumentValidationException' },
+        ],
+      },
+      message: /bitbucket-server refused opening the pull request .*400: The target branch does not exist\./,
+    },
+    close: () => fake.close(),
+  };
 });

@@ -8,6 +8,7 @@ import { createGitHubProvider, parseGitHubRepository } from '../../../activities
 import type { PullRequestProvider } from '../../../activities/providers/provider.js';
 import { FailureType } from '../../../model/failures.js';
 import { type GitHubApiFake, startGitHubApi } from '../../fakes/github-api.js';
+import { providerContract } from './contract.js';
 import { assertFails, BASE, HEAD, pullRequest, TOKEN, WEAVE_METADATA } from './helpers.js';
 
 const REPO = 'weaveworks/podinfo-gitops';
@@ -300,4 +301,27 @@ void describe('GitHub provider against a fake GitHub API', () => {
     });
     assert.equal(github.http.requests.length, 0);
   });
+});
+
+providerContract(async () => {
+  const fake = await startGitHubApi({ token: TOKEN, repositories: [REPO] });
+  return {
+    name: 'github',
+    http: fake.http,
+    provider: createGitHubProvider({ baseUrl: fake.baseUrl, allowInsecureHttp: true }),
+    repositoryUrl: `https://github.example.com/${REPO}`,
+    missingRepositoryUrl: 'https://github.example.com/weaveworks/missing',
+    seedOpen: (title, body) => fake.seedPull(REPO, { head: HEAD, base: BASE, title, body }).number,
+    pulls: () => fake.pulls(REPO).map((p) => ({ number: p.number, title: p.title, body: p.body ?? '' })),
+    reset() {
+      fake.pulls(REPO).length = 0;
+      fake.http.requests.length = 0;
+    },
+    validationError: {
+      status: 422,
+      body: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'base', code: 'invalid' }] },
+      message: /github refused opening the pull request .*422: Validation Failed: base invalid/,
+    },
+    close: () => fake.close(),
+  };
 });

@@ -8,6 +8,7 @@ import { createGitLabProvider, parseGitLabRepository } from '../../../activities
 import type { PullRequestProvider } from '../../../activities/providers/provider.js';
 import { FailureType } from '../../../model/failures.js';
 import { type GitLabApiFake, startGitLabApi } from '../../fakes/gitlab-api.js';
+import { providerContract } from './contract.js';
 import { assertFails, BASE, HEAD, pullRequest, TOKEN, WEAVE_METADATA } from './helpers.js';
 
 const PROJECT = 'platform/apps/podinfo-gitops';
@@ -220,4 +221,27 @@ void describe('GitLab provider against a fake GitLab API', () => {
       message: /does not end in \/api\/v4/,
     });
   });
+});
+
+providerContract(async () => {
+  const fake = await startGitLabApi({ token: TOKEN, projects: [PROJECT] });
+  return {
+    name: 'gitlab',
+    http: fake.http,
+    provider: createGitLabProvider({ baseUrl: fake.baseUrl, allowInsecureHttp: true }),
+    repositoryUrl: `https://gitlab.example.com/${PROJECT}`,
+    missingRepositoryUrl: 'https://gitlab.example.com/platform/apps/missing',
+    seedOpen: (title, description) => fake.seedMergeRequest(PROJECT, { source_branch: HEAD, target_branch: BASE, title, description }).iid,
+    pulls: () => fake.mergeRequests(PROJECT).map((mr) => ({ number: mr.iid, title: mr.title, body: mr.description ?? '' })),
+    reset() {
+      fake.mergeRequests(PROJECT).length = 0;
+      fake.http.requests.length = 0;
+    },
+    validationError: {
+      status: 422,
+      body: { message: ['Validation failed: Target branch does not exist'] },
+      message: /gitlab refused opening the merge request .*422: Validation failed: Target branch does not exist/,
+    },
+    close: () => fake.close(),
+  };
 });

@@ -70,14 +70,16 @@ void describe("a provider API over TLS with the Secret's caFile", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('trusted through the caFile: Bitbucket Server (fetch) and GitHub (Octokit) open the PR', async () => {
-    const viaBitbucket = await createPullRequestProvider('bitbucket-server', { ca: cert }).findOrCreate(
-      pullRequest(`${bitbucket.webUrl}/scm/PLAT/gitops.git`),
-    );
+  test('trusted through the caFile, added to the system roots: Bitbucket Server and GitHub open the PR', async () => {
+    const viaBitbucket = await createPullRequestProvider('bitbucket-server').findOrCreate({
+      ...pullRequest(`${bitbucket.webUrl}/scm/PLAT/gitops.git`),
+      ca: cert,
+    });
     assert.equal(viaBitbucket.created, true);
-    const viaGitHub = await createPullRequestProvider('github', { ca: cert, baseUrl: github.baseUrl }).findOrCreate(
-      pullRequest('https://ghe.example.com/o/gitops'),
-    );
+    const viaGitHub = await createPullRequestProvider('github', { baseUrl: github.baseUrl }).findOrCreate({
+      ...pullRequest('https://ghe.example.com/o/gitops'),
+      ca: cert,
+    });
     assert.equal(viaGitHub.created, true);
   });
 
