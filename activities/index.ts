@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { ClaimsActivities, ProviderActivities, ReleaseActivities } from '../model/activities.js';
 import type { PipelineSource } from '../pipelines/source.js';
-import { noStatusWriter, type PipelineStatusWriter } from '../pipelines/status-writer.js';
+import { noStatusWriter, type PipelineStatusWriter } from '../status/status-writer.js';
 import { createNotificationActivities } from './notification-strategy.js';
 import type { Notifier } from './notify/notifier.js';
 import { createPipelineStatusActivities } from './pipeline-status.js';

@@ -1,5 +1,5 @@
 /** Mirroring release progress into `Pipeline.status` (Kubernetes mode; a no-op elsewhere). */
-import type { PipelineStatusUpdate, PipelineStatusWriter } from '../pipelines/status-writer.js';
+import type { PipelineStatusUpdate, PipelineStatusWriter } from '../status/status-writer.js';
 
 export function createPipelineStatusActivities(writer: PipelineStatusWriter) {
   return {

@@ -1,10 +1,8 @@
 /**
- * `baton markers <dir> --ref <ns>:<name>:<env> [--set <version>]`: lists the `$promotion` markers a
- * promotion would change, or changes them, so users can lint and preview their GitOps repository
- * in their own CI. Same marker code as the pull-request activity (activities/git/markers.ts).
- *
- * Exit status: 0 when markers were found (and, with --set, written); 1 when there is none or a
- * marked file is invalid (then nothing is written); 2 for a usage error.
+ * `baton markers <dir> --ref <ns>:<name>:<env> [--set <version>]`: lists (or sets) the `$promotion`
+ * markers a promotion would change, with the pull-request activity's marker code, so users can
+ * preview their GitOps repository in CI. Exit 0: markers found (and written); 1: none, or a marked
+ * file is invalid (nothing written); 2: usage error.
  */
 import { type Dirent, readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { parseAllDocuments } from 'yaml';
 import { type Pipeline, type PipelineRef, pipelineKey } from '../model/pipeline.js';
-import type { PipelineSource, SecretData } from './source.js';
+import { type PipelineSource, type SecretData, secretData } from './source.js';
 import { isPipelineManifest, pipelineFromManifest } from './validate.js';
 
 interface SecretManifest {
@@ -38,13 +38,6 @@ async function yamlFiles(directory: string): Promise<string[]> {
     .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
     .map((e) => join(e.parentPath, e.name))
     .sort();
-}
-
-function secretData(manifest: SecretManifest): SecretData {
-  const data: Record<string, Buffer> = {};
-  for (const [key, value] of Object.entries(manifest.data ?? {})) data[key] = Buffer.from(value, 'base64');
-  for (const [key, value] of Object.entries(manifest.stringData ?? {})) data[key] = Buffer.from(value, 'utf8');
-  return data;
 }
 
 export async function readManifestDirectory(directory: string): Promise<Snapshot> {

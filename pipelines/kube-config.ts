@@ -2,7 +2,7 @@
  * Where Baton finds its Kubernetes API server: `KUBECONFIG` (or ~/.kube/config) outside a cluster,
  * the pod's service account inside one — the same order as kubectl and client-go.
  */
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 
 /** What client-node's loadFromDefault falls back to when it finds no configuration at all. */
 const IMPLICIT_FALLBACK_SERVER = 'http://localhost:8080';
@@ -35,32 +35,4 @@ export function loadKubeConfig(options: { path?: string } = {}): KubeConfig {
     );
   }
   return kubeConfig;
-}
-
-/** The `message` of a Kubernetes Status body, which client-node hands over parsed or as raw JSON. */
-function statusMessage(body: unknown): string {
-  let status = body;
-  if (typeof body === 'string') {
-    try {
-      status = JSON.parse(body);
-    } catch {
-      return body.trim();
-    }
-  }
-  const message = (status as { message?: unknown } | null | undefined)?.message;
-  return typeof message === 'string' ? message : String(body).trim();
-}
-
-/**
- * A status and the server's own words (or the network error's code), never the request: enough to
- * act on, nothing secret. For API errors (ApiException), watch errors (`statusCode`) and fetch errors.
- */
-export function describeKubernetesError(error: unknown): string {
-  if (error instanceof ApiException) return `HTTP ${error.code}: ${statusMessage(error.body)}`;
-  const status = (error as { statusCode?: unknown } | null | undefined)?.statusCode;
-  const message = error instanceof Error ? error.message : String(error);
-  const code = error instanceof Error ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
-  return [typeof status === 'number' ? `HTTP ${status}:` : '', message, typeof code === 'string' ? `(${code})` : '']
-    .filter((part) => part !== '')
-    .join(' ');
 }

@@ -4,32 +4,16 @@
  * API. Secrets are read one at a time by name — Baton's RBAC needs `get` on Secrets, never `list` or
  * `watch` (which would put every Secret of the cluster in its memory) — and kept for a short TTL.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ADD,
-  ApiException,
-  CoreV1Api,
-  CustomObjectsApi,
-  DELETE,
-  ERROR,
-  type Informer,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  makeInformer,
-  type ObjectCache,
-  UPDATE,
-  type V1Secret,
-} from '@kubernetes/client-node';
+import { ADD, CoreV1Api, DELETE, type KubeConfig, type KubernetesObject, UPDATE } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { PIPELINE_GROUP, type Pipeline, type PipelineRef, pipelineKey } from '../model/pipeline.js';
-import type { PipelineSource, SecretData } from './source.js';
-import { describeKubernetesError } from './kube-config.js';
+import { KeptInformer } from './kept-informer.js';
+import { describeKubernetesError, httpStatus } from './kubernetes-errors.js';
+import { type PipelineSource, type SecretData, secretData } from './source.js';
 import { pipelineFromManifest } from './validate.js';
 
-const PIPELINE_VERSION = 'v1alpha1';
-const PIPELINE_PLURAL = 'pipelines';
-const PIPELINES_PATH = `/apis/${PIPELINE_GROUP}/${PIPELINE_VERSION}/${PIPELINE_PLURAL}`;
+/** Baton's Pipelines, as the Kubernetes API serves them. */
+export const PIPELINE_RESOURCE = { group: PIPELINE_GROUP, version: 'v1alpha1', plural: 'pipelines' } as const;
 
 export interface KubernetesPipelineSourceOptions {
   /**
@@ -60,40 +44,22 @@ function objectRef(object: KubernetesObject): PipelineRef {
   return { namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '' };
 }
 
-function secretData(secret: V1Secret): SecretData {
-  const data: Record<string, Buffer> = {};
-  for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64');
-  return data;
-}
-
-function httpStatus(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
 /** What an operator must change, for the failures retrying cannot fix. */
 function listFailureHint(error: unknown): string | undefined {
   const status = httpStatus(error);
   if (status === 401) return "Kubernetes did not accept Baton's credentials: check the service account token or kubeconfig";
-  if (status === 403) return `RBAC: baton needs list and watch on ${PIPELINE_PLURAL}.${PIPELINE_GROUP} in all namespaces`;
-  if (status === 404) return `the ${PIPELINE_PLURAL}.${PIPELINE_GROUP} CRD is not installed (deploy/crds/)`;
+  if (status === 403) return `RBAC: baton needs list and watch on pipelines.${PIPELINE_GROUP} in all namespaces`;
+  if (status === 404) return `the pipelines.${PIPELINE_GROUP} CRD is not installed (deploy/crds/)`;
   return undefined;
 }
 
 export class KubernetesPipelineSource implements PipelineSource {
   private readonly options: Required<KubernetesPipelineSourceOptions>;
   private readonly core: CoreV1Api;
-  private readonly informer: Informer<PipelineObject> & ObjectCache<PipelineObject>;
+  private readonly watch: KeptInformer<PipelineObject>;
   private readonly pipelines = new Map<string, Pipeline>();
   private readonly invalid = new Map<string, InvalidPipeline>();
   private readonly secrets = new Map<string, CachedSecret>();
-  private synced = false;
-  private running: AbortController | undefined;
-  private connecting: Promise<void> | undefined;
-  /** Counts the informer's failures, so an attempt can tell whether it failed. */
-  private failures = 0;
-  private lastFailure: unknown;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -102,36 +68,31 @@ export class KubernetesPipelineSource implements PipelineSource {
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.core = kubeConfig.makeApiClient(CoreV1Api);
-    const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
-    const listPipelines = (): Promise<KubernetesListObject<PipelineObject>> =>
-      customObjects.listClusterCustomObject({
-        group: PIPELINE_GROUP,
-        version: PIPELINE_VERSION,
-        plural: PIPELINE_PLURAL,
-      }) as Promise<KubernetesListObject<PipelineObject>>;
-    this.informer = makeInformer(kubeConfig, PIPELINES_PATH, listPipelines);
-    this.informer.on(ADD, (object) => this.store(object));
-    this.informer.on(UPDATE, (object) => this.store(object));
-    this.informer.on(DELETE, (object) => this.forget(object));
-    this.informer.on(ERROR, (error) => this.onInformerError(error));
+    this.watch = new KeptInformer(kubeConfig, PIPELINE_RESOURCE, log, {
+      what: 'Pipelines',
+      reconnectDelayMs: this.options.reconnectDelayMs,
+      maxReconnectDelayMs: this.options.maxReconnectDelayMs,
+      hint: listFailureHint,
+      onSynced: (attempt) =>
+        this.log.info({ pipelines: this.pipelines.size, invalid: this.invalid.size, attempt }, 'Pipelines synced from Kubernetes'),
+    });
+    this.watch.informer.on(ADD, (object) => this.store(object));
+    this.watch.informer.on(UPDATE, (object) => this.store(object));
+    this.watch.informer.on(DELETE, (object) => this.forget(object));
   }
 
   /** Resolves after the first complete list (retrying until then), or when stop() is called first. */
-  async start(): Promise<void> {
-    this.running = new AbortController();
-    await this.connect();
+  start(): Promise<void> {
+    return this.watch.start({ untilSynced: true });
   }
 
   async stop(): Promise<void> {
-    this.running?.abort();
-    this.synced = false;
-    await this.informer.stop();
-    await this.connecting;
+    await this.watch.stop();
     this.secrets.clear();
   }
 
   isSynced(): boolean {
-    return this.synced;
+    return this.watch.isSynced();
   }
 
   getPipeline(ref: PipelineRef): Pipeline | undefined {
@@ -166,8 +127,9 @@ export class KubernetesPipelineSource implements PipelineSource {
     try {
       return secretData(await this.core.readNamespacedSecret({ namespace, name }));
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      const hint = error instanceof ApiException && error.code === 403 ? ` (RBAC: baton needs get on secrets in ${namespace})` : '';
+      const status = httpStatus(error);
+      if (status === 404) return undefined;
+      const hint = status === 403 ? ` (RBAC: baton needs get on secrets in ${namespace})` : '';
       throw new Error(`reading Secret ${namespace}/${name} failed: ${describeKubernetesError(error)}${hint}`, { cause: error });
     }
   }
@@ -192,62 +154,5 @@ export class KubernetesPipelineSource implements PipelineSource {
     const key = pipelineKey(objectRef(object));
     this.pipelines.delete(key);
     this.invalid.delete(key);
-  }
-
-  private onInformerError(error: unknown): void {
-    // stop() aborts the open watch, which the informer reports as an error too.
-    if (this.running === undefined || this.running.signal.aborted) return;
-    this.failures += 1;
-    this.lastFailure = error;
-    if (this.synced) this.log.warn({ error: describeKubernetesError(error) }, 'the Pipeline watch failed; reconnecting');
-    this.synced = false;
-    // The informer gives up after an error (other than an expired resourceVersion); restarting is ours.
-    if (this.connecting === undefined) {
-      this.connect().catch((e: unknown) => this.log.error({ error: describeKubernetesError(e) }, 'reconnecting the Pipeline watch failed'));
-    }
-  }
-
-  private connect(): Promise<void> {
-    this.connecting ??= this.connectUntilSynced().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
-
-  private async connectUntilSynced(): Promise<void> {
-    const signal = this.running?.signal;
-    let delay = this.options.reconnectDelayMs;
-    for (let attempt = 1; signal !== undefined && !signal.aborted; attempt += 1) {
-      const ok = await this.attemptSync();
-      // The informer opens its watch after a list that was in flight when stop() came; close it.
-      if (signal.aborted) return this.informer.stop();
-      if (ok) {
-        this.synced = true;
-        this.log.info({ pipelines: this.pipelines.size, invalid: this.invalid.size, attempt }, 'Pipelines synced from Kubernetes');
-        return;
-      }
-      const hint = listFailureHint(this.lastFailure);
-      this.log.warn(
-        { attempt, retryInMs: delay, error: describeKubernetesError(this.lastFailure), ...(hint ? { hint } : {}) },
-        `listing or watching Pipelines failed${hint ? `: ${hint}` : ''}; retrying`,
-      );
-      await sleep(delay, undefined, { signal }).catch(() => undefined);
-      delay = Math.min(delay * 2, this.options.maxReconnectDelayMs);
-    }
-  }
-
-  /**
-   * One list (unless the informer can resume from its last resourceVersion) and the opening of a
-   * watch. The informer reports failures through its error callback, not by rejecting.
-   */
-  private async attemptSync(): Promise<boolean> {
-    const failuresBefore = this.failures;
-    try {
-      await this.informer.start();
-    } catch (error) {
-      this.failures += 1;
-      this.lastFailure = error;
-    }
-    return this.failures === failuresBefore;
   }
 }

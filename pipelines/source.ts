@@ -7,6 +7,14 @@ import type { Pipeline, PipelineRef } from '../model/pipeline.js';
 /** A Secret's data, decoded from base64 (or taken from `stringData`). */
 export type SecretData = Readonly<Record<string, Buffer>>;
 
+/** Decodes a Secret as the API serves it (`data`) or as a manifest may write it (`stringData` too, which wins). */
+export function secretData(secret: { data?: Record<string, string>; stringData?: Record<string, string> }): SecretData {
+  const data: Record<string, Buffer> = {};
+  for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64');
+  for (const [key, value] of Object.entries(secret.stringData ?? {})) data[key] = Buffer.from(value, 'utf8');
+  return data;
+}
+
 export interface PipelineSource {
   /** Loads or lists the Pipelines once; resolves when the first sync is complete. */
   start(): Promise<void>;

@@ -48,7 +48,7 @@ export function pullRequestSettings(config: Config): PullRequestSettings {
 async function statusWriter(config: Config, log: Logger): Promise<Pick<ActivityDependencies, 'statusWriter'>> {
   if (config.pipelines.kind !== 'kubernetes') return {};
   const [{ KubernetesPipelineStatusWriter }, { loadKubeConfig }] = await Promise.all([
-    import('../pipelines/kubernetes-status-writer.js'),
+    import('../status/kubernetes-status-writer.js'),
     import('../pipelines/kube-config.js'),
   ]);
   return { statusWriter: new KubernetesPipelineStatusWriter(loadKubeConfig(), log.child({ component: 'pipeline-status' })) };
@@ -61,7 +61,7 @@ async function statusWriter(config: Config, log: Logger): Promise<Pick<ActivityD
 export async function startStatusController(config: Config, log: Logger): Promise<() => Promise<void>> {
   if (config.pipelines.kind !== 'kubernetes') return () => Promise.resolve();
   const [{ PipelineStatusController }, { loadKubeConfig }] = await Promise.all([
-    import('../pipelines/status-controller.js'),
+    import('../status/status-controller.js'),
     import('../pipelines/kube-config.js'),
   ]);
   const controller = new PipelineStatusController(loadKubeConfig(), log.child({ component: 'status-controller' }));

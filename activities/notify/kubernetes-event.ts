@@ -1,17 +1,15 @@
 /**
- * The notification strategy's Kubernetes Event (DESIGN.md §3.6): one Normal `Promote` Event about the
- * Pipeline object, as Weave emitted it, so `kubectl describe pipeline` and event exporters show it.
- *
- * Idempotent under activity retries: the Event's name is derived from the workflow ID and the target
- * environment, so a retry after a lost response finds it already there (409) and succeeds.
+ * The notification strategy's Kubernetes Event: one Normal `Promote` Event about the Pipeline, as
+ * Weave emitted it, for `kubectl describe pipeline` and event exporters. Its name derives from the
+ * workflow ID and target environment, so a retry after a lost response finds it there (409).
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ApiException, CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
 import { PIPELINE_API_VERSION, PIPELINE_GROUP, PIPELINE_KIND } from '../../model/pipeline.js';
-import { describeKubernetesError } from '../../pipelines/kube-config.js';
+import { describeKubernetesError, httpStatus } from '../../pipelines/kubernetes-errors.js';
 import type { Notifier, PromotionNotification } from './notifier.js';
 
 export const PROMOTE_REASON = 'Promote';
@@ -83,7 +81,7 @@ function eventFailure(error: unknown, n: PromotionNotification): Error {
   const { namespace, name } = n.pipeline;
   const what = `creating the Promote Event about Pipeline ${namespace}/${name}`;
   const detail = describeKubernetesError(error);
-  const status = error instanceof ApiException ? error.code : undefined;
+  const status = httpStatus(error);
   switch (status) {
     case 401:
       return rejected(
@@ -116,7 +114,7 @@ export function createKubernetesEventNotifier(kubeConfig: KubeConfig, options: K
         await core.createNamespacedEvent({ namespace: notification.pipeline.namespace, body });
       } catch (error) {
         // An earlier attempt of this activity already recorded it.
-        if (error instanceof ApiException && error.code === 409) return;
+        if (httpStatus(error) === 409) return;
         throw eventFailure(error, notification);
       }
     },

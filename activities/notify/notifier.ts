@@ -1,5 +1,5 @@
 /**
- * The notification strategy's outputs (DESIGN.md §3.6) behind one interface: a Kubernetes Event on
+ * The notification strategy's outputs behind one interface: a Kubernetes Event on
  * the Pipeline, a Flux event POSTed to the notification-controller, or a log line in directory mode.
  */
 export interface PromotionNotification {

@@ -1,9 +1,7 @@
 /**
- * deploy/ against a real kube-apiserver (test/infra): Baton's own Kubernetes code, running as a
- * service account that has nothing but the chart's ClusterRole, does its job, and that account can
- * neither list nor watch Secrets; the examples are accepted with strict field validation; Flux's
- * Alert CRD needs the flux-system patch to take `kind: Pipeline`, and the patch is enough. With a
- * helm binary (BATON_HELM_BIN or PATH) every object the chart renders is validated server-side too.
+ * deploy/ against a real kube-apiserver: Baton's Kubernetes code does its job with nothing but the
+ * chart's RBAC and cannot read more; the examples pass strict field validation; Flux's Alert CRD
+ * takes `kind: Pipeline` with the flux-system patch; every object the chart renders is valid.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:https';

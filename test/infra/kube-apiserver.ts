@@ -1,5 +1,5 @@
 /**
- * A real etcd + kube-apiserver for tests (DESIGN.md §5), started the way controller-runtime's envtest
+ * A real etcd + kube-apiserver for tests, started the way controller-runtime's envtest
  * starts them, plus `--advertise-address=127.0.0.1` and a static token file. No controller-manager
  * runs: namespaces are never finalised and no service accounts appear, so tests create what they
  * need and use throw-away names.

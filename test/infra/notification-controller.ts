@@ -1,12 +1,8 @@
 /**
- * The real Flux notification-controller (DESIGN.md §5), built from Go modules by
- * scripts/setup-servers.sh and run against the test kube-apiserver, so real Flux matches events to
- * Alerts, signs them and delivers them.
- *
- * Its v1beta3 Providers and Alerts are static (no status, no Ready condition), and the controller
- * reads them from an informer cache: nothing in the apiserver says when it has seen an object.
- * `sync()` answers that question with a canary (see there), and startup ends with one, so a started
- * controller is known to serve its event address with a warm cache.
+ * The real Flux notification-controller, run against the test kube-apiserver, so real Flux matches
+ * events to Alerts, signs and delivers them. Its Providers and Alerts have no status and it reads
+ * them from a cache, so nothing says when it has seen one: `sync()` asks with a canary, and startup
+ * ends with one.
  */
 import type { FluxEvent } from '../../model/flux-event.js';
 import { freePort } from '../support/free-port.js';

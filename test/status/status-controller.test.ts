@@ -11,8 +11,10 @@ import { ApiextensionsV1Api, CustomObjectsApi, type V1CustomResourceDefinition }
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { PIPELINE_API_VERSION, PIPELINE_KIND } from '../../model/pipeline.js';
-import { PIPELINE_RESOURCE, type PipelineStatusObject } from '../../pipelines/kubernetes-status-writer.js';
-import { GITOPS_CLUSTER_RESOURCE, PipelineStatusController } from '../../pipelines/status-controller.js';
+import { PIPELINE_RESOURCE } from '../../pipelines/kubernetes-source.js';
+import type { PipelineStatusObject } from '../../status/pipeline-status.js';
+import { GITOPS_CLUSTER_RESOURCE } from '../../status/ready-condition.js';
+import { PipelineStatusController } from '../../status/status-controller.js';
 import { applyPipelineCrd, ensureNamespace, eventually, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
 
 const NAMESPACE = 'status-controller';

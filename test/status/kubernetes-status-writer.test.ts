@@ -11,8 +11,10 @@ import { CustomObjectsApi, type V1CustomResourceDefinition } from '@kubernetes/c
 import { ApplicationFailure } from '@temporalio/common';
 import { pino } from 'pino';
 import { PIPELINE_API_VERSION, PIPELINE_KIND } from '../../model/pipeline.js';
-import { KubernetesPipelineStatusWriter, PIPELINE_RESOURCE, type PipelineStatusObject } from '../../pipelines/kubernetes-status-writer.js';
-import type { EnvironmentPromotionSummary } from '../../pipelines/status-writer.js';
+import { PIPELINE_RESOURCE } from '../../pipelines/kubernetes-source.js';
+import { KubernetesPipelineStatusWriter } from '../../status/kubernetes-status-writer.js';
+import type { PipelineStatusObject } from '../../status/pipeline-status.js';
+import type { EnvironmentPromotionSummary } from '../../status/status-writer.js';
 import { applyPipelineCrd, ensureNamespace, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
 
 const NAMESPACE = 'status-writer';

@@ -1,79 +1,19 @@
 /**
- * Pipeline.status in Kubernetes mode (issue 4 §3): `status.environments[<env>].waitingApproval` for
- * Weave's UIs, `status.environments[<env>].lastPromotion` and the `status.waitingApprovals` summary
- * `kubectl get pipelines` prints.
- *
- * Every write is a JSON merge patch on the status subresource that names one environment, so writers
- * for different environments never replace each other's entries. A write that changes what waits
- * (and so the summary, which spans environments) or clears a revision only if it still waits is a
- * read-compare-patch carrying the object's `metadata.resourceVersion`: the apiserver answers 409
- * when anything changed in between, and the write starts over from a fresh read.
+ * Writes release progress into Pipeline.status: one JSON merge patch per environment, so writers of
+ * different environments never replace each other's entries. A write that changes what waits (the
+ * summary spans environments) is a read-compare-patch on the object's resourceVersion: on 409 it
+ * starts over from a fresh read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ApiException,
-  type ConfigurationOptions,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { FailureType } from '../model/failures.js';
 import { PIPELINE_GROUP, type PipelineRef } from '../model/pipeline.js';
-import { describeKubernetesError } from './kube-config.js';
+import { describeKubernetesError, httpStatus } from '../pipelines/kubernetes-errors.js';
+import { PIPELINE_RESOURCE } from '../pipelines/kubernetes-source.js';
+import { mergePatch, type PipelineStatusObject, waitingApprovalsSummary } from './pipeline-status.js';
 import type { PipelineStatusUpdate, PipelineStatusWriter } from './status-writer.js';
-
-export const PIPELINE_RESOURCE = { group: PIPELINE_GROUP, version: 'v1alpha1', plural: 'pipelines' } as const;
-
-/** What Baton reads of a Pipeline's status (other fields are left alone). */
-export interface PipelineStatusObject {
-  metadata?: { resourceVersion?: string; generation?: number };
-  spec?: { environments?: { name?: unknown }[] };
-  status?: {
-    observedGeneration?: number;
-    conditions?: StatusCondition[];
-    environments?: Record<string, { waitingApproval?: { revision?: string } | null } | null | undefined>;
-    environmentNames?: string;
-    waitingApprovals?: string;
-  };
-}
-
-export interface StatusCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
-
-/** JSON merge patches: `null` removes a field. */
-export const mergePatch = (): ConfigurationOptions => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/**
- * `dev=1.2.0,prod=1.1.0`: every environment with a revision waiting, in the Pipeline's environment
- * order (then by name, for entries of environments no longer in the spec). Undefined when none waits.
- */
-export function waitingApprovalsSummary(object: PipelineStatusObject): string | undefined {
-  const order = (object.spec?.environments ?? []).map((e) => (typeof e.name === 'string' ? e.name : ''));
-  const rank = (env: string): number => {
-    const index = order.indexOf(env);
-    return index === -1 ? order.length : index;
-  };
-  const waiting = Object.entries(object.status?.environments ?? {})
-    .map(([env, entry]) => [env, entry?.waitingApproval?.revision] as const)
-    .filter((pair): pair is readonly [string, string] => typeof pair[1] === 'string' && pair[1] !== '')
-    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
-  return waiting.length === 0 ? undefined : waiting.map(([env, revision]) => `${env}=${revision}`).join(',');
-}
-
-export function httpStatus(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
 
 export interface KubernetesPipelineStatusWriterOptions {
   /** Attempts of a read-compare-patch that keeps meeting concurrent changes (default 8). */
