@@ -29,13 +29,6 @@ export interface ReleasePolicy {
   providerTaskQueue?: string;
 }
 
-/** Weave's defaults: `delay: 2`, `maxDelay: 20`, `threshold: 3`. */
-export const DEFAULT_RELEASE_POLICY: ReleasePolicy = {
-  activityRetry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
-  activityTimeout: '1m',
-  idleTimeout: '30d',
-};
-
 export interface ReleaseInput {
   pipeline: PipelineRef;
   version: string;

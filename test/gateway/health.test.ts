@@ -5,10 +5,13 @@ import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../../gateway/release-starter.js';
-import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
+import { loadConfig } from '../../config/config.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
 import { closedPort, delivery, directorySource, EXAMPLE_PIPELINES_DIR, FIXTURES, fixture, PODINFO, testApp } from './helpers.js';
+
+/** The configured defaults, as the gateway passes them into every release. */
+const RELEASE_POLICY = loadConfig({}).releasePolicy;
 
 let env: TestWorkflowEnvironment;
 let pipelines: DirectoryPipelineSource;
@@ -16,7 +19,7 @@ let downConnection: Connection;
 let up: ReleaseStarter;
 let down: ReleaseStarter;
 
-const options = { taskQueue: 'health-test', policy: DEFAULT_RELEASE_POLICY, namespace: 'default', signalTimeoutMs: 2_000 };
+const options = { taskQueue: 'health-test', policy: RELEASE_POLICY, namespace: 'default', signalTimeoutMs: 2_000 };
 
 before(async () => {
   env = await startDevServer();

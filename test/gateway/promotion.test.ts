@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../../gateway/release-starter.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../gateway/errors.js';
-import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
+import { loadConfig } from '../../config/config.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../../model/search-attributes.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
@@ -32,6 +32,9 @@ import {
   variant,
   webhookSecret,
 } from './helpers.js';
+
+/** The configured defaults, as the gateway passes them into every release. */
+const RELEASE_POLICY = loadConfig({}).releasePolicy;
 
 const TASK_QUEUE = 'gateway-test';
 const UI = 'http://localhost:8233';
@@ -79,7 +82,7 @@ before(async () => {
   releases = countingStarter(
     createTemporalReleaseStarter(env.client, {
       taskQueue: TASK_QUEUE,
-      policy: DEFAULT_RELEASE_POLICY,
+      policy: RELEASE_POLICY,
       namespace: 'default',
       signalTimeoutMs: 10_000,
     }),
@@ -486,7 +489,7 @@ describe('Temporal unavailable: 503 + Retry-After, never 2xx', () => {
     const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}` });
     const down = createTemporalReleaseStarter(new Client({ connection, namespace: 'default' }), {
       taskQueue: TASK_QUEUE,
-      policy: DEFAULT_RELEASE_POLICY,
+      policy: RELEASE_POLICY,
       namespace: 'default',
       signalTimeoutMs: 1_000,
     });

@@ -16,7 +16,7 @@ import {
   TemporalUnavailableError,
 } from '../../gateway/release-starter.js';
 import type { Pipeline } from '../../model/pipeline.js';
-import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
+import { loadConfig } from '../../config/config.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../../model/search-attributes.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
@@ -32,6 +32,9 @@ import {
   testApp,
   variant,
 } from './helpers.js';
+
+/** The configured defaults, as the gateway passes them into every release. */
+const RELEASE_POLICY = loadConfig({}).releasePolicy;
 
 let env: TestWorkflowEnvironment;
 let pipelines: DirectoryPipelineSource;
@@ -84,7 +87,7 @@ describe('what the Temporal UI shows', () => {
 });
 
 describe('deliver', () => {
-  const options = { taskQueue: 'starter-test', policy: DEFAULT_RELEASE_POLICY, namespace: 'default', signalTimeoutMs: 10_000 };
+  const options = { taskQueue: 'starter-test', policy: RELEASE_POLICY, namespace: 'default', signalTimeoutMs: 10_000 };
 
   it('signal-with-starts release/<ns>/<name>/<version> with its input, search attributes and metadata', async () => {
     const starter = createTemporalReleaseStarter(env.client, options);
@@ -108,7 +111,7 @@ describe('deliver', () => {
     assert.deepEqual(input, {
       pipeline: { namespace: 'flux-system', name: 'podinfo-02' },
       version: '1.0.0',
-      policy: DEFAULT_RELEASE_POLICY,
+      policy: RELEASE_POLICY,
     });
   });
 
@@ -186,7 +189,7 @@ describe('Temporal unreachable', () => {
       });
       const starter = createTemporalReleaseStarter(new Client({ connection, namespace: 'default' }), {
         taskQueue: 'starter-test',
-        policy: DEFAULT_RELEASE_POLICY,
+        policy: RELEASE_POLICY,
         namespace: 'default',
         signalTimeoutMs: 1_000,
       });

@@ -13,9 +13,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../../activities/index.js';
+import { loadConfig } from '../../config/config.js';
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
-import { DEFAULT_RELEASE_POLICY, type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
+import { type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
 import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
@@ -199,7 +200,8 @@ export class ReleaseHarness {
 
   /** What the gateway does for one Flux event: signal-with-start the version's release. */
   async signalRelease(environment: string, pipeline: PipelineRef, version: string, namespace?: string): Promise<ReleaseHandle> {
-    const policy = { ...DEFAULT_RELEASE_POLICY, activityRetry: { ...DEFAULT_RELEASE_POLICY.activityRetry, initialInterval: '10ms' } };
+    const defaults = loadConfig({ BATON_TASK_QUEUE: this.taskQueue }).releasePolicy;
+    const policy = { ...defaults, activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' } };
     const input: ReleaseInput = { pipeline, version, policy };
     const handle = await this.env.client.workflow.signalWithStart(release, {
       workflowId: releaseWorkflowId(pipeline, version),
