@@ -7,7 +7,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { type Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
-import type { SupersedeRequest } from '../model/activities.js';
+import type { ClaimRequest, SupersedeRequest } from '../model/activities.js';
 import {
   ENVIRONMENT_CLAIMS_WORKFLOW_TYPE,
   type EnvironmentClaimsWorkflow,
@@ -16,26 +16,28 @@ import {
 } from '../model/environment-claims.js';
 import { claimSignal, type EnvironmentClaim } from '../model/messages.js';
 
-export type { SupersedeRequest } from '../model/activities.js';
-
 export function createSupersedeActivities(client: Client) {
+  /**
+   * Claims the environment for the release; the claims workflow (started here if need be, on this
+   * task queue) supersedes the releases that got there earlier.
+   */
+  const claimEnvironment = async ({ pipeline, claim }: ClaimRequest): Promise<void> => {
+    await client.workflow.signalWithStart<EnvironmentClaimsWorkflow, [EnvironmentClaim]>(ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, {
+      workflowId: environmentClaimsWorkflowId(pipeline, claim.environment),
+      taskQueue: Context.current().info.taskQueue,
+      args: [{ pipeline, environment: claim.environment }],
+      signal: claimSignal,
+      signalArgs: [claim],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      staticSummary: environmentClaimsSummary(pipeline, claim.environment),
+    });
+  };
+
   return {
-    /**
-     * Claims the environment for the release; the claims workflow (started here if need be, on this
-     * task queue) supersedes the releases that got there earlier. The name predates the claims
-     * workflow: recorded histories schedule this activity by it.
-     */
-    async supersedeOlderReleases({ pipeline, signal: claim }: SupersedeRequest): Promise<void> {
-      await client.workflow.signalWithStart<EnvironmentClaimsWorkflow, [EnvironmentClaim]>(ENVIRONMENT_CLAIMS_WORKFLOW_TYPE, {
-        workflowId: environmentClaimsWorkflowId(pipeline, claim.environment),
-        taskQueue: Context.current().info.taskQueue,
-        args: [{ pipeline, environment: claim.environment }],
-        signal: claimSignal,
-        signalArgs: [claim],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        staticSummary: environmentClaimsSummary(pipeline, claim.environment),
-      });
-    },
+    claimEnvironment,
+
+    /** The former name of `claimEnvironment`: releases started before the rename schedule it. */
+    supersedeOlderReleases: ({ pipeline, signal }: SupersedeRequest): Promise<void> => claimEnvironment({ pipeline, claim: signal }),
 
     /** Those of `workflowIds` that no longer run: completed, failed, terminated, or gone from the server. */
     async closedReleases(workflowIds: string[]): Promise<string[]> {

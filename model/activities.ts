@@ -8,9 +8,15 @@ import type { PipelineStatusUpdate } from './pipeline-status.js';
 import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
 
 /** A release's claim on an environment, for the environment's claims workflow. */
+export interface ClaimRequest {
+  pipeline: PipelineRef;
+  /** The release's claim on `claim.environment`. */
+  claim: EnvironmentClaim;
+}
+
+/** The claim under its former field name, as releases recorded before the rename send it. */
 export interface SupersedeRequest {
   pipeline: PipelineRef;
-  /** The release's claim on `signal.environment`. */
   signal: EnvironmentClaim;
 }
 
@@ -25,6 +31,8 @@ export interface ReleaseActivities {
   /** Best-effort mirror of the release into `Pipeline.status`. */
   recordPipelineStatus(update: PipelineStatusUpdate): Promise<void>;
   /** Claims the environment for the release; the claims workflow supersedes earlier releases. */
+  claimEnvironment(request: ClaimRequest): Promise<void>;
+  /** `claimEnvironment` under its former name: releases started before the rename schedule it. */
   supersedeOlderReleases(request: SupersedeRequest): Promise<void>;
 }
 

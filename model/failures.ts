@@ -6,7 +6,6 @@ export const FailureType = {
   pipelineNotFound: 'PipelineNotFound',
   invalidPipeline: 'InvalidPipeline',
   noPromotionStrategy: 'NoPromotionStrategy',
-  unknownEnvironment: 'UnknownEnvironment',
   notificationRejected: 'NotificationRejected',
   /** Kubernetes refused the Promote Event (credentials, RBAC, missing namespace, invalid Event). */
   kubernetesEventRejected: 'KubernetesEventRejected',

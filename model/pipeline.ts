@@ -88,16 +88,6 @@ export function environmentIndex(spec: PipelineSpec, environment: string): numbe
   return spec.environments.findIndex((env) => env.name === environment);
 }
 
-export function isLastEnvironment(spec: PipelineSpec, environment: string): boolean {
-  return environmentIndex(spec, environment) === spec.environments.length - 1;
-}
-
-/** The environment after `environment`, or undefined when it is the last or unknown. */
-export function nextEnvironment(spec: PipelineSpec, environment: string): Environment | undefined {
-  const index = environmentIndex(spec, environment);
-  return index < 0 ? undefined : spec.environments[index + 1];
-}
-
 /**
  * The promotion block that governs promoting INTO `environment`: the environment's own block if it
  * has one, else the pipeline-level block. Weave never merged the two, and neither does Baton.

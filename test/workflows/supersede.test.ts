@@ -51,7 +51,7 @@ describe('supersede (time skipping)', () => {
   /** What a release's activity does when it claims an environment, run here for claims made up by the test. */
   const sendClaim = (pipeline: PipelineRef, claim: EnvironmentClaim): Promise<void> =>
     new MockActivityEnvironment({ taskQueue: harness.taskQueue }).run(() =>
-      createSupersedeActivities(env.client).supersedeOlderReleases({ pipeline, signal: claim }),
+      createSupersedeActivities(env.client).claimEnvironment({ pipeline, claim }),
     );
 
   const waitingForProd = async (pipeline: PipelineRef): Promise<{ handle: ReleaseHandle; version: string; since: string }> => {

@@ -1,0 +1,192 @@
+/** The release's pure bookkeeping: no server, no Temporal APIs. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DeployedSignal, EnvironmentClaim } from '../../model/messages.js';
+import type { PipelineSpec } from '../../model/pipeline.js';
+import { type ReleaseState, ReleasePhase, releaseWorkflowId } from '../../model/release.js';
+import {
+  alreadyPromotedInto,
+  appName,
+  decisionProblem,
+  furthestReached,
+  initialState,
+  journeyLine,
+  readDecision,
+  recordDeployment,
+  yieldsTo,
+} from '../../workflows/journey.js';
+
+const PIPELINE = { namespace: 'flux-system', name: 'podinfo' };
+const SPEC: PipelineSpec = {
+  appRef: { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', name: 'podinfo' },
+  environments: ['dev', 'test', 'prod'].map((name) => ({ name, targets: [{ namespace: `podinfo-${name}` }] })),
+  promotion: { strategy: { notification: {} } },
+};
+
+const fresh = (version = '1.0.0'): ReleaseState => initialState({ pipeline: PIPELINE, version, policy: {} as never });
+
+const deployed = (environment: string, receivedAt = '2026-01-01T00:00:00.000Z'): DeployedSignal => ({
+  environment,
+  receivedAt,
+  event: {
+    revision: '1.0.0',
+    reason: 'UpgradeSucceeded',
+    message: 'ok',
+    timestamp: receivedAt,
+    reportingController: 'helm-controller',
+    involvedObject: { kind: 'HelmRelease', namespace: `podinfo-${environment}`, name: 'podinfo' },
+  },
+});
+
+const waitingAt = (environment: string, since: string, approvers?: string[]): ReleaseState => ({
+  ...fresh(),
+  phase: ReleasePhase.awaitingApproval,
+  pendingGate: { kind: 'approval', environment, since, ...(approvers === undefined ? {} : { approvers }) },
+});
+
+const claim = (overrides: Partial<EnvironmentClaim>): EnvironmentClaim => ({
+  version: '2.0.0',
+  environment: 'prod',
+  workflowId: releaseWorkflowId(PIPELINE, '2.0.0'),
+  reason: 'waiting',
+  at: '2026-01-02T00:00:00.000Z',
+  ...overrides,
+});
+
+describe('initialState', () => {
+  test('starts with nothing reached and says what it waits for', () => {
+    const state = fresh('1.2.3');
+    assert.equal(state.phase, ReleasePhase.started);
+    assert.deepEqual(state.reached, []);
+    assert.deepEqual(state.promotions, []);
+    assert.match(state.currentStep, /1\.2\.3/);
+  });
+});
+
+describe('recordDeployment', () => {
+  test('records a new environment once and counts the repeats', () => {
+    const state = fresh();
+    assert.equal(recordDeployment(state, deployed('dev')), true);
+    assert.equal(recordDeployment(state, deployed('dev', '2026-01-01T01:00:00.000Z')), false);
+    assert.equal(recordDeployment(state, deployed('dev')), false);
+    assert.equal(state.reached.length, 1);
+    assert.equal(state.reached[0]!.repeats, 2);
+    assert.equal(state.reached[0]!.reachedAt, '2026-01-01T00:00:00.000Z', 'the first report dates the arrival');
+  });
+});
+
+describe('furthestReached', () => {
+  test('is undefined before any known environment is reached', () => {
+    const state = fresh();
+    assert.equal(furthestReached(state, SPEC), undefined);
+    recordDeployment(state, deployed('staging-that-was-removed'));
+    assert.equal(furthestReached(state, SPEC), undefined);
+  });
+
+  test('is the environment furthest along the spec, whatever the order of the reports', () => {
+    const state = fresh();
+    recordDeployment(state, deployed('test'));
+    recordDeployment(state, deployed('dev'));
+    assert.deepEqual(furthestReached(state, SPEC), { index: 1, environment: 'test' });
+  });
+});
+
+describe('alreadyPromotedInto', () => {
+  test('counts only completed promotions into that environment', () => {
+    const state = fresh();
+    const started = { sourceEnvironment: 'dev', targetEnvironment: 'test', strategy: 'notification', startedAt: 'x' } as const;
+    state.promotions.push({ ...started });
+    assert.equal(alreadyPromotedInto(state, 'test'), false);
+    state.promotions.push({ ...started, completedAt: 'y' });
+    assert.equal(alreadyPromotedInto(state, 'test'), true);
+    assert.equal(alreadyPromotedInto(state, 'prod'), false);
+  });
+});
+
+describe('journeyLine and appName', () => {
+  test('name the environments in order and the app', () => {
+    assert.equal(journeyLine(SPEC), 'dev → test → prod');
+    assert.equal(appName(SPEC), 'podinfo');
+  });
+});
+
+describe('readDecision', () => {
+  test('accepts an approver with optional strings, dropping unknown fields', () => {
+    assert.deepEqual(readDecision({ approver: 'ann', comment: 'ok', environment: 'prod', version: '1.0.0', extra: 1 }), {
+      decision: { approver: 'ann', comment: 'ok', environment: 'prod', version: '1.0.0' },
+    });
+  });
+
+  for (const [name, input, problem] of [
+    ['no input', undefined, /not no input/],
+    ['a bare string', 'yes', /JSON object/],
+    ['an array', ['ann'], /JSON object/],
+    ['no approver', { comment: 'ok' }, /approver is required/],
+    ['a blank approver', { approver: '  ' }, /approver is required/],
+    ['an over-long approver', { approver: 'a'.repeat(257) }, /longer than 256/],
+    ['a non-string comment', { approver: 'ann', comment: 3 }, /comment must be a string/],
+    ['an over-long comment', { approver: 'ann', comment: 'c'.repeat(4097) }, /longer than 4096/],
+  ] as const) {
+    test(`says what is wrong with ${name}`, () => {
+      const read = readDecision(input);
+      assert.ok('problem' in read, `expected a problem, got ${JSON.stringify(read)}`);
+      assert.match(read.problem, problem);
+    });
+  }
+});
+
+describe('decisionProblem', () => {
+  test('refuses a decision when no gate is open', () => {
+    assert.match(decisionProblem(fresh(), { approver: 'ann' })!, /not waiting for approval \(Started\)/);
+  });
+
+  test('accepts a matching decision and names what does not match', () => {
+    const state = waitingAt('prod', 'now', ['ann']);
+    assert.equal(decisionProblem(state, { approver: 'ann', environment: 'prod', version: '1.0.0' }), undefined);
+    assert.match(decisionProblem(state, { approver: 'ann', environment: 'test' })!, /test is not waiting for approval; prod is/);
+    assert.match(decisionProblem(state, { approver: 'ann', version: '9.9.9' })!, /version 9\.9\.9 is not waiting/);
+    assert.match(decisionProblem(state, { approver: 'bob' })!, /bob may not decide promotions into prod \(approvers: ann\)/);
+  });
+
+  test('lets anyone decide when the gate names no approvers', () => {
+    assert.equal(decisionProblem(waitingAt('prod', 'now'), { approver: 'anyone' }), undefined);
+  });
+});
+
+describe('yieldsTo', () => {
+  test('a release waiting at a gate yields to a claim on that environment that came later', () => {
+    const state = waitingAt('prod', '2026-01-01T00:00:00.000Z');
+    assert.equal(yieldsTo(state, claim({})), true);
+    assert.equal(yieldsTo(state, claim({ at: '2025-12-31T00:00:00.000Z' })), false, 'an earlier claim does not supersede');
+    assert.equal(yieldsTo(state, claim({ environment: 'test' })), false, 'another environment does not matter');
+    assert.equal(yieldsTo(state, claim({ version: '1.0.0' })), false, 'a claim of its own version does not count');
+  });
+
+  test('a promoted release yields only to a later promotion into the environment it awaits', () => {
+    const state: ReleaseState = {
+      ...fresh(),
+      phase: ReleasePhase.awaitingDeployment,
+      targetEnvironment: 'prod',
+      promotions: [
+        {
+          sourceEnvironment: 'test',
+          targetEnvironment: 'prod',
+          strategy: 'notification',
+          startedAt: 'x',
+          completedAt: '2026-01-01T00:00:00.000Z',
+        },
+      ],
+    };
+    assert.equal(yieldsTo(state, claim({ reason: 'promoted' })), true);
+    assert.equal(yieldsTo(state, claim({ reason: 'waiting' })), false, 'a newer release merely waiting does not supersede a promoted one');
+    assert.equal(yieldsTo({ ...state, phase: ReleasePhase.completed }, claim({ reason: 'promoted' })), false);
+  });
+
+  test('on equal times the smaller workflow ID counts as first', () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const state = waitingAt('prod', at);
+    const mine = releaseWorkflowId(PIPELINE, '1.0.0');
+    assert.equal(yieldsTo(state, claim({ at, workflowId: `${mine}~` })), true);
+    assert.equal(yieldsTo(state, claim({ at, workflowId: mine.slice(0, -1) })), false);
+  });
+});
