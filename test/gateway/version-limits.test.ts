@@ -10,7 +10,7 @@ import { createTemporalReleaseApprover } from '../../gateway/release-approver.js
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../../gateway/release-starter.js';
 import { APPROVAL_FAILED_MESSAGE } from '../../gateway/routes/approval.js';
 import { TemporalLimitError } from '../../gateway/temporal-calls.js';
-import { DEFAULT_RELEASE_POLICY } from '../../model/release.js';
+import { defaultConfig } from '../../config/config.js';
 import { payloadProblem, searchAttributesProblem, TEMPORAL_LIMITS, truncateUtf8, workflowIdProblem } from '../../model/temporal-limits.js';
 import { checkRevision, MAX_REVISION_LENGTH } from '../../model/version.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
@@ -79,7 +79,7 @@ describe('the release starter and the approver check the limits before calling T
   it('an event over the payload limit', async () => {
     const starter = createTemporalReleaseStarter(client, {
       taskQueue: 'q',
-      policy: DEFAULT_RELEASE_POLICY,
+      policy: defaultConfig().releasePolicy,
       namespace: 'default',
       signalTimeoutMs: 1000,
     });
