@@ -17,7 +17,7 @@ export function redactUrl(url: string): string {
     const at = url.lastIndexOf('@');
     quoted = at < 0 ? url : `***@${url.slice(at + 1)}`;
   }
-   
+
   quoted = quoted.replace(/[\u0000-\u001f\u007f]/g, '?');
   return quoted.length > MAX_QUOTED_URL ? `${quoted.slice(0, MAX_QUOTED_URL)}…` : quoted;
 }

@@ -3,7 +3,7 @@
 const MAX_INLINE_LENGTH = 200;
 
 /** Control, line-separator and bidirectional-override characters: none belongs in one line of a PR body. */
- 
+
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
 
 function oneLine(text: string, max = MAX_INLINE_LENGTH): string {
