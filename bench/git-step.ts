@@ -1,5 +1,5 @@
 /**
- * The pull-request strategy's git side (DESIGN.md §6, issue 3 §4), next to native git in the same run:
+ * The pull-request strategy's git side, next to native git in the same run:
  *
  * (a) `scan`: marker scan + patch over a generated GitOps tree of 10,000 HelmRelease files, in MB/s,
  *     from disk and from memory, next to `grep -rl '$promotion'` over the same tree.
@@ -86,7 +86,7 @@ spec:
 `;
 }
 
-/** A GitOps tree: `clusters/<env>/<team>/<app>.yaml`, ~400 bytes each, like DESIGN.md §6's. */
+/** A GitOps tree: `clusters/<env>/<team>/<app>.yaml`, ~400 bytes each, the size of a typical HelmRelease. */
 async function generateTree(dir: string, files: number): Promise<number> {
   let bytes = 0;
   for (let index = 0; index < files; index++) {

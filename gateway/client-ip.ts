@@ -1,5 +1,5 @@
 /**
- * Who a request comes from, for rate limiting (DESIGN.md §4). Fastify resolves `request.ip` from the
+ * Who a request comes from, for rate limiting. Fastify resolves `request.ip` from the
  * socket, and from `X-Forwarded-For` only when the socket belongs to a configured trusted proxy
  * (`trustProxy` below); Weave read a misspelt header from anyone, so any client could pick its own
  * bucket. This module turns that address into a rate-limit key.

@@ -1,5 +1,5 @@
 /**
- * Webhook signatures (DESIGN.md §3.3): Flux's `generic-hmac` Provider sends
+ * Webhook signatures: Flux's `generic-hmac` Provider sends
  * `X-Signature: <algorithm>=<hex HMAC of the raw body>`. Verification always runs over the bytes
  * received, never over re-serialised JSON, and compares in constant time.
  */

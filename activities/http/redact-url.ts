@@ -9,11 +9,13 @@ const MAX_QUOTED_URL = 200;
  */
 export function redactUrl(url: string): string {
   let quoted: string;
-  try {
-    const parsed = new URL(url);
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  // `user:token@host` parses too, as scheme `user:` with the token in its path: only a URL with a
+  // host has its userinfo where the parser can find it.
+  if (parsed !== undefined && parsed.host !== '') {
     const userinfo = parsed.username !== '' || parsed.password !== '' ? '***@' : '';
     quoted = `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`;
-  } catch {
+  } else {
     const at = url.lastIndexOf('@');
     quoted = at < 0 ? url : `***@${url.slice(at + 1)}`;
   }

@@ -6,6 +6,8 @@
 import { hostname } from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
+import { quoteAnswer } from '../http/quote-answer.js';
+import { redactUrl } from '../http/redact-url.js';
 import { PIPELINE_API_VERSION, PIPELINE_GROUP, PIPELINE_KIND } from '../../model/pipeline.js';
 import type { Notifier, PromotionNotification } from './notifier.js';
 
@@ -55,8 +57,8 @@ export function createFluxEventNotifier(options: FluxEventNotifierOptions): Noti
       // The notification-controller answers 429 to an event identical to one it accepted in the last
       // five minutes: for a retried activity that means the first attempt got through.
       if (response.ok || response.status === 429) return;
-      const detail = (await response.text()).slice(0, 200);
-      const message = `the notification-controller at ${options.address} answered ${response.status}: ${detail}`;
+      const detail = quoteAnswer(await response.text());
+      const message = `the notification-controller at ${redactUrl(options.address)} answered ${response.status}: ${detail}`;
       if (response.status >= 400 && response.status < 500) {
         throw ApplicationFailure.nonRetryable(message, FailureType.notificationRejected);
       }

@@ -1,27 +1,8 @@
 /**
  * The approval endpoint, `POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnv}/{revision}`:
- * Weave's endpoint, delivered as the release workflow's `approve` Update, with an authentication
- * (webhook-auth.ts) that binds the approval to what it approves.
- *
- *   onRequest   503 while shutting down · 429 rate limit, the same per-client bucket as /promotion (app.ts)
- *   routing     405 + `Allow: POST` for other methods under /approval/ · 404 wrong segment count
- *   preParsing  404 unknown Pipeline (503 while the Pipeline source has not synced yet)
- *   parsing     415 a body that is not `application/json` · 413 over 64 KiB
- *   handler     401 signature (below) · 400 body not `{approver, comment?}` · 422 a revision that
- *               cannot be a version, or an approval over a Temporal limit · 422 `failed approving
- *               promotion` with the workflow's `reason` (no such release, nothing matching waits,
- *               a second decision, an approver the Pipeline does not allow) · 200 the decision ·
- *               503 + `Retry-After` when Temporal cannot take it
- *
- * Signature: `X-Signature: sha256=<hex HMAC>` (sha224/384/512 too) keyed with the Pipeline Secret's
- * `hmac-key`, over `POST\n<path>\n<X-Baton-Timestamp>\n<raw body>` (`approvalCanonicalString`):
- * the path names pipeline, environment and revision, the body the approver, the timestamp (unix
- * seconds) must be within 5 minutes of the gateway's clock. A signature is accepted once per
- * replica (`ReplayCache`); across replicas the workflow's Update validator, which refuses a second
- * decision, is what makes a replay harmless. Weave's signature (an HMAC over an empty body, no
- * timestamp) is accepted only with `BATON_LEGACY_APPROVAL_SIGNATURE=true`; it cannot name an
- * approver or be told from a replay, so the approver is recorded as `weave-legacy-approval`.
- * Approvals are never accepted unsigned, whatever `BATON_ALLOW_UNSIGNED` says.
+ * Weave's endpoint, delivered as the release workflow's `approve` Update, authenticated
+ * (webhook-auth.ts) so that a signature binds the approval to what it approves. docs/http-api.md
+ * lists every answer and the phase that decides it.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';

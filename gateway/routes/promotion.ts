@@ -1,20 +1,7 @@
 /**
- * The promotion webhook, `POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnv}`. The
- * checks run in this order, each at the earliest request phase that can decide it:
- *
- *   onRequest   503 while shutting down (app.ts) · 429 rate limit (app.ts)
- *   routing     405 + `Allow: POST` for other methods under /promotion/ · 404 wrong segment count
- *   preParsing  404 unknown Pipeline (503 instead while the Pipeline source has not synced yet, so
- *               a real Pipeline is never reported missing)
- *   parsing     415 not `application/json` · 413 over 1 MiB (the body must be read, bounded, before
- *               anything can be verified over it)
- *   handler     401 signature · 400 not JSON / not a Flux event · 422 no revision or one that is
- *               not a version (too long, odd characters, empty without build metadata) · 422 unknown
- *               source env · 422 next env has no targets · 422 involved object mismatch · 200 ignored
- *               (not a successful deployment; nothing touched) · 500 no promotion for the target ·
- *               422 over a limit Temporal enforces · 202 delivered (the last environment too: it
- *               records the end of the journey) ·
- *               503 + `Retry-After` when Temporal cannot take the event
+ * The promotion webhook, `POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnv}`. Each
+ * check runs at the earliest request phase that can decide it; docs/http-api.md lists every answer
+ * and its phase.
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';

@@ -8,7 +8,7 @@ import { HMAC_KEY } from '../support/signing.js';
 const body = fixtureBody(FIXTURES.upgradeSucceeded);
 const key = Buffer.from(HMAC_KEY);
 
-describe('X-Signature verification (DESIGN.md §3.3)', () => {
+describe('X-Signature verification', () => {
   it('accepts what Flux generic-hmac sends: sha256=<lowercase hex> of the raw body', () => {
     const header = `sha256=${createHmac('sha256', HMAC_KEY).update(body).digest('hex')}`;
     assert.equal(signBody(body, HMAC_KEY), header);

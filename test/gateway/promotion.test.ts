@@ -1,7 +1,7 @@
 /**
- * The promotion webhook against every row of DESIGN.md §3.2 and every Baton difference of issue 2
- * §3, with the real fixture bodies, the example Pipelines, and a real Temporal dev server for the
- * events that are accepted. (The rate-limit row is in rate-limit.test.ts.)
+ * The promotion webhook against every answer docs/http-api.md lists and every way Baton differs
+ * from Weave (README's webhook contract), with the real fixture bodies, the example Pipelines, and a
+ * real Temporal dev server for the events that are accepted. (The rate-limit row is in rate-limit.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -207,7 +207,7 @@ describe('body transport: 415 unless application/json, 413 over 1 MiB', () => {
   });
 });
 
-describe('signature: 401 (DESIGN.md §3.3)', () => {
+describe('signature: 401', () => {
   it('no X-Signature → 401', async () => {
     const request = delivery(`${PODINFO}/dev`, body);
     delete (request.headers as Record<string, string>)['x-signature'];

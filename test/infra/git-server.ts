@@ -1,5 +1,5 @@
 /**
- * A real git server for tests and benchmarks (DESIGN.md §5): Debian git's `git http-backend` (smart
+ * A real git server for tests and benchmarks: Debian git's `git http-backend` (smart
  * HTTP, which isomorphic-git and the git CLI both speak) behind a small Node HTTP bridge that adds
  * basic auth, optionally TLS, and records every request. Repositories are bare repos in a temp dir,
  * seeded and inspected with the git CLI, so what a test asserts is what git itself sees.

@@ -1,5 +1,5 @@
 /**
- * The git step against a real git server (`git http-backend` behind the test bridge, DESIGN.md §5):
+ * The git step against a real git server (`git http-backend` behind the test bridge):
  * what lands in the repository is read back with the git CLI.
  */
 import assert from 'node:assert/strict';
