@@ -14,7 +14,12 @@ import { HttpError } from './errors.js';
 /** Authenticated deliveries of one Pipeline may come in bursts (several targets, several environments). */
 export const PIPELINE_ALLOWANCE_FACTOR = 5;
 
-/** Fixed-window counters, bounded in memory: when full, windows that ended go first, then the oldest. */
+/**
+ * Fixed-window counters, bounded in memory: when full, windows that ended go first, then the oldest.
+ * Written here rather than taken from @fastify/rate-limit or rate-limiter-flexible because their
+ * memory stores keep every key until its window ends, so a sender spraying addresses (an IPv6 /48
+ * holds 65,536 /64s) grows the gateway's heap without limit; a cap on keys is the point.
+ */
 export class RateBuckets {
   /** key → hits in the window and when the window ends (ms since the epoch). Map order = insertion order. */
   private readonly windows = new Map<string, { hits: number; resetAt: number }>();
