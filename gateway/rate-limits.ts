@@ -16,9 +16,9 @@ export const PIPELINE_ALLOWANCE_FACTOR = 5;
 
 /**
  * Fixed-window counters, bounded in memory: when full, windows that ended go first, then the oldest.
- * Written here rather than taken from @fastify/rate-limit or rate-limiter-flexible because their
- * memory stores keep every key until its window ends, so a sender spraying addresses (an IPv6 /48
- * holds 65,536 /64s) grows the gateway's heap without limit; a cap on keys is the point.
+ * Baton's own rather than @fastify/rate-limit's: a request is counted where authentication is
+ * decided (the error handler, fastify's frameworkErrors, which run outside any route's hooks), and
+ * a bucket must be peeked without counting; the plugin's `createRateLimit` check always counts.
  */
 export class RateBuckets {
   /** key → hits in the window and when the window ends (ms since the epoch). Map order = insertion order. */
