@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { configSchema } from '../../config/config.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const DEPLOY = join(REPO, 'deploy');
@@ -246,12 +247,9 @@ export function envNamesInTemplates(): Set<string> {
   return names;
 }
 
-/** The variables config/config.ts reads: the keys of its env-schema `schema.properties`. */
+/** The variables config/config.ts reads: the keys of its env-schema `configSchema.properties`. */
 export function configSchemaKeys(): Set<string> {
-  const source = readText(join(REPO, 'config', 'config.ts'));
-  const block = /const schema = \{[\s\S]*?properties: \{([\s\S]*?)\n {2}\},\n\} as const;/.exec(source);
-  if (block === null) throw new Error('config/config.ts: could not find `const schema = { … properties: { … } } as const`');
-  return new Set([...block[1]!.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+  return new Set(Object.keys(configSchema.properties));
 }
 
 /** `helm template baton deploy/chart` with extra arguments (e.g. `-f values.yaml`). */

@@ -359,7 +359,8 @@ function localDependencies(file: string): { files: string[]; packages: string[] 
   const files: string[] = [];
   const packages: string[] = [];
   const specifiers = [
-    ...source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm),
+    // `import type` and `export type` are erased before run time: they need no package.
+    ...source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'/gm),
     ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
     ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
   ].map((m) => m[1]!);
