@@ -1,7 +1,8 @@
 /**
  * `npm start`: Baton on its embedded defaults, in one process. Without TEMPORAL_ADDRESS it starts a
- * local Temporal dev server (Web UI on :8233); then the worker and the gateway (:8082), serving the
- * Pipelines of examples/pipelines. With TEMPORAL_ADDRESS it uses that cluster instead.
+ * local Temporal dev server (Web UI on :8233); then the worker and the gateway (127.0.0.1:8082
+ * unless BATON_HOST is set), serving the Pipelines of examples/pipelines. With TEMPORAL_ADDRESS it
+ * uses that cluster instead.
  */
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -14,6 +15,7 @@ import { createPipelineSource } from '../pipelines/create-source.js';
 import { activityDependencies, startStatusController } from '../worker/dependencies.js';
 import { createReleaseWorker } from '../worker/worker.js';
 import { cacheDir, startDevServer } from './dev-server.js';
+import { startEnvironment } from './start-env.js';
 import { welcome } from './welcome.js';
 
 /** Things to close, in reverse order of opening: gateway first, dev server last. */
@@ -29,7 +31,7 @@ async function main(): Promise<void> {
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
   closeOnSignals(log, closeAll);
 
-  const env = { ...process.env };
+  const env = startEnvironment(process.env);
   if (embedded) {
     const devServer = await startDevServer({
       port: 7233,

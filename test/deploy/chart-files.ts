@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { configSchema } from '../../config/config.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const DEPLOY = join(REPO, 'deploy');
@@ -199,24 +200,35 @@ export interface EnvVar {
 
 /**
  * Renders the chart's `baton.env` block for `values`, the way Helm would, for the forms that block
- * uses: `if` on a value, `eq`, `not`; `.Values.x | quote`, `| int | quote`, `join`, and the
+ * uses: `if` (with `else if` and `else`) on a value, `eq`, `not`; `.Values.x | quote`, `| int | quote`, `join`, and the
  * `baton.duration` helper. Anything else throws, so a change to the block cannot slip past it.
  */
 export function renderEnv(values: unknown): EnvVar[] {
   const body = defineBody(readText(join(TEMPLATES, '_helpers.tpl')), 'baton.env');
-  const enabled: boolean[] = [];
+  // One frame per open `if`: whether its current branch renders, and whether any branch has.
+  const frames: { enabled: boolean; taken: boolean }[] = [];
   const out: string[] = [];
   for (const line of body.split('\n')) {
     if (line.trim() === '') continue;
     const only = /^\s*\{\{-?\s*(.*?)\s*-?\}\}\s*$/.exec(line);
     if (only !== null) {
       const action = only[1]!;
-      if (action.startsWith('if ')) enabled.push(condition(values, action.slice(3)));
-      else if (action === 'end') enabled.pop();
+      const frame = frames.at(-1);
+      if (action.startsWith('if ')) {
+        const holds = condition(values, action.slice(3));
+        frames.push({ enabled: holds, taken: holds });
+      } else if (action.startsWith('else if ') && frame !== undefined) {
+        frame.enabled = !frame.taken && condition(values, action.slice(8));
+        frame.taken ||= frame.enabled;
+      } else if (action === 'else' && frame !== undefined) {
+        frame.enabled = !frame.taken;
+        frame.taken = true;
+      } else if (action === 'end' && frame !== undefined) frames.pop();
       else throw unsupported(action);
       continue;
     }
-    if (enabled.every(Boolean)) out.push(line.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_all, text: string) => expression(values, text)));
+    if (frames.every((f) => f.enabled))
+      out.push(line.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_all, text: string) => expression(values, text)));
   }
   return parseDocuments<EnvVar[]>(out.join('\n'), 'rendered baton.env')[0] ?? [];
 }
@@ -235,12 +247,9 @@ export function envNamesInTemplates(): Set<string> {
   return names;
 }
 
-/** The variables config/config.ts reads: the keys of its env-schema `schema.properties`. */
+/** The variables config/config.ts reads: the keys of its env-schema `configSchema.properties`. */
 export function configSchemaKeys(): Set<string> {
-  const source = readText(join(REPO, 'config', 'config.ts'));
-  const block = /const schema = \{[\s\S]*?properties: \{([\s\S]*?)\n {2}\},\n\} as const;/.exec(source);
-  if (block === null) throw new Error('config/config.ts: could not find `const schema = { … properties: { … } } as const`');
-  return new Set([...block[1]!.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+  return new Set(Object.keys(configSchema.properties));
 }
 
 /** `helm template baton deploy/chart` with extra arguments (e.g. `-f values.yaml`). */
@@ -270,4 +279,45 @@ export function grants(rules: PolicyRule[]): Set<string> {
     }
   }
   return triples;
+}
+
+/** The ServiceAccount a rendered Deployment (`<release>-<component>`) runs as. */
+export function serviceAccountOf(docs: Manifest[], component: 'gateway' | 'worker'): string {
+  const deployment = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith(`-${component}`));
+  if (deployment === undefined) throw new Error(`no ${component} Deployment rendered`);
+  const spec = (deployment.spec as { template: { spec: { serviceAccountName?: string } } }).template.spec;
+  return spec.serviceAccountName ?? 'default';
+}
+
+interface Binding extends Manifest {
+  roleRef: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+/**
+ * What the rendered RBAC grants one ServiceAccount, following its bindings: `cluster` from
+ * ClusterRoleBindings, `namespaced` from RoleBindings (by the binding's namespace).
+ */
+export function grantsOfServiceAccount(
+  docs: Manifest[],
+  serviceAccount: { namespace: string; name: string },
+): { cluster: Set<string>; namespaced: Map<string, Set<string>> } {
+  const bound = (binding: Binding): boolean =>
+    (binding.subjects ?? []).some(
+      (s) => s.kind === 'ServiceAccount' && s.name === serviceAccount.name && s.namespace === serviceAccount.namespace,
+    );
+  const role = (kind: string, name: string, namespace?: string): PolicyRule[] =>
+    (docs.find((d) => d.kind === kind && d.metadata.name === name && (namespace === undefined || d.metadata.namespace === namespace))
+      ?.rules as PolicyRule[] | undefined) ?? [];
+  const cluster = grants(
+    (docs.filter((d) => d.kind === 'ClusterRoleBinding') as Binding[]).filter(bound).flatMap((b) => role('ClusterRole', b.roleRef.name)),
+  );
+  const namespaced = new Map<string, Set<string>>();
+  for (const binding of (docs.filter((d) => d.kind === 'RoleBinding') as Binding[]).filter(bound)) {
+    const namespace = binding.metadata.namespace ?? '';
+    const rules =
+      binding.roleRef.kind === 'ClusterRole' ? role('ClusterRole', binding.roleRef.name) : role('Role', binding.roleRef.name, namespace);
+    namespaced.set(namespace, new Set([...(namespaced.get(namespace) ?? []), ...grants(rules)]));
+  }
+  return { cluster, namespaced };
 }

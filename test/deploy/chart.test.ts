@@ -13,9 +13,12 @@ import { parse, stringify } from 'yaml';
 import { DEFAULT_EVENTS_ADDRESS } from '../../activities/notify/flux-event.js';
 import { promotionMessage } from '../../activities/notify/notifier.js';
 import { loadConfig } from '../../config/config.js';
+import { trustProxyOption } from '../../gateway/client-ip.js';
 import type { PipelineSpec } from '../../model/pipeline.js';
 import { pipelineFromManifest } from '../../pipelines/validate.js';
 import { serverBinary } from '../infra/binaries.js';
+import { delivery, directorySource, EXAMPLE_PIPELINES_DIR, PODINFO, testApp, unreachableStarter } from '../gateway/helpers.js';
+import { fixtureBody, FIXTURES } from '../support/events.js';
 import {
   CHART,
   configSchemaKeys,
@@ -26,6 +29,7 @@ import {
   type EnvVar,
   EXAMPLES,
   grants,
+  grantsOfServiceAccount,
   helmLint,
   helmTemplate,
   lookup,
@@ -37,6 +41,7 @@ import {
   renderEnv,
   REPO,
   repoPath,
+  serviceAccountOf,
   skeletonDocuments,
   TEMPLATES,
   valuesPathsInTemplates,
@@ -49,20 +54,45 @@ const packageJson = JSON.parse(readText(join(REPO, 'package.json'))) as {
   dependencies: Record<string, string>;
 };
 
-/** What RBAC the chart grants, exactly. A new permission is a decision: change this list with it. */
-const EXPECTED_GRANTS = [
-  'pipelines.weave.works pipelines get',
-  'pipelines.weave.works pipelines list',
-  'pipelines.weave.works pipelines watch',
+/**
+ * What RBAC the chart grants each component, exactly: the calls its own process makes. A new
+ * permission is a decision: change these lists with it.
+ */
+const EXPECTED_GRANTS = {
+  // Webhook authentication: the Pipeline cache and the hmac-key Secret a Pipeline names.
+  gateway: [
+    'pipelines.weave.works pipelines get',
+    'pipelines.weave.works pipelines list',
+    'pipelines.weave.works pipelines watch',
+    'core secrets get',
+  ],
+  // Activities, the status writer and the status controller.
+  worker: [
+    'pipelines.weave.works pipelines get',
+    'pipelines.weave.works pipelines list',
+    'pipelines.weave.works pipelines watch',
+    'pipelines.weave.works pipelines/status patch',
+    'core secrets get',
+    'core events create',
+    'gitops.weave.works gitopsclusters list',
+    'gitops.weave.works gitopsclusters watch',
+  ],
+};
+
+/** Everything the internet-facing gateway must never be able to do. */
+const GATEWAY_MUST_NOT = [
   'pipelines.weave.works pipelines/status patch',
   'pipelines.weave.works pipelines/status update',
-  'core secrets get',
+  'pipelines.weave.works pipelines update',
+  'pipelines.weave.works pipelines patch',
   'core events create',
   'core events patch',
-  'gitops.weave.works gitopsclusters get',
-  'gitops.weave.works gitopsclusters list',
-  'gitops.weave.works gitopsclusters watch',
+  'core secrets list',
+  'core secrets watch',
 ];
+
+/** The private ranges the chart trusts X-Forwarded-For from behind its own Ingress by default. */
+const INGRESS_TRUSTED_PROXIES = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7';
 
 /** The Alert exclusions Weave GitOps documents for promotion Alerts (seed 002). */
 const WEAVE_EXCLUSIONS = ['.*upgrade.*has.*started', '.*is.*not.*ready', '^Dependencies.*'];
@@ -178,6 +208,20 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     assert.equal(config.logLevel, 'debug');
   });
 
+  test("behind the chart's Ingress, X-Forwarded-For is believed from the private ranges unless gateway.trustedProxies is set", () => {
+    const rendered = (overrides: object): string[] => {
+      const merged = clone(values);
+      deepMerge(merged, overrides);
+      return loadConfig(envRecord(renderEnv(merged))).gateway.trustedProxies;
+    };
+    assert.deepEqual(rendered({}), [], 'without an Ingress the socket address is the client');
+    const behindIngress = rendered({ ingress: { enabled: true } });
+    assert.deepEqual(behindIngress, INGRESS_TRUSTED_PROXIES.split(','));
+    assert.deepEqual(trustProxyOption(behindIngress), behindIngress, 'the gateway accepts the default list');
+    assert.deepEqual(rendered({ ingress: { enabled: true }, gateway: { trustedProxies: ['10.244.0.0/16'] } }), ['10.244.0.0/16']);
+    assert.deepEqual(rendered({ gateway: { trustedProxies: ['10.244.0.0/16'] } }), ['10.244.0.0/16']);
+  });
+
   test('every .Values path the templates use is defined in values.yaml', () => {
     const paths = [...valuesPathsInTemplates()];
     assert.ok(paths.length > 40, `found only ${paths.length} .Values paths`);
@@ -239,7 +283,7 @@ void describe('deploy/chart: templates', () => {
     }
   });
 
-  test('RBAC grants exactly what Baton needs: Secrets by name only, no list or watch, no wildcards', () => {
+  test('RBAC grants each component exactly what it needs: Secrets by name only, no wildcards, a gateway that writes nothing', () => {
     const docs = skeletonDocuments('rbac.yaml');
     const rules = rulesOf(docs);
     for (const rule of rules) {
@@ -251,7 +295,14 @@ void describe('deploy/chart: templates', () => {
     for (const verb of ['list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection']) {
       assert.ok(!granted.has(`core secrets ${verb}`), `${verb} on Secrets`);
     }
-    assert.deepEqual([...granted].sort(), [...EXPECTED_GRANTS].sort());
+    const clusterRole = (component: string): Manifest => {
+      const matches = docs.filter((d) => d.kind === 'ClusterRole' && d.metadata.name.endsWith(`-${component}`));
+      assert.equal(matches.length, 1, `one ClusterRole for the ${component}`);
+      return matches[0]!;
+    };
+    for (const component of ['gateway', 'worker'] as const) {
+      assert.deepEqual([...grants(rulesOf([clusterRole(component)]))].sort(), [...EXPECTED_GRANTS[component]].sort(), component);
+    }
     // The per-namespace alternative (rbac.secretNamespaces) grants the same `get` only.
     assert.deepEqual([...grants(rulesOf(docs, ['Role']))], ['core secrets get']);
   });
@@ -308,7 +359,8 @@ function localDependencies(file: string): { files: string[]; packages: string[] 
   const files: string[] = [];
   const packages: string[] = [];
   const specifiers = [
-    ...source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm),
+    // `import type` and `export type` are erased before run time: they need no package.
+    ...source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'/gm),
     ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
     ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
   ].map((m) => m[1]!);
@@ -557,6 +609,7 @@ void describe('deploy/chart with helm', () => {
     for (const [name, overrides] of [
       ['defaults', {}],
       ['full', full],
+      ['ingress', { ingress: { enabled: true } }],
     ] as const) {
       const rendered = helmTemplate(helm, ['-f', valuesFile(`${name}.yaml`, overrides)]);
       const merged = parse(readText(join(CHART, 'values.yaml'))) as Record<string, unknown>;
@@ -571,9 +624,27 @@ void describe('deploy/chart with helm', () => {
     }
   });
 
-  test('the rendered RBAC grants the expected rules, moving Secrets into Roles with rbac.secretNamespaces', () => {
-    const defaults = helmTemplate(helm);
-    assert.deepEqual([...grants(rulesOf(defaults))].sort(), [...EXPECTED_GRANTS].sort());
+  test('the gateway and the worker run as their own ServiceAccounts, each bound to exactly what it needs', () => {
+    const rendered = helmTemplate(helm);
+    // The identity each Deployment actually runs as, and what its bindings grant it.
+    const names = { gateway: serviceAccountOf(rendered, 'gateway'), worker: serviceAccountOf(rendered, 'worker') };
+    const gateway = grantsOfServiceAccount(rendered, { namespace: 'baton-system', name: names.gateway });
+    const worker = grantsOfServiceAccount(rendered, { namespace: 'baton-system', name: names.worker });
+    assert.deepEqual(
+      GATEWAY_MUST_NOT.filter((grant) => gateway.cluster.has(grant)),
+      [],
+      'the internet-facing gateway can write Events or Pipeline status, or list Secrets',
+    );
+    assert.deepEqual([...gateway.cluster].sort(), [...EXPECTED_GRANTS.gateway].sort(), 'the gateway');
+    assert.deepEqual([...worker.cluster].sort(), [...EXPECTED_GRANTS.worker].sort(), 'the worker');
+    assert.deepEqual([gateway.namespaced.size, worker.namespaced.size], [0, 0]);
+
+    assert.deepEqual(names, { gateway: 'baton-gateway', worker: 'baton-worker' });
+    const accounts = rendered.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name);
+    assert.deepEqual(accounts.sort(), ['baton-gateway', 'baton-worker'], 'the chart creates both');
+  });
+
+  test('rbac.secretNamespaces moves Secrets into Roles both components are bound to', () => {
     const scoped = helmTemplate(helm, ['-f', valuesFile('scoped.yaml', { rbac: { secretNamespaces: ['flux-system', 'team-a'] } })]);
     assert.ok(![...grants(rulesOf(scoped, ['ClusterRole']))].some((g) => g.startsWith('core secrets')));
     const roles = scoped.filter((d) => d.kind === 'Role');
@@ -582,6 +653,77 @@ void describe('deploy/chart with helm', () => {
       ['flux-system', 'team-a'],
     );
     assert.deepEqual([...grants(rulesOf(roles))], ['core secrets get']);
+    for (const component of ['gateway', 'worker'] as const) {
+      const granted = grantsOfServiceAccount(scoped, { namespace: 'baton-system', name: serviceAccountOf(scoped, component) });
+      const withoutSecrets = EXPECTED_GRANTS[component].filter((g) => !g.startsWith('core secrets'));
+      assert.deepEqual([...granted.cluster].sort(), withoutSecrets.sort(), component);
+      assert.deepEqual(
+        [...granted.namespaced].map(([namespace, set]) => [namespace, [...set]]),
+        [
+          ['flux-system', ['core secrets get']],
+          ['team-a', ['core secrets get']],
+        ],
+        component,
+      );
+    }
+  });
+
+  test('pipelines.source: directory makes no Kubernetes API call and gets no RBAC', () => {
+    const rendered = helmTemplate(helm, ['--set', 'pipelines.source=directory']);
+    assert.deepEqual(
+      rendered.filter((d) => /Role|RoleBinding/.test(d.kind)).map((d) => d.kind),
+      [],
+    );
+  });
+
+  test('serviceAccount names: per component, `default` without create, and the old shared name refused', () => {
+    const named = helmTemplate(helm, ['--set', 'serviceAccount.gateway.name=gw', '--set', 'serviceAccount.worker.name=wk']);
+    assert.deepEqual([serviceAccountOf(named, 'gateway'), serviceAccountOf(named, 'worker')], ['gw', 'wk']);
+    assert.ok(grantsOfServiceAccount(named, { namespace: 'baton-system', name: 'wk' }).cluster.has('core events create'));
+    const external = helmTemplate(helm, ['--set', 'serviceAccount.create=false']);
+    assert.deepEqual([serviceAccountOf(external, 'gateway'), serviceAccountOf(external, 'worker')], ['default', 'default']);
+    assert.equal(external.filter((d) => d.kind === 'ServiceAccount').length, 0);
+    assert.throws(
+      () => helmTemplate(helm, ['--set', 'serviceAccount.name=baton']),
+      (error: Error & { stderr?: string }) => /serviceAccount\.gateway\.name/.test(String(error.stderr)),
+    );
+  });
+
+  test("behind the chart's Ingress, each forwarded client keeps its own rate-limit bucket", async () => {
+    const rendered = helmTemplate(helm, ['--set', 'ingress.enabled=true']);
+    const deployment = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-gateway')!;
+    const config = loadConfig(envRecord(podTemplate(deployment).spec.containers[0]!.env ?? []));
+
+    const pipelines = await directorySource(EXAMPLE_PIPELINES_DIR);
+    const app = await testApp({
+      pipelines,
+      releases: unreachableStarter(),
+      config: { ...config.gateway, rateLimit: { max: 2, windowMs: 30_000 } },
+    });
+    try {
+      // Unsigned requests from three clients, all arriving from an ingress controller pod.
+      const unsigned = delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeSucceeded), { key: 'wrong-key' });
+      const codes: number[] = [];
+      for (const client of ['192.0.2.1', '192.0.2.1', '198.51.100.2', '203.0.113.3']) {
+        const response = await app.inject({
+          ...unsigned,
+          remoteAddress: '10.42.0.7',
+          headers: { ...unsigned.headers, 'x-forwarded-for': client },
+        });
+        codes.push(response.statusCode);
+      }
+      assert.deepEqual(codes, [401, 401, 401, 401], 'no client is limited by the others');
+      const again = await app.inject({
+        ...unsigned,
+        remoteAddress: '10.42.0.7',
+        headers: { ...unsigned.headers, 'x-forwarded-for': '192.0.2.1' },
+      });
+      assert.equal(again.statusCode, 429, 'a client is still limited by its own requests');
+      assert.equal(config.gateway.trustedProxies.join(','), INGRESS_TRUSTED_PROXIES);
+    } finally {
+      await app.close();
+      await pipelines.stop();
+    }
   });
 
   test('TLS and API key settings become mounted files and a secretKeyRef', () => {

@@ -1,7 +1,8 @@
 /**
  * deploy/ against a real kube-apiserver: Baton's Kubernetes code does its job with nothing but the
- * chart's RBAC and cannot read more; the examples pass strict field validation; Flux's Alert CRD
- * takes `kind: Pipeline` with the flux-system patch; every object the chart renders is valid.
+ * chart's RBAC and cannot do more, the gateway's ServiceAccount far less than the worker's; the
+ * examples pass strict field validation; Flux's Alert CRD takes `kind: Pipeline` with the
+ * flux-system patch; every object the chart renders is valid.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
@@ -13,8 +14,8 @@ import {
   AuthorizationV1Api,
   CoreV1Api,
   type CoreV1Event,
+  CustomObjectsApi,
   KubeConfig,
-  RbacAuthorizationV1Api,
   type V1ResourceAttributes,
 } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -22,12 +23,14 @@ import { parse } from 'yaml';
 import { createKubernetesEventNotifier } from '../../activities/notify/kubernetes-event.js';
 import { promotionMessage } from '../../activities/notify/notifier.js';
 import { KubernetesPipelineSource } from '../../pipelines/kubernetes-source.js';
+import { KubernetesPipelineStatusWriter } from '../../status/kubernetes-status-writer.js';
 import { serverBinary } from '../infra/binaries.js';
 import { applyPipelineCrd, ensureNamespace, eventually, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
-import { EXAMPLES, helmTemplate, type Manifest, type PolicyRule, readDocuments, yamlFilesUnder } from './chart-files.js';
+import { EXAMPLES, helmTemplate, type Manifest, readDocuments, serviceAccountOf, yamlFilesUnder } from './chart-files.js';
 
 const RELEASE_NAMESPACE = 'baton-system';
-const SERVICE_ACCOUNT = 'baton';
+/** The chart's RBAC is applied for real under this name, apart from the dry-run objects below. */
+const RBAC_RELEASE = 'baton-rbac';
 /** Where the helm-rendered chart is validated: apart from the service account the tests create. */
 const HELM_NAMESPACE = 'baton-helm';
 const NAMESPACES = [RELEASE_NAMESPACE, HELM_NAMESPACE, 'flux-system', 'podinfo-02-dev', 'team-a'];
@@ -104,20 +107,20 @@ async function createOk(kube: KubeApiServer, object: Manifest, options: { dryRun
   assert.ok(answer.status === 201 || answer.status === 200, `${object.kind} ${object.metadata.name}: ${answer.status} ${answer.message}`);
 }
 
-/** The chart's ClusterRole rules, as Helm renders them. */
-function chartClusterRoleRules(): PolicyRule[] {
-  const roles = helmTemplate(serverBinary('helm')).filter((d) => d.kind === 'ClusterRole');
-  assert.equal(roles.length, 1, 'the chart has one ClusterRole');
-  return roles[0]!.rules as PolicyRule[];
+/** The chart's ServiceAccounts and RBAC, as Helm renders them, named after RBAC_RELEASE. */
+function chartRbac(): Manifest[] {
+  return helmTemplate(serverBinary('helm'), ['--set', `fullnameOverride=${RBAC_RELEASE}`], RELEASE_NAMESPACE).filter((d) =>
+    ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment'].includes(d.kind),
+  );
 }
 
-function serviceAccountKubeConfig(admin: KubeConfig, token: string): KubeConfig {
+function serviceAccountKubeConfig(admin: KubeConfig, user: string, token: string): KubeConfig {
   const cluster = admin.getCurrentCluster()!;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [{ name: 'baton-test', server: cluster.server, caData: cluster.caData, skipTLSVerify: false }],
-    users: [{ name: SERVICE_ACCOUNT, token }],
-    contexts: [{ name: 'baton-test', cluster: 'baton-test', user: SERVICE_ACCOUNT }],
+    users: [{ name: user, token }],
+    contexts: [{ name: 'baton-test', cluster: 'baton-test', user }],
     currentContext: 'baton-test',
   });
   return kubeConfig;
@@ -283,34 +286,82 @@ async function settlesTo(kube: KubeApiServer, object: Manifest, accepted: boolea
   });
 }
 
+type Component = 'gateway' | 'worker';
+
+/** A SubjectAccessReview question: `verb group/resource[/subresource]` in `namespace`. */
+type Access = [verb: string, resource: string, namespace?: string, name?: string];
+
+function attributesOf([verb, resource, namespace, name]: Access): V1ResourceAttributes {
+  const [groupAndResource, subresource] = resource.split('/status');
+  const dot = groupAndResource!.indexOf('.');
+  return {
+    verb,
+    resource: dot < 0 ? groupAndResource : groupAndResource!.slice(0, dot),
+    group: dot < 0 ? '' : groupAndResource!.slice(dot + 1),
+    ...(subresource === undefined ? {} : { subresource: 'status' }),
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(name === undefined ? {} : { name }),
+  };
+}
+
+/** Everything both components need, and may do. */
+const BOTH_ALLOWED: Access[] = [
+  ['get', 'secrets', 'flux-system', 'promotion-podinfo-02'],
+  ['get', 'secrets', 'team-a', 'git-credentials'],
+  ['get', 'pipelines.pipelines.weave.works', 'flux-system', 'podinfo-02'],
+  ['list', 'pipelines.pipelines.weave.works'],
+  ['watch', 'pipelines.pipelines.weave.works'],
+];
+
+/** What neither may do: Secrets beyond one by name, Pipeline specs, anything else. */
+const BOTH_FORBIDDEN: Access[] = [
+  ['list', 'secrets', 'team-a'],
+  ['list', 'secrets'],
+  ['watch', 'secrets', 'team-a'],
+  ['create', 'secrets', 'team-a'],
+  ['update', 'pipelines.pipelines.weave.works', 'flux-system', 'podinfo-02'],
+  ['patch', 'pipelines.pipelines.weave.works', 'flux-system', 'podinfo-02'],
+  ['delete', 'pipelines.pipelines.weave.works', 'flux-system', 'podinfo-02'],
+  ['update', 'pipelines.pipelines.weave.works/status', 'flux-system', 'podinfo-02'],
+  ['patch', 'events', 'flux-system'],
+  ['get', 'configmaps', 'flux-system'],
+  ['create', 'pods', 'flux-system'],
+];
+
+/** Only the worker: Pipeline status, Promote Events, GitopsClusters (status controller). */
+const WORKER_ONLY: Access[] = [
+  ['patch', 'pipelines.pipelines.weave.works/status', 'flux-system', 'podinfo-02'],
+  ['create', 'events', 'flux-system'],
+  ['create', 'events', 'team-a'],
+  ['list', 'gitopsclusters.gitops.weave.works'],
+  ['watch', 'gitopsclusters.gitops.weave.works'],
+];
+
 void describe('deploy/ against a real kube-apiserver', () => {
   let kube: KubeApiServer;
-  let baton: KubeConfig;
-  let source: KubernetesPipelineSource | undefined;
+  const accounts = {} as Record<Component, { name: string; kubeConfig: KubeConfig }>;
+  const sources: KubernetesPipelineSource[] = [];
 
   before(async () => {
     kube = await startKubeApiServer();
     await applyPipelineCrd(kube.kubeConfig);
     for (const namespace of NAMESPACES) await ensureNamespace(kube.kubeConfig, namespace);
 
+    // The chart's own ServiceAccounts, ClusterRoles and bindings, really created.
+    const rendered = chartRbac();
+    for (const object of rendered.filter((d) => d.kind !== 'Deployment')) await createOk(kube, object, { dryRun: false });
     const core = kube.kubeConfig.makeApiClient(CoreV1Api);
-    const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-    await core.createNamespacedServiceAccount({ namespace: RELEASE_NAMESPACE, body: { metadata: { name: SERVICE_ACCOUNT } } });
-    await rbac.createClusterRole({ body: { metadata: { name: 'baton-chart' }, rules: chartClusterRoleRules() } });
-    await rbac.createClusterRoleBinding({
-      body: {
-        metadata: { name: 'baton-chart' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'baton-chart' },
-        subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: RELEASE_NAMESPACE }],
-      },
-    });
-    const { status } = await core.createNamespacedServiceAccountToken({
-      name: SERVICE_ACCOUNT,
-      namespace: RELEASE_NAMESPACE,
-      body: { spec: { audiences: [], expirationSeconds: 3600 } },
-    });
-    assert.ok(status?.token, 'the TokenRequest returned a token');
-    baton = serviceAccountKubeConfig(kube.kubeConfig, status.token);
+    for (const component of ['gateway', 'worker'] as const) {
+      // The identity each Deployment runs as.
+      const name = serviceAccountOf(rendered, component);
+      const { status } = await core.createNamespacedServiceAccountToken({
+        name,
+        namespace: RELEASE_NAMESPACE,
+        body: { spec: { audiences: [], expirationSeconds: 3600 } },
+      });
+      assert.ok(status?.token, `the TokenRequest for ${name} returned a token`);
+      accounts[component] = { name, kubeConfig: serviceAccountKubeConfig(kube.kubeConfig, name, status.token) };
+    }
 
     // What an operator applies on the management cluster (really created: Baton reads them).
     for (const file of ['management-cluster/pipeline-secret.yaml', 'management-cluster/pipeline.yaml']) {
@@ -319,24 +370,24 @@ void describe('deploy/ against a real kube-apiserver', () => {
   });
 
   after(async () => {
-    await source?.stop();
+    for (const source of sources) await source.stop();
     await kube?.stop();
   });
 
-  test("with only the chart's ClusterRole, Baton syncs Pipelines, reads their Secret and records a Promote Event", async () => {
-    source = new KubernetesPipelineSource(baton, pino({ level: 'silent' }), { reconnectDelayMs: 200, maxReconnectDelayMs: 1_000 });
-    const started = source.start();
+  async function syncedSource(kubeConfig: KubeConfig): Promise<KubernetesPipelineSource> {
+    const source = new KubernetesPipelineSource(kubeConfig, pino({ level: 'silent' }), {
+      reconnectDelayMs: 200,
+      maxReconnectDelayMs: 1_000,
+    });
+    sources.push(source);
     const timer = new AbortController();
-    const synced = await Promise.race([started.then(() => true), sleep(30_000, false, { signal: timer.signal }).catch(() => false)]);
+    const synced = await Promise.race([source.start().then(() => true), sleep(30_000, false, { signal: timer.signal }).catch(() => false)]);
     timer.abort();
     assert.ok(synced, 'the Pipeline list + watch succeeded within 30 s');
-    const pipeline = source.getPipeline({ namespace: 'flux-system', name: 'podinfo-02' });
-    assert.ok(pipeline, 'the example Pipeline is served');
-    const secretName = pipeline.spec.promotion?.strategy.secretRef?.name;
-    const secret = await source.getSecret('flux-system', secretName!);
-    const [leafSecret] = example('leaf-cluster/secret.yaml') as (Manifest & { stringData: Record<string, string> })[];
-    assert.equal(secret?.['hmac-key']?.toString('utf8'), leafSecret!.stringData.token);
+    return source;
+  }
 
+  function promoteNotification(pipeline: { namespace: string; name: string; uid?: string }) {
     const notification = {
       pipeline: { namespace: pipeline.namespace, name: pipeline.name, ...(pipeline.uid === undefined ? {} : { uid: pipeline.uid }) },
       sourceEnvironment: 'dev',
@@ -344,40 +395,116 @@ void describe('deploy/ against a real kube-apiserver', () => {
       version: '6.7.1',
       workflowId: 'release/flux-system/podinfo-02/6.7.1',
     };
-    await createKubernetesEventNotifier(baton).notify({ ...notification, message: promotionMessage(notification) });
+    return { ...notification, message: promotionMessage(notification) };
+  }
+
+  async function promoteEvents(): Promise<CoreV1Event[]> {
     const events = await kube.kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'flux-system' });
-    const promote = events.items.find((e: CoreV1Event) => e.reason === 'Promote' && e.involvedObject.name === 'podinfo-02');
-    assert.equal(promote?.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.7.1');
+    return events.items.filter((e: CoreV1Event) => e.reason === 'Promote' && e.involvedObject.name === 'podinfo-02');
+  }
+
+  async function waitingApproval(): Promise<unknown> {
+    const pipeline = (await kube.kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: 'pipelines.weave.works',
+      version: 'v1alpha1',
+      plural: 'pipelines',
+      namespace: 'flux-system',
+      name: 'podinfo-02',
+    })) as { status?: { environments?: Record<string, { waitingApproval?: unknown }> } };
+    return pipeline.status?.environments?.test?.waitingApproval;
+  }
+
+  test('the gateway and the worker run as two different ServiceAccounts', () => {
+    assert.notEqual(accounts.gateway.name, accounts.worker.name);
   });
 
-  test('the service account can read Secrets only by name: list and watch are forbidden', async () => {
-    const core = baton.makeApiClient(CoreV1Api);
-    await forbidden(core.listNamespacedSecret({ namespace: 'flux-system' }), 'listing Secrets in a namespace');
-    await forbidden(core.listSecretForAllNamespaces(), 'listing Secrets in all namespaces');
-    await forbidden(core.listNamespacedSecret({ namespace: 'flux-system', watch: true }), 'watching Secrets');
+  test("with only the chart's RBAC, the gateway syncs Pipelines and reads their hmac-key, and can write neither Events nor status", async () => {
+    const { kubeConfig } = accounts.gateway;
+    const source = await syncedSource(kubeConfig);
+    const pipeline = source.getPipeline({ namespace: 'flux-system', name: 'podinfo-02' });
+    assert.ok(pipeline, 'the example Pipeline is served');
+    const secret = await source.getSecret('flux-system', pipeline.spec.promotion!.strategy.secretRef!.name);
+    const [leafSecret] = example('leaf-cluster/secret.yaml') as (Manifest & { stringData: Record<string, string> })[];
+    assert.equal(secret?.['hmac-key']?.toString('utf8'), leafSecret!.stringData.token);
 
-    const authorization = baton.makeApiClient(AuthorizationV1Api);
-    const allowed = async (attributes: V1ResourceAttributes): Promise<boolean> =>
-      (await authorization.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attributes } } })).status?.allowed === true;
-    const expectations: [V1ResourceAttributes, boolean][] = [
-      [{ resource: 'secrets', verb: 'get', namespace: 'team-a', name: 'anything' }, true],
-      [{ resource: 'secrets', verb: 'list', namespace: 'team-a' }, false],
-      [{ resource: 'secrets', verb: 'watch', namespace: 'team-a' }, false],
-      [{ resource: 'secrets', verb: 'create', namespace: 'team-a' }, false],
-      [{ group: 'pipelines.weave.works', resource: 'pipelines', verb: 'watch' }, true],
-      [{ group: 'pipelines.weave.works', resource: 'pipelines', verb: 'update', namespace: 'flux-system' }, false],
-      [{ group: 'pipelines.weave.works', resource: 'pipelines', subresource: 'status', verb: 'patch', namespace: 'flux-system' }, true],
-      [{ group: 'pipelines.weave.works', resource: 'pipelines', verb: 'delete', namespace: 'flux-system' }, false],
-      [{ resource: 'events', verb: 'create', namespace: 'flux-system' }, true],
-      [{ group: 'gitops.weave.works', resource: 'gitopsclusters', verb: 'list' }, true],
-      [{ resource: 'configmaps', verb: 'get', namespace: 'flux-system' }, false],
+    await assert.rejects(
+      createKubernetesEventNotifier(kubeConfig).notify(promoteNotification(pipeline)),
+      /forbidden: RBAC: baton needs create on events/,
+    );
+    assert.deepEqual(await promoteEvents(), [], 'no Event was recorded');
+    const writer = new KubernetesPipelineStatusWriter(kubeConfig, pino({ level: 'silent' }));
+    await assert.rejects(
+      writer.write({
+        pipeline: { namespace: 'flux-system', name: 'podinfo-02' },
+        environment: 'test',
+        waitingApproval: { revision: '6.6.6' },
+      }),
+      /forbidden: RBAC: baton needs patch on pipelines\/status/,
+    );
+    assert.equal(await waitingApproval(), undefined, 'no status was written');
+  });
+
+  test("with only the chart's RBAC, the worker syncs Pipelines, reads their Secret, records a Promote Event and writes status", async () => {
+    const { kubeConfig } = accounts.worker;
+    const source = await syncedSource(kubeConfig);
+    const pipeline = source.getPipeline({ namespace: 'flux-system', name: 'podinfo-02' });
+    assert.ok(pipeline, 'the example Pipeline is served');
+    assert.ok(await source.getSecret('flux-system', pipeline.spec.promotion!.strategy.secretRef!.name));
+
+    await createKubernetesEventNotifier(kubeConfig).notify(promoteNotification(pipeline));
+    const [promote] = await promoteEvents();
+    assert.equal(promote?.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.7.1');
+
+    const writer = new KubernetesPipelineStatusWriter(kubeConfig, pino({ level: 'silent' }));
+    await writer.write({
+      pipeline: { namespace: 'flux-system', name: 'podinfo-02' },
+      environment: 'test',
+      waitingApproval: { revision: '6.7.1' },
+    });
+    assert.deepEqual(await waitingApproval(), { revision: '6.7.1' });
+  });
+
+  test('SubjectAccessReview: each ServiceAccount may do exactly its own part, Secrets by name only', async () => {
+    const authorization = kube.kubeConfig.makeApiClient(AuthorizationV1Api);
+    const allowed = async (component: Component, access: Access): Promise<boolean> => {
+      const review = await authorization.createSubjectAccessReview({
+        body: {
+          spec: {
+            user: `system:serviceaccount:${RELEASE_NAMESPACE}:${accounts[component].name}`,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${RELEASE_NAMESPACE}`, 'system:authenticated'],
+            resourceAttributes: attributesOf(access),
+          },
+        },
+      });
+      return review.status?.allowed === true;
+    };
+    const expectations: [Component, Access, boolean][] = [
+      ...BOTH_ALLOWED.flatMap((a): [Component, Access, boolean][] => [
+        ['gateway', a, true],
+        ['worker', a, true],
+      ]),
+      ...BOTH_FORBIDDEN.flatMap((a): [Component, Access, boolean][] => [
+        ['gateway', a, false],
+        ['worker', a, false],
+      ]),
+      ...WORKER_ONLY.flatMap((a): [Component, Access, boolean][] => [
+        ['gateway', a, false],
+        ['worker', a, true],
+      ]),
     ];
-    for (const [attributes, expected] of expectations) {
-      assert.equal(
-        await allowed(attributes),
-        expected,
-        `${attributes.verb} ${attributes.group ?? ''}/${attributes.resource}${attributes.subresource ? `/${attributes.subresource}` : ''}`,
-      );
+    const wrong: string[] = [];
+    for (const [component, access, expected] of expectations) {
+      if ((await allowed(component, access)) !== expected) wrong.push(`${component} ${expected ? 'cannot' : 'can'} ${access.join(' ')}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('both ServiceAccounts can read Secrets only by name: list and watch are forbidden', async () => {
+    for (const component of ['gateway', 'worker'] as const) {
+      const core = accounts[component].kubeConfig.makeApiClient(CoreV1Api);
+      await forbidden(core.listNamespacedSecret({ namespace: 'flux-system' }), `${component}: listing Secrets in a namespace`);
+      await forbidden(core.listSecretForAllNamespaces(), `${component}: listing Secrets in all namespaces`);
+      await forbidden(core.listNamespacedSecret({ namespace: 'flux-system', watch: true }), `${component}: watching Secrets`);
     }
   });
 

@@ -33,11 +33,20 @@ app.kubernetes.io/name: {{ include "baton.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+The ServiceAccount of one component: (dict "root" $ "component" "gateway" | "worker"). Each has its
+own, so the internet-facing gateway holds none of the worker's permissions (rbac.yaml).
+*/}}
 {{- define "baton.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "baton.fullname" .) .Values.serviceAccount.name }}
+{{- $root := .root }}
+{{- if index $root.Values.serviceAccount "name" }}
+{{- fail "serviceAccount.name was split into serviceAccount.gateway.name and serviceAccount.worker.name: the gateway and the worker no longer share a ServiceAccount" }}
+{{- end }}
+{{- $name := (index $root.Values.serviceAccount .component).name }}
+{{- if $root.Values.serviceAccount.create }}
+{{- default (printf "%s-%s" (include "baton.fullname" $root) .component) $name }}
 {{- else }}
-{{- default "default" .Values.serviceAccount.name }}
+{{- default "default" $name }}
 {{- end }}
 {{- end }}
 
@@ -95,7 +104,13 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 - name: BATON_RATE_LIMIT_WINDOW
   value: {{ include "baton.duration" .Values.promotion.rateLimit.interval | quote }}
 - name: BATON_TRUSTED_PROXIES
+{{- if .Values.gateway.trustedProxies }}
   value: {{ join "," .Values.gateway.trustedProxies | quote }}
+{{- else if .Values.ingress.enabled }}
+  value: {{ join "," .Values.ingress.trustedProxies | quote }}
+{{- else }}
+  value: ""
+{{- end }}
 - name: BATON_ALLOW_UNSIGNED
   value: {{ .Values.gateway.allowUnsigned | quote }}
 - name: BATON_LEGACY_APPROVAL_SIGNATURE
@@ -181,9 +196,8 @@ volumeMounts:
   {{- end }}
 {{- end }}
 
-{{/* Pod-level settings shared by both Deployments. */}}
+{{/* Pod-level settings shared by both Deployments (each sets its own serviceAccountName). */}}
 {{- define "baton.podCommon" -}}
-serviceAccountName: {{ include "baton.serviceAccountName" . }}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
