@@ -2,7 +2,8 @@
  * The pull-request strategy in two idempotent activities: `pushPromotionBranch` (the git step) and
  * `openPullRequest` (the provider step, on the rate-limited provider task queue). Credentials are read
  * here from the block's Secret and never leave the activity: inputs, results and failures carry names.
- */ import { Context } from '@temporalio/activity';
+ */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type CommitAuthor, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
 import { markerReference } from './git/markers.js';

@@ -3,7 +3,8 @@
  * provider's delay; 5xx, timeouts and network errors retry; 401/403, 404, redirects elsewhere and
  * other 4xx are non-retryable and say what to fix. Only a short, sanitised part of an answer is
  * quoted, without the token; no `cause` is attached (a library's error may carry the request).
- */ import { ApplicationFailure } from '@temporalio/common';
+ */
+import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../model/failures.js';
 import { RedirectRefusedError } from '../http/client.js';
 import { quoteAnswer } from '../http/quote-answer.js';

@@ -2,7 +2,8 @@
  * Bitbucket Server REST 1.0 pull requests as Baton uses them, on loopback, optionally under a context
  * path: paged list (`isLastPage`/`nextPageStart`), create (409 `DuplicatePullRequestException`),
  * versioned update (409 `PullRequestOutOfDateException`), 401 and 404 shaped as Atlassian's.
- */ import { credential, type FakeRequest, type FakeResponse, HttpFake, positiveInt, type TlsOptions } from './http-fake.js';
+ */
+import { credential, type FakeRequest, type FakeResponse, HttpFake, positiveInt, type TlsOptions } from './http-fake.js';
 
 export interface BitbucketFakeOptions {
   token: string;

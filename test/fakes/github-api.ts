@@ -2,7 +2,8 @@
  * GitHub's REST API pulls as Baton uses them, on loopback, Enterprise Server style (`/api/v3`):
  * list with `state`/`head`/`base` and `Link` paging, create (422 "already exists"), update, 401 and
  * 404 answers and `x-ratelimit-*` headers shaped as GitHub's. Rate limits and outages: `respondNext`.
- */ import {
+ */
+import {
   credential,
   type FakeRequest,
   type FakeResponse,

@@ -2,7 +2,8 @@
  * GitLab's REST API v4 merge requests as Baton uses them, on loopback (`/api/v4`): list with
  * `state`/`source_branch`/`target_branch` and `x-next-page` paging, create (409 for a duplicate),
  * edit, 401 and 404 answers shaped as GitLab's. Rate limits and outages come from `respondNext`.
- */ import {
+ */
+import {
   credential,
   type FakeRequest,
   type FakeResponse,
