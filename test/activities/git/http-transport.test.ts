@@ -4,8 +4,9 @@
  * bombs. Small node:http servers on loopback play them.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 // As a namespace: a build without one of these exports fails the tests that use it, not the file.
@@ -181,6 +182,38 @@ describe('timeouts', () => {
       assert.ok(Date.now() - started < 3000);
     } finally {
       http.close();
+    }
+  });
+
+  test('a connection that never completes is given up after the connect timeout', { timeout: 10_000 }, async () => {
+    // A listener that stops accepting (a stopped process) and whose accept queue is full: the
+    // kernel then drops further connection attempts, as a firewall that drops packets does.
+    const listener = spawn(
+      process.execPath,
+      [
+        '-e',
+        "const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port))",
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const fillers: Socket[] = [];
+    const http = transport.createGitHttpClient({ limits: { ...limits, connectTimeoutMs: 500, idleTimeoutMs: 5000 } });
+    try {
+      const port = await new Promise<number>((resolve) => listener.stdout.once('data', (data) => resolve(Number(String(data).trim()))));
+      listener.kill('SIGSTOP');
+      for (let i = 0; i < 4; i++) {
+        fillers.push(connect(port, '127.0.0.1').on('error', () => undefined));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await assert.rejects(http.request({ url: `http://127.0.0.1:${port}/repo.git/info/refs` }), (error: unknown) => {
+        assert.ok(error instanceof transport.GitTimeoutError, String(error));
+        assert.match(error.message, /^could not connect to http:\/\/127\.0\.0\.1:\d+\/repo\.git\/info\/refs within 0\.5 s$/);
+        return true;
+      });
+    } finally {
+      http.close();
+      for (const socket of fillers) socket.destroy();
+      listener.kill('SIGKILL');
     }
   });
 
