@@ -20,6 +20,12 @@ export interface GitLimits {
    * the 10,000-file repository of the benchmark weighs 4 MiB.
    */
   maxInflatedBytes: number;
+  /**
+   * Tree entries walked to list the snapshot's files, a subtree counted each time it appears: a
+   * tree may name the same subtree twice at every level, so a few KiB of trees could otherwise
+   * list billions of paths. 1,000,000: a hundred times the benchmark's 10,000 files.
+   */
+  maxTreeEntries: number;
   /** One HTTP answer of the git server (the ref advertisement, the pack), held in memory. */
   maxResponseBytes: number;
   /** From the request to the TCP (and TLS) connection being up. */
@@ -36,6 +42,7 @@ export const MAX_PKT_LINE_BYTES = 65520;
 export const DEFAULT_GIT_LIMITS: Readonly<GitLimits> = Object.freeze({
   maxObjectBytes: 64 * 1024 * 1024,
   maxInflatedBytes: 1024 * 1024 * 1024,
+  maxTreeEntries: 1_000_000,
   // A shallow pack of a large GitOps repository is tens of MiB; the answer is held twice (body, pack).
   maxResponseBytes: 256 * 1024 * 1024,
   connectTimeoutMs: 10_000,

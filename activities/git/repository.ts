@@ -340,11 +340,26 @@ interface YamlFile {
   oid: string;
 }
 
-function listYamlFiles(objects: PackedObjects, treeOid: string, prefix = ''): YamlFile[] {
+/**
+ * The snapshot's YAML files, depth first in tree order. An explicit stack, so deep nesting cannot
+ * exhaust the call stack, and a bound on the entries walked (see GitLimits.maxTreeEntries).
+ */
+function listYamlFiles(objects: PackedObjects, rootTree: string, maxEntries: number): YamlFile[] {
   const files: YamlFile[] = [];
-  for (const entry of objects.readTree(treeOid)) {
-    const path = prefix + entry.path;
-    if (entry.type === 'tree') files.push(...listYamlFiles(objects, entry.oid, `${path}/`));
+  const stack: { entries: TreeEntry[]; next: number; prefix: string }[] = [{ entries: objects.readTree(rootTree), next: 0, prefix: '' }];
+  let walked = 0;
+  while (stack.length > 0) {
+    const tree = stack[stack.length - 1]!;
+    const entry = tree.entries[tree.next++];
+    if (entry === undefined) {
+      stack.pop();
+      continue;
+    }
+    if (++walked > maxEntries) {
+      throw new RefusedGitData(`its trees list more than ${maxEntries} entries (a subtree counts each time it appears)`, 'too-large');
+    }
+    const path = tree.prefix + entry.path;
+    if (entry.type === 'tree') stack.push({ entries: objects.readTree(entry.oid), next: 0, prefix: `${path}/` });
     // Symlinks (120000) and submodules are not files whose bytes we could patch.
     else if (entry.type === 'blob' && entry.mode !== '120000' && YAML_FILE.test(entry.path)) files.push({ path, oid: entry.oid });
   }
@@ -354,7 +369,7 @@ function listYamlFiles(objects: PackedObjects, treeOid: string, prefix = ''): Ya
 async function scanRepository(session: Session, objects: PackedObjects, rootTree: string): Promise<ScanOutcome> {
   const { reference, version } = session.input;
   const outcome: ScanOutcome = { changed: [], markers: 0, stray: [] };
-  const files = listYamlFiles(objects, rootTree);
+  const files = listYamlFiles(objects, rootTree, session.limits.maxTreeEntries);
   for (const [index, file] of files.entries()) {
     if (index % SCAN_SLICE === 0) {
       session.report({ phase: 'scan' });

@@ -324,6 +324,31 @@ describe('the git step against a hostile server', () => {
     assert.match(error.message, /inflates to more than the 100 bytes its header declares/);
   });
 
+  test('trees that repeat a subtree at every level are refused, not listed for ever', async () => {
+    const blob = Buffer.from('a: 1\n');
+    const entry = (mode: string, name: string, oid: string): Buffer =>
+      Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, 'hex')]);
+    const trees = [entry('100644', 'a.yaml', oidOf('blob', blob))];
+    // Each level names the one below twice: 13 trees of a few bytes, 4,096 paths.
+    for (let level = 1; level <= 12; level++) {
+      const below = oidOf('tree', trees.at(-1)!);
+      trees.push(Buffer.concat([entry('40000', 'a', below), entry('40000', 'b', below)]));
+    }
+    const commit = Buffer.from(
+      `tree ${oidOf('tree', trees.at(-1)!)}\nauthor a <a@example.test> 0 +0000\ncommitter a <a@example.test> 0 +0000\n\nbomb\n`,
+    );
+    const pack = craftPack([
+      { type: PACK_TYPE.commit, data: commit },
+      ...trees.map((data) => ({ type: PACK_TYPE.tree, data })),
+      { type: PACK_TYPE.blob, data: blob },
+    ]);
+    const server = await fakeGitServer(() => sideBand(pack), oidOf('commit', commit));
+    const error = await failure(promoteInRepository(input(`${server.url}/repo.git`, { limits: { maxTreeEntries: 1000 } })));
+    assert.equal(error.type, FailureType.gitServerAnswerRefused);
+    assert.equal(error.nonRetryable, true);
+    assert.match(error.message, /: its trees list more than 1000 entries \(a subtree counts each time it appears\)$/);
+  });
+
   test('error text from the server is quoted short, without control characters', async () => {
     const text = `ERR \u001b[31mdenied\u001b[0m\u0007 ${'x'.repeat(5000)}\n`;
     const server = await fakeGitServer(() =>
