@@ -123,8 +123,13 @@ function inflateEntry(pack: Buffer, entry: PackedEntry, limits: PackLimits): { d
       maxOutputLength: Math.max(entry.size, 1),
     }) as unknown as InflateResult;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
       throw malformed(`${what} at byte ${entry.offset} inflates to more than the ${entry.size} bytes its header declares`);
+    }
+    // The whole answer arrived (the transport reports cut connections): corrupt data stays corrupt.
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
+      throw malformed(`${what} at byte ${entry.offset} is not valid zlib data (${(error as Error).message})`);
     }
     throw error;
   }
@@ -248,7 +253,7 @@ export class PackedObjects {
    * RefusedGitData) a pack over `limits` or one whose sizes and offsets do not add up.
    */
   static index(pack: Buffer, cacheBytes = DEFAULT_CACHE_BYTES, limits: PackLimits = DEFAULT_GIT_LIMITS): PackedObjects {
-    if (pack.length < PACK_HEADER_BYTES || pack.toString('latin1', 0, 4) !== PACK_SIGNATURE) throw new Error('not a git packfile');
+    if (pack.length < PACK_HEADER_BYTES || pack.toString('latin1', 0, 4) !== PACK_SIGNATURE) throw malformed('not a git packfile');
     const objects = new PackedObjects(pack, cacheBytes, limits);
     const count = pack.readUInt32BE(8);
     let position = PACK_HEADER_BYTES;
@@ -303,7 +308,7 @@ export class PackedObjects {
   private resolvePending(pending: PackedEntry[]): void {
     while (pending.length > 0) {
       const ready = pending.filter((entry) => this.offsets.has(entry.baseOid!.toString('hex')));
-      if (ready.length === 0) throw new Error(`packfile has ${pending.length} delta(s) whose base is missing`);
+      if (ready.length === 0) throw malformed(`the pack has ${pending.length} delta(s) whose base is missing`);
       for (const entry of ready) {
         this.remember({ entry, data: inflateEntry(this.pack, entry, this.limits).data });
         pending.splice(pending.indexOf(entry), 1);

@@ -181,3 +181,14 @@ describe('pkt-lines and answers', () => {
     assert.ok(produced <= MiB + 64 * 1024, `stopped reading at ${produced} bytes`);
   });
 });
+
+describe('malformed packs', () => {
+  test('fail as refused answers, not as retryable errors', () => {
+    const blob = Buffer.alloc(1000, 0x61);
+    const whole = craftPack([{ type: PACK_TYPE.blob, data: blob }]);
+    assert.throws(() => PackedObjects.index(whole.subarray(0, 20)), refused('malformed', /the object at byte 12 is not valid zlib data/));
+    assert.throws(() => PackedObjects.index(Buffer.from('<html>not a pack</html>')), refused('malformed', /not a git packfile/));
+    const orphan = craftPack([{ type: PACK_TYPE.refDelta, data: delta(3, 3, copy(0, 3)), baseOid: 'ab'.repeat(20) }]);
+    assert.throws(() => PackedObjects.index(orphan), refused('malformed', /the pack has 1 delta\(s\) whose base is missing/));
+  });
+});
