@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type CommitAuthor, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
 import { markerReference } from './git/markers.js';
+import type { HostAllowlist } from './http/host-allowlist.js';
 import { createPullRequestProvider, type PullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
 import { pullRequestBody, pullRequestTitle } from './providers/pull-request-body.js';
 import { FailureType } from '../model/failures.js';
@@ -19,6 +20,8 @@ export interface PullRequestDependencies {
   pipelines: PipelineSource;
   /** Allows plain `http://` git and API URLs (loopback tests only): credentials would travel in clear. */
   allowInsecureHttp: boolean;
+  /** The hosts a repository URL may name (`BATON_GIT_HOSTS`), for git and the provider API; default any. */
+  allowedHosts?: HostAllowlist;
   /** Extra provider options per provider type, e.g. the API root of a test fake. */
   providerOptions?: (type: string) => PullRequestProviderOptions;
   /** The Temporal UI the PR body links to, without a trailing slash. */
@@ -43,7 +46,12 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
   const providerFor = (type: string): PullRequestProvider => {
     let provider = providers.get(type);
     if (provider === undefined) {
-      provider = createPullRequestProvider(type, { allowInsecureHttp: deps.allowInsecureHttp, ...deps.providerOptions?.(type) });
+      provider = createPullRequestProvider(type, {
+        allowInsecureHttp: deps.allowInsecureHttp,
+        ...deps.providerOptions?.(type),
+        // The operator's allowlist, whatever the per-type options say.
+        ...(deps.allowedHosts === undefined ? {} : { allowedHosts: deps.allowedHosts }),
+      });
       providers.set(type, provider);
     }
     return provider;
@@ -120,6 +128,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
       credentials,
       ...(caFile === undefined ? {} : { caFile }),
       allowInsecureHttp: deps.allowInsecureHttp,
+      ...(deps.allowedHosts === undefined ? {} : { allowedHosts: deps.allowedHosts }),
       reference: markerReference(request.pipeline, request.targetEnvironment),
       version: request.version,
       ...(deps.commitAuthor === undefined ? {} : { author: deps.commitAuthor }),

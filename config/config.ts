@@ -5,6 +5,7 @@
 import { msToNumber } from '@temporalio/common';
 import envSchema from 'env-schema';
 import type { FromSchema } from 'json-schema-to-ts';
+import { hostAllowlist } from '../activities/http/host-allowlist.js';
 import type { ReleasePolicy } from '../model/release.js';
 import { providerTaskQueueFor } from '../model/task-queues.js';
 
@@ -48,6 +49,8 @@ export const configSchema = {
     /** Default: the idle timeout. */
     BATON_APPROVAL_TIMEOUT: { type: 'string' },
     BATON_EVENTS_ADDRESS: { type: 'string' },
+    /** Git hosts the pull-request strategy may contact (`git.example.com`, `*.example.com`); empty: any. */
+    BATON_GIT_HOSTS: { type: 'string', default: '' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
@@ -95,6 +98,11 @@ export interface Config {
   releasePolicy: ReleasePolicy;
   /** Flux notification-controller's event receiver, for the notification strategy. */
   eventsAddress?: string;
+  /**
+   * The hosts a pull-request repository URL may name, for git and the provider API alike: host
+   * names or `*.suffix` patterns. Empty: any host.
+   */
+  gitHosts: string[];
   logLevel: string;
 }
 
@@ -134,6 +142,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const providerTaskQueue = raw.BATON_PROVIDER_TASK_QUEUE ?? providerTaskQueueFor(raw.BATON_TASK_QUEUE);
   if ((raw.TEMPORAL_TLS_CERT === undefined) !== (raw.TEMPORAL_TLS_KEY === undefined)) {
     throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither');
+  }
+  const gitHosts = list(raw.BATON_GIT_HOSTS);
+  try {
+    // A typo must stop the boot, not allow everything or nothing at the first promotion.
+    hostAllowlist(gitHosts);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
   return {
     temporal: {
@@ -184,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : { approvalTimeout: duration('BATON_APPROVAL_TIMEOUT', raw.BATON_APPROVAL_TIMEOUT) }),
     },
     eventsAddress: raw.BATON_EVENTS_ADDRESS,
+    gitHosts,
     logLevel: raw.LOG_LEVEL,
   };
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { ActivityDependencies, PullRequestSettings } from '../activities/index.js';
+import { hostAllowlist } from '../activities/http/host-allowlist.js';
 import { createFluxEventNotifier } from '../activities/notify/flux-event.js';
 import { createLogNotifier } from '../activities/notify/log-notifier.js';
 import type { Notifier } from '../activities/notify/notifier.js';
@@ -39,9 +40,17 @@ export async function activityDependencies(
   };
 }
 
-/** Pull requests link to the configured Temporal UI; git and provider URLs must be https. */
+/**
+ * Pull requests link to the configured Temporal UI; git and provider URLs must be https, on a host
+ * `BATON_GIT_HOSTS` allows (the git step and the provider clients share the one allowlist).
+ */
 export function pullRequestSettings(config: Config): PullRequestSettings {
-  return { allowInsecureHttp: false, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace };
+  return {
+    allowInsecureHttp: false,
+    allowedHosts: hostAllowlist(config.gitHosts),
+    temporalUiUrl: config.temporal.uiUrl,
+    namespace: config.temporal.namespace,
+  };
 }
 
 /** Kubernetes mode mirrors releases into Pipeline.status; directory mode has no status to write. */

@@ -5,12 +5,20 @@
  * Why not `isomorphic-git/http/node`: it cannot take a CA bundle (the Secret's `caFile`), does not
  * report progress, and follows redirects wherever they lead, credentials included. This one trusts
  * the given CA in addition to the system's, reports bytes moved (so activities heartbeat while a
- * large fetch streams in), stops on the activity's cancellation signal, and never follows redirects.
+ * large fetch streams in), stops on the activity's cancellation signal, bounds every request in
+ * time and size (limits.ts), and follows redirects only within the same origin, as the provider
+ * client does: the credentials go to no other host, and never from https down to http.
  */
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
+import { redactUrl } from '../http/redact-url.js';
+import { trustedCertificates } from '../http/trust.js';
+import { DEFAULT_GIT_LIMITS, formatBytes, type GitLimits } from './limits.js';
+import { RefusedGitData } from './refused-git-data.js';
+
+/** The limits a transport enforces. */
+export type TransportLimits = Pick<GitLimits, 'maxResponseBytes' | 'connectTimeoutMs' | 'idleTimeoutMs' | 'requestTimeoutMs'>;
 
 export interface GitHttpOptions {
   /** PEM certificates to trust besides the system's (the Secret's `caFile`). */
@@ -18,14 +26,29 @@ export interface GitHttpOptions {
   signal?: AbortSignal;
   /** Called with each chunk's size, sent or received. */
   onBytes?: (bytes: number) => void;
+  /** Default: DEFAULT_GIT_LIMITS. */
+  limits?: TransportLimits;
 }
 
 export interface GitHttpClient extends HttpClient {
   /** Closes the kept-alive connections. */
   close(): void;
+  /**
+   * The first answer this client refused (too large, a redirect it does not follow). Kept because
+   * isomorphic-git swallows some body errors and reports a parse failure in their place.
+   */
+  readonly refusal: RefusedGitData | undefined;
+}
+
+/** The server took too long: a connection, a silence, or a whole request. Retryable, like any network trouble. */
+export class GitTimeoutError extends Error {
+  override readonly name = 'GitTimeoutError';
 }
 
 type Body = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function flattenHeaders(message: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -33,13 +56,6 @@ function flattenHeaders(message: IncomingMessage): Record<string, string> {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
-}
-
-async function* countedBody(message: IncomingMessage, onBytes?: (bytes: number) => void): AsyncIterableIterator<Uint8Array> {
-  for await (const chunk of message as AsyncIterable<Buffer>) {
-    onBytes?.(chunk.length);
-    yield chunk;
-  }
 }
 
 /** Sends the body first in full: git requests are small (negotiation) or already in memory (our pack). */
@@ -50,46 +66,162 @@ async function collect(body: Body | undefined): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Where a redirect may lead: the same origin (scheme, host and port), so neither the credentials
+ * nor the repository's content can be sent elsewhere, nor downgraded from https to http.
+ */
+export function redirectTarget(from: URL, location: string): URL | undefined {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return undefined;
+  }
+  return next.origin === from.origin ? next : undefined;
+}
+
+/** `location` resolved against `base` when it parses; as given otherwise (redactUrl copes with both). */
+function absolute(location: string, base: URL): string {
+  try {
+    return new URL(location, base).href;
+  } catch {
+    return location;
+  }
+}
+
 export function createGitHttpClient(options: GitHttpOptions = {}): GitHttpClient {
-  // Node replaces its default trust store when `ca` is given; keep the public roots next to the custom CA.
-  const ca = options.ca === undefined ? undefined : [...rootCertificates, options.ca.toString()];
+  const limits = options.limits ?? DEFAULT_GIT_LIMITS;
+  const ca = trustedCertificates(options.ca);
   const httpsAgent = new HttpsAgent({ keepAlive: true, ...(ca ? { ca } : {}) });
   const httpAgent = new HttpAgent({ keepAlive: true });
+  let refusal: RefusedGitData | undefined;
+  const refuse = (error: RefusedGitData): RefusedGitData => {
+    refusal ??= error;
+    return error;
+  };
 
-  const send = async (request: GitHttpRequest): Promise<GitHttpResponse> => {
-    options.signal?.throwIfAborted();
-    const url = new URL(request.url);
-    const body = await collect(request.body as Body | undefined);
-    const headers = { ...request.headers, ...(body ? { 'content-length': String(body.length) } : {}) };
+  /** One request, bounded in time from the first byte sent to the answer's last byte read. */
+  const exchange = (url: URL, method: string, headers: OutgoingHttpHeaders, body: Buffer | undefined): Promise<IncomingMessage> => {
     const isHttps = url.protocol === 'https:';
     const call = isHttps ? httpsRequest : httpRequest;
-    return new Promise<GitHttpResponse>((resolve, reject) => {
+    const shown = redactUrl(url.href);
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let message: IncomingMessage | undefined;
+      const fail = (error: Error): void => {
+        if (message) message.destroy(error);
+        else outgoing.destroy(error);
+      };
       const outgoing = call(
         url,
         {
-          method: request.method ?? 'GET',
+          method,
           headers,
           agent: isHttps ? httpsAgent : httpAgent,
+          // The socket's idle timeout: while connecting, waiting for the answer and reading it.
+          timeout: limits.idleTimeoutMs,
           ...(options.signal ? { signal: options.signal } : {}),
         },
-        (message) => {
+        (answer) => {
+          message = answer;
           // A body nobody reads any more (the caller gave up, the signal fired) must not crash the
           // process with an unhandled 'error'; readers still see errors through the iterator.
-          message.on('error', () => undefined);
-          resolve({
-            url: request.url,
-            method: request.method ?? 'GET',
-            statusCode: message.statusCode ?? 0,
-            statusMessage: message.statusMessage ?? '',
-            headers: flattenHeaders(message),
-            body: countedBody(message, options.onBytes),
-          });
+          answer.on('error', () => undefined);
+          answer.once('close', () => clearTimeout(deadline));
+          resolve(answer);
         },
       );
-      outgoing.on('error', reject);
+      const deadline = setTimeout(
+        () => fail(new GitTimeoutError(`${shown} did not complete its answer within ${limits.requestTimeoutMs / 1000} s`)),
+        limits.requestTimeoutMs,
+      );
+      deadline.unref();
+      outgoing.on('timeout', () => fail(new GitTimeoutError(`${shown} sent nothing for ${limits.idleTimeoutMs / 1000} s`)));
+      outgoing.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const connecting = setTimeout(
+          () => fail(new GitTimeoutError(`could not connect to ${shown} within ${limits.connectTimeoutMs / 1000} s`)),
+          limits.connectTimeoutMs,
+        );
+        connecting.unref();
+        socket.once('connect', () => clearTimeout(connecting));
+        socket.once('close', () => clearTimeout(connecting));
+      });
+      outgoing.on('error', (error) => {
+        clearTimeout(deadline);
+        reject(error);
+      });
       if (body) options.onBytes?.(body.length);
       outgoing.end(body);
     });
+  };
+
+  async function* countedBody(message: IncomingMessage): AsyncIterableIterator<Uint8Array> {
+    let size = 0;
+    for await (const chunk of message as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limits.maxResponseBytes) {
+        message.destroy();
+        throw refuse(new RefusedGitData(`its answer is larger than ${formatBytes(limits.maxResponseBytes)}`, 'too-large'));
+      }
+      options.onBytes?.(chunk.length);
+      yield chunk;
+    }
+  }
+
+  const send = async (request: GitHttpRequest): Promise<GitHttpResponse> => {
+    options.signal?.throwIfAborted();
+    let url = new URL(request.url);
+    let method = request.method ?? 'GET';
+    let body = await collect(request.body as Body | undefined);
+    const headers: OutgoingHttpHeaders = { ...request.headers };
+    for (let hops = 0; ; hops++) {
+      if (body) headers['content-length'] = String(body.length);
+      const message = await exchange(url, method, headers, body);
+      const status = message.statusCode ?? 0;
+      const location = message.headers.location;
+      if (REDIRECTS.has(status) && typeof location === 'string') {
+        message.destroy();
+        const next = redirectTarget(url, location);
+        if (next === undefined || hops >= MAX_REDIRECTS) {
+          const to = next?.href ?? absolute(location, url);
+          throw refuse(
+            new RefusedGitData(
+              `${redactUrl(url.href)} answered ${status} redirecting to ${redactUrl(to)}, which is not followed ` +
+                '(another origin, https to http, or too many redirects)',
+              'redirect',
+            ),
+          );
+        }
+        // As fetch does: 303, and 301/302 after a POST, continue as a GET without a body.
+        if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+          for (const name of Object.keys(headers)) {
+            if (['content-type', 'content-length', 'content-encoding'].includes(name.toLowerCase())) delete headers[name];
+          }
+        }
+        url = next;
+        continue;
+      }
+      const declared = Number(message.headers['content-length']);
+      if (declared > limits.maxResponseBytes) {
+        message.destroy();
+        throw refuse(
+          new RefusedGitData(
+            `it announces an answer of ${formatBytes(declared)}, over ${formatBytes(limits.maxResponseBytes)}`,
+            'too-large',
+          ),
+        );
+      }
+      return {
+        url: request.url,
+        method,
+        statusCode: status,
+        statusMessage: message.statusMessage ?? '',
+        headers: flattenHeaders(message),
+        body: countedBody(message),
+      };
+    }
   };
 
   return {
@@ -97,6 +229,9 @@ export function createGitHttpClient(options: GitHttpOptions = {}): GitHttpClient
     close() {
       httpsAgent.destroy();
       httpAgent.destroy();
+    },
+    get refusal() {
+      return refusal;
     },
   };
 }

@@ -4,11 +4,16 @@
  *
  * Why not isomorphic-git's object reading: for every object it first looks for a loose file and
  * lists the pack directory, and it inflates in JavaScript; walking a 10,000-file repository took
- * 7 s that way (DESIGN.md §6). Here objects are inflated with Node's zlib and hashed with its
- * crypto, and resolved objects live in a bounded cache that also serves as delta base cache.
+ * 7 s that way. Here objects are inflated with Node's zlib and hashed with its crypto, and resolved
+ * objects live in a bounded cache that also serves as delta base cache.
+ *
+ * The pack comes from a server Baton does not control: every size it declares is checked against
+ * the git limits (limits.ts) before memory is given to it, an object must inflate to exactly the
+ * size its header declares, and a delta must stay within its base and its declared result.
  */
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
+import { DEFAULT_GIT_LIMITS, formatBytes, type GitLimits, MAX_DELTA_CHAIN } from './limits.js';
 import { RefusedGitData } from './refused-git-data.js';
 
 export type GitObjectType = 'commit' | 'tree' | 'blob' | 'tag';
@@ -26,6 +31,9 @@ export interface TreeEntry {
   type: 'blob' | 'tree' | 'commit';
 }
 
+/** The limits a pack is read under. */
+export type PackLimits = Pick<GitLimits, 'maxObjectBytes' | 'maxInflatedBytes'>;
+
 const OID_BYTES = 20;
 const TYPE_BY_CODE: Record<number, GitObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 const OFS_DELTA = 6;
@@ -38,31 +46,97 @@ const PACK_HEADER_BYTES = 12;
 interface PackedEntry {
   offset: number;
   typeCode: number;
+  /** What the header declares: the object's size, or for a delta the size of its instructions. */
+  size: number;
   /** Where the zlib stream starts. */
   dataStart: number;
   baseOffset?: number;
   baseOid?: Buffer;
 }
 
+interface InflatedEntry {
+  entry: PackedEntry;
+  data: Buffer;
+}
+
+function malformed(what: string): RefusedGitData {
+  return new RefusedGitData(what, 'malformed');
+}
+
+function tooLarge(what: string): RefusedGitData {
+  return new RefusedGitData(what, 'too-large');
+}
+
 function parseEntryHeader(pack: Buffer, offset: number): PackedEntry {
+  const cutShort = (): RefusedGitData => malformed(`the pack entry at byte ${offset} is cut short`);
   let position = offset;
+  if (position >= pack.length) throw cutShort();
   let byte = pack[position++]!;
   const typeCode = (byte >> 4) & 7;
-  // The size is only a hint for us: zlib knows where the stream ends.
-  while (byte & 0x80) byte = pack[position++]!;
+  let size = byte & 0x0f;
+  for (let shift = 16; byte & 0x80; shift *= 128) {
+    if (position >= pack.length) throw cutShort();
+    if (shift > 2 ** 45) throw malformed(`the pack entry at byte ${offset} declares an impossible size`);
+    byte = pack[position++]!;
+    size += (byte & 0x7f) * shift;
+  }
   if (typeCode === OFS_DELTA) {
+    if (position >= pack.length) throw cutShort();
     byte = pack[position++]!;
     let distance = byte & 0x7f;
     while (byte & 0x80) {
+      if (position >= pack.length) throw cutShort();
       byte = pack[position++]!;
       distance = (distance + 1) * 128 + (byte & 0x7f);
     }
-    return { offset, typeCode, dataStart: position, baseOffset: offset - distance };
+    // A base at or after the delta itself would make the chain loop (or read outside the pack).
+    const baseOffset = offset - distance;
+    if (distance === 0 || baseOffset < PACK_HEADER_BYTES) {
+      throw malformed(`the delta at byte ${offset} names a base at byte ${baseOffset}, outside the entries before it`);
+    }
+    return { offset, typeCode, size, dataStart: position, baseOffset };
   }
   if (typeCode === REF_DELTA) {
-    return { offset, typeCode, dataStart: position + OID_BYTES, baseOid: pack.subarray(position, position + OID_BYTES) };
+    if (position + OID_BYTES > pack.length) throw cutShort();
+    return { offset, typeCode, size, dataStart: position + OID_BYTES, baseOid: pack.subarray(position, position + OID_BYTES) };
   }
-  return { offset, typeCode, dataStart: position };
+  return { offset, typeCode, size, dataStart: position };
+}
+
+/**
+ * The entry's data, inflated: never more than its header declares (nor than one object may weigh),
+ * and exactly that much. `consumed` is where the next entry starts.
+ */
+function inflateEntry(pack: Buffer, entry: PackedEntry, limits: PackLimits): { data: Buffer; consumed: number } {
+  const what = entry.baseOffset !== undefined || entry.baseOid !== undefined ? 'the delta' : 'the object';
+  if (entry.size > limits.maxObjectBytes) {
+    throw tooLarge(
+      `${what} at byte ${entry.offset} declares ${formatBytes(entry.size)}, over the ${formatBytes(limits.maxObjectBytes)} limit of one git object`,
+    );
+  }
+  let inflated: InflateResult;
+  try {
+    // zlib stops at the end of the entry's stream and ignores the objects that follow it; the
+    // output bound makes a stream that inflates further stop there instead of filling memory.
+    inflated = inflateSync(pack.subarray(entry.dataStart), {
+      info: true,
+      maxOutputLength: Math.max(entry.size, 1),
+    }) as unknown as InflateResult;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw malformed(`${what} at byte ${entry.offset} inflates to more than the ${entry.size} bytes its header declares`);
+    }
+    // The whole answer arrived (the transport reports cut connections): corrupt data stays corrupt.
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
+      throw malformed(`${what} at byte ${entry.offset} is not valid zlib data (${(error as Error).message})`);
+    }
+    throw error;
+  }
+  if (inflated.buffer.length !== entry.size) {
+    throw malformed(`${what} at byte ${entry.offset} inflates to ${inflated.buffer.length} bytes, its header declares ${entry.size}`);
+  }
+  return { data: inflated.buffer, consumed: inflated.engine.bytesWritten };
 }
 
 function readVarint(delta: Buffer, start: number): [value: number, next: number] {
@@ -71,6 +145,8 @@ function readVarint(delta: Buffer, start: number): [value: number, next: number]
   let position = start;
   let byte: number;
   do {
+    if (position >= delta.length) throw malformed('corrupt delta: its header is cut short');
+    if (shift > 2 ** 49) throw malformed('corrupt delta: a size in its header is too long');
     byte = delta[position++]!;
     value += (byte & 0x7f) * shift;
     shift *= 128;
@@ -78,10 +154,20 @@ function readVarint(delta: Buffer, start: number): [value: number, next: number]
   return [value, position];
 }
 
-/** git's delta format: copy ranges of the base and insert literal bytes. */
-export function applyDelta(base: Buffer, delta: Buffer): Buffer {
-  const [, afterSourceSize] = readVarint(delta, 0);
+/**
+ * git's delta format: copy ranges of the base and insert literal bytes. The declared result size
+ * is checked against `maxTargetBytes` before anything is allocated, and every instruction must stay
+ * within the base, the delta and the declared result.
+ */
+export function applyDelta(base: Buffer, delta: Buffer, maxTargetBytes = DEFAULT_GIT_LIMITS.maxObjectBytes): Buffer {
+  const [sourceSize, afterSourceSize] = readVarint(delta, 0);
+  if (sourceSize !== base.length) throw malformed(`corrupt delta: it applies to ${sourceSize} bytes, its base has ${base.length}`);
   const [targetSize, afterTargetSize] = readVarint(delta, afterSourceSize);
+  if (targetSize > maxTargetBytes) {
+    throw tooLarge(
+      `a delta declares a result of ${formatBytes(targetSize)}, over the ${formatBytes(maxTargetBytes)} limit of one git object`,
+    );
+  }
   let position = afterTargetSize;
   const target = Buffer.allocUnsafe(targetSize);
   let written = 0;
@@ -92,16 +178,26 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
       let copySize = 0;
       for (let bit = 0; bit < 4; bit++) if (op & (1 << bit)) copyOffset += delta[position++]! * 2 ** (8 * bit);
       for (let bit = 0; bit < 3; bit++) if (op & (0x10 << bit)) copySize += delta[position++]! << (8 * bit);
+      // The opcode's bits say which offset and size bytes follow: some may be missing at the end.
+      if (position > delta.length) throw malformed('corrupt delta: a copy instruction is cut short');
       if (copySize === 0) copySize = 0x10000;
-      written += base.copy(target, written, copyOffset, copyOffset + copySize);
+      if (copyOffset + copySize > base.length) {
+        throw malformed(`corrupt delta: it copies bytes ${copyOffset} to ${copyOffset + copySize} of a ${base.length}-byte base`);
+      }
+      if (written + copySize > targetSize) throw malformed(`corrupt delta: it writes past the ${targetSize} bytes it declares`);
+      base.copy(target, written, copyOffset, copyOffset + copySize);
+      written += copySize;
     } else if (op > 0) {
-      written += delta.copy(target, written, position, position + op);
+      if (position + op > delta.length) throw malformed('corrupt delta: an insert instruction is cut short');
+      if (written + op > targetSize) throw malformed(`corrupt delta: it writes past the ${targetSize} bytes it declares`);
+      delta.copy(target, written, position, position + op);
+      written += op;
       position += op;
     } else {
-      throw new Error('corrupt delta: opcode 0');
+      throw malformed('corrupt delta: opcode 0');
     }
   }
-  if (written !== targetSize) throw new Error(`corrupt delta: wrote ${written} of ${targetSize} bytes`);
+  if (written !== targetSize) throw malformed(`corrupt delta: wrote ${written} of ${targetSize} bytes`);
   return target;
 }
 
@@ -140,30 +236,34 @@ export class PackedObjects {
   private readonly cache: ObjectCache;
   /** oid → offset of the object in the pack. */
   private readonly offsets = new Map<string, number>();
+  /** What the objects indexed so far weigh, inflated and resolved. */
+  private inflatedBytes = 0;
 
   private constructor(
     private readonly pack: Buffer,
     cacheBytes: number,
+    private readonly limits: PackLimits,
   ) {
     this.cache = new ObjectCache(cacheBytes);
   }
 
   /**
    * Indexes a complete (not thin) packfile: walks its entries in order, resolving deltas against
-   * bases earlier in the pack (git writes bases first) or, for ref-deltas, by oid.
+   * bases earlier in the pack (git writes bases first) or, for ref-deltas, by oid. Refuses (with
+   * RefusedGitData) a pack over `limits` or one whose sizes and offsets do not add up.
    */
-  static index(pack: Buffer, cacheBytes = DEFAULT_CACHE_BYTES): PackedObjects {
-    if (pack.length < PACK_HEADER_BYTES || pack.toString('latin1', 0, 4) !== PACK_SIGNATURE) throw new Error('not a git packfile');
-    const objects = new PackedObjects(pack, cacheBytes);
+  static index(pack: Buffer, cacheBytes = DEFAULT_CACHE_BYTES, limits: PackLimits = DEFAULT_GIT_LIMITS): PackedObjects {
+    if (pack.length < PACK_HEADER_BYTES || pack.toString('latin1', 0, 4) !== PACK_SIGNATURE) throw malformed('not a git packfile');
+    const objects = new PackedObjects(pack, cacheBytes, limits);
     const count = pack.readUInt32BE(8);
     let position = PACK_HEADER_BYTES;
     const pendingRefDeltas: PackedEntry[] = [];
     for (let i = 0; i < count; i++) {
       const entry = parseEntryHeader(pack, position);
-      const inflated = inflateSync(pack.subarray(entry.dataStart), { info: true }) as unknown as InflateResult;
-      position = entry.dataStart + inflated.engine.bytesWritten;
+      const { data, consumed } = inflateEntry(pack, entry, limits);
+      position = entry.dataStart + consumed;
       if (entry.baseOid !== undefined && !objects.offsets.has(entry.baseOid.toString('hex'))) pendingRefDeltas.push(entry);
-      else objects.remember(entry, inflated.buffer);
+      else objects.remember({ entry, data });
     }
     objects.resolvePending(pendingRefDeltas);
     return objects;
@@ -193,19 +293,24 @@ export class PackedObjects {
     return header.slice(5);
   }
 
-  private remember(entry: PackedEntry, data: Buffer): void {
-    const object = this.resolve(entry, data);
-    this.cache.set(entry.offset, object);
-    this.offsets.set(objectId(object), entry.offset);
+  private remember(inflated: InflatedEntry): void {
+    const object = this.resolve(inflated);
+    // Each object is bounded alone; deltas that each repeat a large base are bounded here.
+    this.inflatedBytes += object.content.length;
+    if (this.inflatedBytes > this.limits.maxInflatedBytes) {
+      throw tooLarge(`the pack inflates to more than ${formatBytes(this.limits.maxInflatedBytes)}`);
+    }
+    this.cache.set(inflated.entry.offset, object);
+    this.offsets.set(objectId(object), inflated.entry.offset);
   }
 
   /** Ref-deltas whose base came later in the pack; each round resolves at least one or the pack is broken. */
   private resolvePending(pending: PackedEntry[]): void {
     while (pending.length > 0) {
       const ready = pending.filter((entry) => this.offsets.has(entry.baseOid!.toString('hex')));
-      if (ready.length === 0) throw new Error(`packfile has ${pending.length} delta(s) whose base is missing`);
+      if (ready.length === 0) throw malformed(`the pack has ${pending.length} delta(s) whose base is missing`);
       for (const entry of ready) {
-        this.remember(entry, inflateSync(this.pack.subarray(entry.dataStart)));
+        this.remember({ entry, data: inflateEntry(this.pack, entry, this.limits).data });
         pending.splice(pending.indexOf(entry), 1);
       }
     }
@@ -215,24 +320,54 @@ export class PackedObjects {
     const cached = this.cache.get(offset);
     if (cached !== undefined) return cached;
     const entry = parseEntryHeader(this.pack, offset);
-    // inflateSync stops at the end of the zlib stream and ignores the objects that follow it.
-    const object = this.resolve(entry, inflateSync(this.pack.subarray(entry.dataStart)));
+    const object = this.resolve({ entry, data: inflateEntry(this.pack, entry, this.limits).data });
     this.cache.set(offset, object);
     return object;
   }
 
-  private resolve(entry: PackedEntry, data: Buffer): GitObject {
-    if (entry.baseOffset !== undefined) {
-      const base = this.readAt(entry.baseOffset);
-      return { type: base.type, content: applyDelta(base.content, data) };
+  /**
+   * The object an entry stands for. A delta's chain is followed down to a cached or whole object
+   * in a loop (not by recursion: a long chain must not exhaust the stack), then applied back up;
+   * the bases resolved on the way are cached, as a later delta often shares them.
+   */
+  private resolve(top: InflatedEntry): GitObject {
+    const chain: InflatedEntry[] = [];
+    let current = top;
+    let object: GitObject;
+    for (;;) {
+      const { entry, data } = current;
+      const baseOffset = entry.baseOffset ?? (entry.baseOid === undefined ? undefined : this.offsetOf(entry.baseOid));
+      if (baseOffset === undefined) {
+        const type = TYPE_BY_CODE[entry.typeCode];
+        if (type === undefined) throw malformed(`unknown pack object type ${entry.typeCode} at byte ${entry.offset}`);
+        object = { type, content: data };
+        if (current !== top) this.cache.set(entry.offset, object);
+        break;
+      }
+      chain.push(current);
+      if (chain.length > MAX_DELTA_CHAIN)
+        throw malformed(`the delta at byte ${top.entry.offset} has a chain over ${MAX_DELTA_CHAIN} deltas`);
+      const cached = this.cache.get(baseOffset);
+      if (cached !== undefined) {
+        object = cached;
+        break;
+      }
+      const baseEntry = parseEntryHeader(this.pack, baseOffset);
+      current = { entry: baseEntry, data: inflateEntry(this.pack, baseEntry, this.limits).data };
     }
-    if (entry.baseOid !== undefined) {
-      const base = this.read(entry.baseOid.toString('hex'));
-      return { type: base.type, content: applyDelta(base.content, data) };
+    for (let index = chain.length - 1; index >= 0; index--) {
+      const delta = chain[index]!;
+      object = { type: object.type, content: applyDelta(object.content, delta.data, this.limits.maxObjectBytes) };
+      if (delta !== top) this.cache.set(delta.entry.offset, object);
     }
-    const type = TYPE_BY_CODE[entry.typeCode];
-    if (type === undefined) throw new Error(`unknown pack object type ${entry.typeCode}`);
-    return { type, content: data };
+    return object;
+  }
+
+  private offsetOf(oid: Buffer): number {
+    const hex = oid.toString('hex');
+    const offset = this.offsets.get(hex);
+    if (offset === undefined) throw new Error(`object ${hex} is not in the fetched pack`);
+    return offset;
   }
 }
 

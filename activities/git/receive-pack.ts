@@ -5,10 +5,11 @@
  *
  * Why not isomorphic-git's `push`: it takes the old value from a fresh ref advertisement (a lease on
  * "now", not on what we built against), and it lists every object of the new commit's trees to
- * decide what to send, which took ~16 s on a 10,000-file repository (DESIGN.md §6). We already know
+ * decide what to send, which took ~16 s on a 10,000-file repository. We already know
  * the handful of new objects, and isomorphic-git's `packObjects` packs exactly those.
  */
 import { Errors, type HttpClient } from 'isomorphic-git';
+import { quoteAnswer } from '../http/quote-answer.js';
 import { FLUSH_PKT, parsePktLines, pktLine, readBody, singleChunk } from './pkt-line.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
@@ -31,6 +32,8 @@ export interface ReceivePackRequest {
   update: RefUpdate;
   /** A packfile holding every object the remote needs to have `newOid`. */
   pack: Uint8Array;
+  /** Bound on the answer (default: the git limits' maxResponseBytes). */
+  maxResponseBytes?: number;
 }
 
 /** The request body: one command with the capabilities we rely on, a flush, then the pack. */
@@ -42,14 +45,16 @@ function requestBody({ update, pack }: ReceivePackRequest): Buffer {
 
 /**
  * The report: `unpack ok`, then `ok <ref>` or `ng <ref> <reason>`. A failed unpack is the server's
- * trouble (disk, quota), not a verdict on the ref: thrown, so the activity retries.
+ * trouble (disk, quota), not a verdict on the ref: thrown, so the activity retries. The server's
+ * words are quoted short and sanitised: they end up in failures, histories and the UI.
  */
 function interpretReport(lines: readonly string[], ref: string): RefUpdateReport {
   const unpack = lines.find((line) => line.startsWith('unpack '));
-  if (unpack !== undefined && unpack !== 'unpack ok') throw new Error(`the git server could not store the pushed objects: ${unpack}`);
+  if (unpack !== undefined && unpack !== 'unpack ok')
+    throw new Error(`the git server could not store the pushed objects: ${quoteAnswer(unpack)}`);
   if (lines.includes(`ok ${ref}`)) return { status: 'ok' };
   const ng = lines.find((line) => line.startsWith(`ng ${ref} `));
-  return { status: 'rejected', reason: ng?.slice(`ng ${ref} `.length) ?? `no report for ${ref}` };
+  return { status: 'rejected', reason: ng === undefined ? `no report for ${ref}` : quoteAnswer(ng.slice(`ng ${ref} `.length)) };
 }
 
 /**
@@ -67,9 +72,9 @@ export async function sendReceivePack(request: ReceivePackRequest): Promise<RefU
     },
     body: singleChunk(requestBody(request)),
   });
-  const data = await readBody(response.body);
+  const data = await readBody(response.body, request.maxResponseBytes);
   if (response.statusCode !== 200) {
-    throw new Errors.HttpError(response.statusCode, response.statusMessage, data.toString('utf8').slice(0, 500));
+    throw new Errors.HttpError(response.statusCode, quoteAnswer(response.statusMessage), quoteAnswer(data.toString('utf8')));
   }
   return interpretReport(parsePktLines(data), request.update.ref);
 }

@@ -1,10 +1,10 @@
 /**
- * The git side of the pull-request strategy (DESIGN.md §3.5, §4): fetch the base branch, set every
- * `$promotion` marker for the reference to the version, commit, and push the promotion branch,
- * rebuilt from the latest base, with a lease.
+ * The git side of the pull-request strategy: fetch the base branch, set every `$promotion` marker
+ * for the reference to the version, commit, and push the promotion branch, rebuilt from the latest
+ * base, with a lease.
  *
- * Shaped by the measurements of DESIGN.md §6 (isomorphic-git's defaults are 5–30× slower than
- * native git on a 10,000-file repository), it does only the work that must be done:
+ * Shaped by measurements (isomorphic-git's defaults are 5–30× slower than native git on a
+ * 10,000-file repository), it does only the work that must be done:
  * - refs are discovered on the push endpoint (isomorphic-git), which also proves push access;
  * - the base commit is fetched shallow (depth 1), single branch, without tags or checkout, and its
  *   pack is indexed in memory (upload-pack.ts, pack-reader.ts);
@@ -12,6 +12,9 @@
  * - new blobs and trees are written (isomorphic-git, into a temp bare repository that is always
  *   removed) only along the changed paths;
  * - the push sends exactly those objects, with the lease checked by the server (receive-pack.ts).
+ *
+ * The server is not trusted further than its answers check out: only the hosts the operator allows
+ * are contacted, and what it sends is bounded in time and size (limits.ts).
  */
 import * as fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,7 +25,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import git from 'isomorphic-git';
 import { FailureType } from '../../model/failures.js';
 import type { PipelineRef } from '../../model/pipeline.js';
+import { ANY_HOST, assertHostAllowed, type HostAllowlist } from '../http/host-allowlist.js';
+import { quoteAnswer } from '../http/quote-answer.js';
+import { redactUrl } from '../http/redact-url.js';
 import { createGitHttpClient, type GitHttpClient } from './http-transport.js';
+import { gitLimits, type GitLimits } from './limits.js';
 import { type PatchedFile, patchMarkers } from './markers.js';
 import { PackedObjects, type TreeEntry } from './pack-reader.js';
 import { sendReceivePack, ZERO_OID } from './receive-pack.js';
@@ -76,6 +83,10 @@ export interface PromoteInRepositoryInput {
   maxPushAttempts?: number;
   /** Where the temp work directory goes (default: the OS temp dir); it is always removed. */
   workRoot?: string;
+  /** The hosts the URL may name (`BATON_GIT_HOSTS`), checked before any connection; default any. */
+  allowedHosts?: HostAllowlist;
+  /** Replaces some of DEFAULT_GIT_LIMITS (tests use small ones). */
+  limits?: Partial<GitLimits>;
 }
 
 export type PromoteInRepositoryResult =
@@ -111,8 +122,11 @@ export function promotionCommitMessage(input: PromotionCommitMessage): string {
 /** Everything one promotion shares across its attempts. */
 interface Session {
   input: PromoteInRepositoryInput;
-  /** The URL requests go to and errors name: no userinfo, no trailing slash. */
+  /** The URL requests go to: no userinfo, no trailing slash. */
   url: string;
+  /** The URL as failures name it: redactUrl's (no query string, at most 200 characters). */
+  shown: string;
+  limits: GitLimits;
   http: GitHttpClient;
   headers: Record<string, string>;
   attempt: number;
@@ -153,6 +167,7 @@ type Preparation = PreparedCommit | { baseCommit: string; alreadyAt: number };
  */
 export async function promoteInRepository(input: PromoteInRepositoryInput): Promise<PromoteInRepositoryResult> {
   const url = repositoryUrl(input);
+  assertHostAllowed(url, input.allowedHosts ?? ANY_HOST);
   const workDir = await mkdtemp(join(input.workRoot ?? tmpdir(), 'baton-promotion-'));
   const session = openSession(input, url);
   try {
@@ -184,13 +199,14 @@ async function promoteWithRetries(session: Session, workDir: string): Promise<Pr
       headers: session.headers,
       update: { ref: `refs/heads/${session.input.branch}`, expectedOid: refs.lease, newOid: prepared.commit },
       pack: prepared.pack,
+      maxResponseBytes: session.limits.maxResponseBytes,
     });
     if (report.status === 'ok') return pushed(session, prepared);
     // Refused: a lost lease if the branch is no longer where we saw it, else a real refusal.
     const now = await discoverRefs(session);
     if (now.lease === refs.lease) throw pushRejected(session, report.reason);
     if (session.attempt >= maxAttempts) {
-      throw new Error(`${session.input.branch} in ${session.url} changed under each of ${maxAttempts} pushes (last: ${report.reason})`);
+      throw new Error(`${session.input.branch} in ${session.shown} changed under each of ${maxAttempts} pushes (last: ${report.reason})`);
     }
     refs = now;
   }
@@ -207,19 +223,22 @@ function repositoryUrl(input: PromoteInRepositoryInput): string {
   try {
     parsed = new URL(input.url);
   } catch {
-    throw ApplicationFailure.nonRetryable(`repository URL ${JSON.stringify(input.url)} is not a URL`, FailureType.invalidRepositoryUrl);
+    throw ApplicationFailure.nonRetryable(
+      `repository URL ${JSON.stringify(redactUrl(input.url))} is not a URL`,
+      FailureType.invalidRepositoryUrl,
+    );
   }
   parsed.username = '';
   parsed.password = '';
   const url = parsed.toString().replace(/\/+$/, '');
   if (parsed.protocol === 'http:' && !input.allowInsecureHttp) {
     throw ApplicationFailure.nonRetryable(
-      `refusing plain http:// for ${url}: the git credentials would travel unencrypted; use https://`,
+      `refusing plain http:// for ${redactUrl(url)}: the git credentials would travel unencrypted; use https://`,
       FailureType.insecureRepositoryUrl,
     );
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw ApplicationFailure.nonRetryable(`repository URL ${url} is not http(s)`, FailureType.invalidRepositoryUrl);
+    throw ApplicationFailure.nonRetryable(`repository URL ${redactUrl(url)} is not http(s)`, FailureType.invalidRepositoryUrl);
   }
   return url;
 }
@@ -229,14 +248,18 @@ function openSession(input: PromoteInRepositoryInput, url: string): Session {
   let lastStep = '';
   let phase: GitStepProgress['phase'] = 'discover';
   let bytes = 0;
+  const limits = gitLimits(input.limits);
   const session: Session = {
     input,
     url,
+    shown: redactUrl(url),
+    limits,
     attempt: 1,
     headers: { authorization: basicAuthorization(input.credentials) },
     http: createGitHttpClient({
       ...(input.caFile === undefined ? {} : { ca: input.caFile }),
       ...(input.signal ? { signal: input.signal } : {}),
+      limits,
       onBytes: (count) => {
         bytes += count;
         session.report({ phase, bytes });
@@ -278,13 +301,16 @@ async function discoverRefs(session: Session): Promise<RemoteRefs> {
   const oidOf = (name: string): string | undefined => refs.find((ref) => ref.ref === `refs/heads/${name}`)?.oid;
   const base = oidOf(baseBranch);
   if (base === undefined) {
-    throw ApplicationFailure.nonRetryable(`branch ${baseBranch} not found in ${session.url}`, FailureType.baseBranchNotFound);
+    throw ApplicationFailure.nonRetryable(`branch ${baseBranch} not found in ${session.shown}`, FailureType.baseBranchNotFound);
   }
   return { base, lease: oidOf(branch) ?? ZERO_OID };
 }
 
 function pushRejected(session: Session, reason: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`${session.url} refused ${session.input.branch}: ${reason}`, FailureType.gitPushRejected);
+  return ApplicationFailure.nonRetryable(
+    `${session.shown} refused ${session.input.branch}: ${quoteAnswer(reason)}`,
+    FailureType.gitPushRejected,
+  );
 }
 
 async function prepare(session: Session, refs: RemoteRefs, gitdir: string): Promise<Preparation> {
@@ -300,8 +326,9 @@ async function prepare(session: Session, refs: RemoteRefs, gitdir: string): Prom
 /** The base commit's snapshot: shallow, single branch, no tags, no checkout, indexed in memory. */
 async function fetchBase(session: Session, base: string): Promise<PackedObjects> {
   session.report({ phase: 'fetch' });
-  const pack = await fetchShallowPack({ http: session.http, url: session.url, headers: session.headers, want: base });
-  return PackedObjects.index(pack);
+  const { http, url, headers, limits } = session;
+  const pack = await fetchShallowPack({ http, url, headers, want: base, maxResponseBytes: limits.maxResponseBytes });
+  return PackedObjects.index(pack, undefined, limits);
 }
 
 const YAML_FILE = /\.ya?ml$/i;
@@ -313,11 +340,26 @@ interface YamlFile {
   oid: string;
 }
 
-function listYamlFiles(objects: PackedObjects, treeOid: string, prefix = ''): YamlFile[] {
+/**
+ * The snapshot's YAML files, depth first in tree order. An explicit stack, so deep nesting cannot
+ * exhaust the call stack, and a bound on the entries walked (see GitLimits.maxTreeEntries).
+ */
+function listYamlFiles(objects: PackedObjects, rootTree: string, maxEntries: number): YamlFile[] {
   const files: YamlFile[] = [];
-  for (const entry of objects.readTree(treeOid)) {
-    const path = prefix + entry.path;
-    if (entry.type === 'tree') files.push(...listYamlFiles(objects, entry.oid, `${path}/`));
+  const stack: { entries: TreeEntry[]; next: number; prefix: string }[] = [{ entries: objects.readTree(rootTree), next: 0, prefix: '' }];
+  let walked = 0;
+  while (stack.length > 0) {
+    const tree = stack[stack.length - 1]!;
+    const entry = tree.entries[tree.next++];
+    if (entry === undefined) {
+      stack.pop();
+      continue;
+    }
+    if (++walked > maxEntries) {
+      throw new RefusedGitData(`its trees list more than ${maxEntries} entries (a subtree counts each time it appears)`, 'too-large');
+    }
+    const path = tree.prefix + entry.path;
+    if (entry.type === 'tree') stack.push({ entries: objects.readTree(entry.oid), next: 0, prefix: `${path}/` });
     // Symlinks (120000) and submodules are not files whose bytes we could patch.
     else if (entry.type === 'blob' && entry.mode !== '120000' && YAML_FILE.test(entry.path)) files.push({ path, oid: entry.oid });
   }
@@ -327,7 +369,7 @@ function listYamlFiles(objects: PackedObjects, treeOid: string, prefix = ''): Ya
 async function scanRepository(session: Session, objects: PackedObjects, rootTree: string): Promise<ScanOutcome> {
   const { reference, version } = session.input;
   const outcome: ScanOutcome = { changed: [], markers: 0, stray: [] };
-  const files = listYamlFiles(objects, rootTree);
+  const files = listYamlFiles(objects, rootTree, session.limits.maxTreeEntries);
   for (const [index, file] of files.entries()) {
     if (index % SCAN_SLICE === 0) {
       session.report({ phase: 'scan' });
@@ -359,7 +401,7 @@ function noMarker(session: Session, stray: readonly string[]): ApplicationFailur
       ? ''
       : `; marker comments for it that follow no value on their line: ${stray.slice(0, 10).join(', ')}${stray.length > 10 ? ', …' : ''}`;
   return ApplicationFailure.nonRetryable(
-    `no $promotion marker for ${reference} in any *.yaml/*.yml file of ${session.url} on branch ${baseBranch}${hint}`,
+    `no $promotion marker for ${reference} in any *.yaml/*.yml file of ${session.shown} on branch ${baseBranch}${hint}`,
     FailureType.noPromotionMarker,
   );
 }
@@ -437,31 +479,36 @@ function httpStatus(error: unknown): number | undefined {
 }
 
 /**
- * One place decides what retrying can fix: 401/403 and 404 cannot, the network and 5xx may.
- * Messages name the repository, never the password.
+ * One place decides what retrying can fix: 401/403 and 404 cannot, the network and 5xx may, an
+ * answer refused (malformed, too large, redirected elsewhere) would be refused again. Messages name
+ * the repository by its redacted URL, never the password, and quote the server short and sanitised.
  */
 function classifyError(error: unknown, session: Session): unknown {
-  if (error instanceof ApplicationFailure) return error;
-  if (session.input.signal?.aborted) return session.input.signal.reason ?? error;
-  if (error instanceof RefusedGitData) {
-    const message = `refusing the answer of the git server ${session.url}: ${error.message}`;
+  // The transport's refusal wins even over what a library made of it (a parse error, a missing ref).
+  const refused = error instanceof RefusedGitData ? error : session.http.refusal;
+  if (refused !== undefined) {
+    const message = `refusing the answer of the git server ${session.shown}: ${refused.message}`;
     return ApplicationFailure.nonRetryable(redact(message, session.input.credentials), FailureType.gitServerAnswerRefused);
   }
+  if (error instanceof ApplicationFailure) return error;
+  if (session.input.signal?.aborted) return session.input.signal.reason ?? error;
   const status = httpStatus(error);
   if (status === 401 || status === 403) {
     return ApplicationFailure.nonRetryable(
-      `credentials rejected for ${session.url} (HTTP ${status}): check the username/password of the pull-request Secret`,
+      `credentials rejected for ${session.shown} (HTTP ${status}): check the username/password of the pull-request Secret`,
       FailureType.gitCredentialsRejected,
     );
   }
   if (status === 404) {
     return ApplicationFailure.nonRetryable(
-      `repository not found: ${session.url} (HTTP 404; a private repository the credentials cannot see also answers 404)`,
+      `repository not found: ${session.shown} (HTTP 404; a private repository the credentials cannot see also answers 404)`,
       FailureType.repositoryNotFound,
     );
   }
   const detail = error instanceof Error ? error.message : String(error);
-  return new Error(redact(`git operation on ${session.url} failed: ${detail}`, session.input.credentials));
+  // Redacted before quoting too: folding whitespace could otherwise hide a password from redact().
+  const quoted = quoteAnswer(redact(detail, session.input.credentials));
+  return new Error(redact(`git operation on ${session.shown} failed: ${quoted}`, session.input.credentials));
 }
 
 /** Belt and braces: no error message leaves with the password or the header carrying it. */

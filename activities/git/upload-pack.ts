@@ -10,6 +10,7 @@
  * (pack-reader.ts) and never written.
  */
 import { Errors, type HttpClient } from 'isomorphic-git';
+import { quoteAnswer } from '../http/quote-answer.js';
 import { FLUSH_PKT, type PktReader, pktLine, readBody, readPkt, singleChunk } from './pkt-line.js';
 
 const BAND_PACK = 1;
@@ -23,6 +24,8 @@ export interface ShallowFetchRequest {
   headers: Record<string, string>;
   /** The commit to fetch: a ref tip from the ref advertisement. */
   want: string;
+  /** Bound on the whole answer (default: the git limits' maxResponseBytes). */
+  maxResponseBytes?: number;
 }
 
 function requestBody(want: string): Buffer {
@@ -33,7 +36,7 @@ function requestBody(want: string): Buffer {
 
 function serverError(payload: Buffer): Error | undefined {
   const text = payload.toString('utf8');
-  return text.startsWith('ERR ') ? new Error(`git server: ${text.slice(4).trim()}`) : undefined;
+  return text.startsWith('ERR ') ? new Error(`git server: ${quoteAnswer(text.slice(4))}`) : undefined;
 }
 
 /** Skips the `shallow <oid>` lines and their flush, up to the `NAK` that answers `done`. */
@@ -44,7 +47,8 @@ function skipNegotiation(reader: PktReader): void {
     if (error) throw error;
     const line = payload.toString('latin1');
     if (line.startsWith('NAK') || line.startsWith('ACK')) return;
-    if (!line.startsWith('shallow ') && !line.startsWith('unshallow ')) throw new Error(`unexpected upload-pack line: ${line.trim()}`);
+    if (!line.startsWith('shallow ') && !line.startsWith('unshallow '))
+      throw new Error(`unexpected upload-pack line: ${quoteAnswer(line)}`);
   }
   throw new Error('upload-pack response ended before the pack');
 }
@@ -55,7 +59,7 @@ function demultiplex(reader: PktReader): Buffer {
   for (let payload = readPkt(reader); payload !== undefined && payload !== 'flush'; payload = readPkt(reader)) {
     const band = payload[0];
     if (band === BAND_PACK) pack.push(payload.subarray(1));
-    else if (band === BAND_ERROR) throw new Error(`git server: ${payload.toString('utf8', 1).trim()}`);
+    else if (band === BAND_ERROR) throw new Error(`git server: ${quoteAnswer(payload.toString('utf8', 1))}`);
     else if (band !== BAND_PROGRESS) throw serverError(payload) ?? new Error(`unexpected side-band channel ${band}`);
   }
   return Buffer.concat(pack);
@@ -73,9 +77,9 @@ export async function fetchShallowPack(request: ShallowFetchRequest): Promise<Bu
     },
     body: singleChunk(requestBody(request.want)),
   });
-  const data = await readBody(response.body);
+  const data = await readBody(response.body, request.maxResponseBytes);
   if (response.statusCode !== 200) {
-    throw new Errors.HttpError(response.statusCode, response.statusMessage, data.toString('utf8').slice(0, 500));
+    throw new Errors.HttpError(response.statusCode, quoteAnswer(response.statusMessage), quoteAnswer(data.toString('utf8')));
   }
   const reader: PktReader = { data, position: 0 };
   skipNegotiation(reader);

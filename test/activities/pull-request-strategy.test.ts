@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
+import { hostAllowlist } from '../../activities/http/host-allowlist.js';
 import { createPullRequestActivities, type PromotionBranchResult } from '../../activities/pull-request-strategy.js';
 import type { PromotionRequest, PromotionResult } from '../../activities/promotion-request.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
@@ -132,6 +133,35 @@ spec:
       assert.ok(!error.message.includes(TOKEN));
       return true;
     });
+    assert.equal(git.requests.length, gitRequests);
+    assert.equal(github.http.requests.length, apiRequests);
+  });
+  test('BATON_GIT_HOSTS reaches both steps: a host it does not allow is refused before any network call', async () => {
+    const guarded = createPullRequestActivities({
+      pipelines,
+      allowInsecureHttp: true,
+      allowedHosts: hostAllowlist(['git.example.com']),
+      providerOptions: () => ({ baseUrl: github.baseUrl }),
+      temporalUiUrl: 'https://cloud.temporal.io/',
+      namespace: 'baton.a1b2c',
+    });
+    const gitRequests = git.requests.length;
+    const apiRequests = github.http.requests.length;
+    const refusedHost = (error: unknown): boolean => {
+      assert.ok(error instanceof ApplicationFailure, String(error));
+      assert.equal(error.nonRetryable, true);
+      assert.match(error.message, /names the host 127\.0\.0\.1, which BATON_GIT_HOSTS does not allow \(git\.example\.com\)/);
+      return true;
+    };
+    const req = request('app', '3.0.0');
+    await assert.rejects(
+      new MockActivityEnvironment().run((r: PromotionRequest) => guarded.pushPromotionBranch(r), req),
+      refusedHost,
+    );
+    await assert.rejects(
+      new MockActivityEnvironment().run((r: PromotionRequest) => guarded.openPullRequest(r), req),
+      refusedHost,
+    );
     assert.equal(git.requests.length, gitRequests);
     assert.equal(github.http.requests.length, apiRequests);
   });

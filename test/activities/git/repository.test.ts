@@ -3,6 +3,7 @@
  * what lands in the repository is read back with the git CLI.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,7 @@ import {
   promotionCommitMessage,
 } from '../../../activities/git/repository.js';
 import { markerReference } from '../../../activities/git/markers.js';
+import { hostAllowlist } from '../../../activities/http/host-allowlist.js';
 import { FailureType } from '../../../model/failures.js';
 import { type GitServer, startGitServer } from '../../infra/git-server.js';
 
@@ -296,6 +298,38 @@ describe('promoteInRepository against a real git server', () => {
     assert.equal(error.type, FailureType.insecureRepositoryUrl);
     assert.equal(error.nonRetryable, true);
     assert.equal(server.requests.length, requestsBefore);
+  });
+
+  test('a host BATON_GIT_HOSTS does not allow is refused for good, before any request', async () => {
+    const { url } = await freshRepository();
+    const requestsBefore = server.requests.length;
+    const allowedHosts = hostAllowlist(['git.example.com', '*.corp.example.com']);
+    const error = await failure(promoteInRepository(input(url, '6.7.1', { allowedHosts })));
+    assert.equal(error.type, FailureType.invalidRepositoryUrl);
+    assert.equal(error.nonRetryable, true);
+    assert.match(
+      error.message,
+      /names the host 127\.0\.0\.1, which BATON_GIT_HOSTS does not allow \(git\.example\.com, \*\.corp\.example\.com\)/,
+    );
+    assert.equal(server.requests.length, requestsBefore);
+
+    await pushed(promoteInRepository(input(url, '6.7.1', { allowedHosts: hostAllowlist(['127.0.0.1']) })));
+  });
+
+  test('an object over the limit in the fetched pack fails for good, naming the repository', async () => {
+    const { name, url } = await freshRepository();
+    // Random bytes do not compress: the pack really carries the 2 MiB.
+    await server.commitToBranch(name, 'main', { 'charts/vendored.tgz': randomBytes(2 * 1024 * 1024).toString('base64') });
+    const error = await failure(promoteInRepository(input(url, '6.7.1', { limits: { maxObjectBytes: 1024 * 1024 } })));
+    assert.equal(error.type, FailureType.gitServerAnswerRefused);
+    assert.equal(error.nonRetryable, true);
+    assert.match(
+      error.message,
+      new RegExp(
+        `^refusing the answer of the git server ${url}: the object at byte \\d+ declares 2\\.7 MiB, over the 1 MiB limit of one git object$`,
+      ),
+    );
+    assert.equal(await server.branchCommit(name, BRANCH), undefined, 'nothing pushed');
   });
 
   test('cancellation stops the work and still removes the work directory', async () => {
