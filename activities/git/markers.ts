@@ -1,5 +1,5 @@
 /**
- * `$promotion` markers (DESIGN.md §3.5): a YAML scalar followed, on its own line, by the comment
+ * `$promotion` markers: a YAML scalar followed, on its own line, by the comment
  * `# {"$promotion": "<pipelineNamespace>:<pipelineName>:<targetEnv>"}` is the value a promotion
  * rewrites. Shared by the pull-request activity and `baton markers`, so what users preview in their
  * CI is exactly what a promotion will change.

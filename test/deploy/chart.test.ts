@@ -168,6 +168,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
       temporal: Record<string, unknown> & { tls: Record<string, unknown> };
       pipelines: Record<string, unknown>;
       events: Record<string, unknown>;
+      worker: Record<string, unknown>;
       logLevel: string;
     };
     changed.promotion.rateLimit = { value: 50, interval: '1m' };
@@ -182,6 +183,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     changed.temporal.tls.serverName = 'temporal.example.com';
     changed.pipelines.source = 'directory';
     changed.events.address = '';
+    changed.worker.gitHosts = ['git.example.com', '*.gitlab.example.com'];
     changed.logLevel = 'debug';
     const config = loadConfig(envRecord(renderEnv(changed)));
     assert.deepEqual(config.gateway.rateLimit, { max: 50, windowMs: 60_000 });
@@ -205,6 +207,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     });
     assert.deepEqual(config.pipelines, { kind: 'directory', directory: lookup(values, 'pipelines.directory') });
     assert.equal(config.eventsAddress, undefined, 'an empty events.address sets no BATON_EVENTS_ADDRESS');
+    assert.deepEqual(config.gitHosts, ['git.example.com', '*.gitlab.example.com']);
     assert.equal(config.logLevel, 'debug');
   });
 

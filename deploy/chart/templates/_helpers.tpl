@@ -139,6 +139,8 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 - name: BATON_EVENTS_ADDRESS
   value: {{ .Values.events.address | quote }}
 {{- end }}
+- name: BATON_GIT_HOSTS
+  value: {{ join "," .Values.worker.gitHosts | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- end }}
