@@ -2,7 +2,8 @@
  * The approval endpoint, `POST /approval/{ns}/{name}/{targetEnv}/{revision}`, against a real
  * Temporal dev server and a real release worker: releases of the example podinfo-02 Pipeline wait
  * for approval into prod, and the gateway (through `inject()`) approves them with the `approve`
- * Update. Every answer of the endpoint, replayed and stale signatures, and Weave's legacy signature.
+ * Update. Every answer of the endpoint, replayed and stale signatures by the example's prod approval
+ * key, the webhook key refused, and Weave's legacy signature. Bearer tokens: approval-oidc.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -30,7 +31,7 @@ import {
 } from './helpers.js';
 import { fixtureBody, FIXTURES } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
-import { HMAC_KEY } from '../support/signing.js';
+import { APPROVAL_KEY, HMAC_KEY } from '../support/signing.js';
 
 const UI = 'http://localhost:8233/namespaces/default/workflows';
 
@@ -43,7 +44,7 @@ let legacyApp: FastifyInstance;
 const now = (): number => Math.floor(Date.now() / 1000);
 const approve = (path: string, body: object | string, options: { timestamp?: number; key?: string } = {}): InjectOptions =>
   signedApproval(path, body, {
-    key: options.key ?? HMAC_KEY,
+    key: options.key ?? APPROVAL_KEY,
     ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
   });
 
@@ -110,8 +111,10 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
       [
         'no signature',
         { ...approve(path, { approver: 'alice' }), headers: { 'content-type': 'application/json', 'x-baton-timestamp': String(now()) } },
-        /missing X-Signature/,
+        /missing credentials/,
       ],
+      // The key every leaf cluster's Flux Provider holds never approves, however well it signs.
+      ['the webhook hmac-key', approve(path, { approver: 'alice' }, { key: HMAC_KEY }), /signature verification failed/],
       ['no timestamp', noTimestamp, /missing X-Baton-Timestamp/],
       ['wrong key', approve(path, { approver: 'alice' }, { key: 'not-the-key' }), /signature verification failed/],
       [
@@ -170,6 +173,9 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
     assert.match(response.json<{ message: string }>().message, /missing X-Baton-Timestamp/);
     const wrongKey = await legacyApp.inject(legacyApproval(path, 'not-the-key'));
     assert.equal(wrongKey.statusCode, 401, wrongKey.body);
+    // The flag lets the webhook key sign Weave's way only: a timestamped signature by it still fails.
+    const timestamped = await legacyApp.inject(approve(path, { approver: 'alice' }, { key: HMAC_KEY }));
+    assert.equal(timestamped.statusCode, 401, timestamped.body);
   });
 
   test('/approval and /promotion draw from the same per-client rate-limit bucket', async () => {
@@ -199,8 +205,21 @@ describe('delivered to the release workflow', () => {
     const request = approve(path, { approver: 'alice@example.com', comment: 'lgtm' });
     const response = await app.inject(request);
     assert.equal(response.statusCode, 200, response.body);
-    const body = response.json<{ workflowId: string; runId: string; url: string; decision: Record<string, string> }>();
+    const body = response.json<{
+      workflowId: string;
+      runId: string;
+      url: string;
+      decision: Record<string, string>;
+      authentication: Record<string, unknown>;
+    }>();
     assert.equal(body.workflowId, handle.workflowId);
+    // The typed name is only asserted; the key that signed is recorded.
+    assert.deepEqual(body.authentication, {
+      method: 'approval-key',
+      subject: 'alice@example.com',
+      verified: false,
+      key: 'approval-key:flux-system/podinfo-02-approval/approval-key-prod',
+    });
     assert.deepEqual(
       { ...body.decision, at: undefined },
       { decision: 'approved', environment: 'prod', approver: 'alice@example.com', comment: 'lgtm', at: undefined },
@@ -283,6 +302,12 @@ describe('delivered to the release workflow', () => {
     const response = await legacyApp.inject(legacyApproval(approvalPath(PODINFO, 'prod', version), HMAC_KEY));
     assert.equal(response.statusCode, 200, response.body);
     assert.equal(response.json<{ decision: { approver: string } }>().decision.approver, LEGACY_APPROVER);
+    assert.deepEqual(response.json<{ authentication: unknown }>().authentication, {
+      method: 'legacy-signature',
+      subject: LEGACY_APPROVER,
+      verified: false,
+      key: 'hmac-key:flux-system/podinfo-02-webhook',
+    });
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions.find((p) => p.targetEnvironment === 'prod')?.approval?.approver, LEGACY_APPROVER);
     await handle.terminate('test done');
