@@ -23,11 +23,14 @@ import {
   delivery,
   directorySource,
   EXAMPLE_PIPELINES_DIR,
+  manifestDirectory,
   metricValue,
+  podinfoVariant,
   PODINFO as PODINFO_WEBHOOK,
   testApp,
   unreachableApprover,
   unreachableStarter,
+  webhookSecret,
 } from './helpers.js';
 import { fixtureBody, FIXTURES } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
@@ -40,6 +43,11 @@ let harness: ReleaseHarness;
 let pipelines: DirectoryPipelineSource;
 let app: FastifyInstance;
 let legacyApp: FastifyInstance;
+/** podinfo-02 whose approval Secret has only a Pipeline-wide `approval-key`: it approves any environment. */
+let anyEnvApp: FastifyInstance;
+let anyEnvPipelines: DirectoryPipelineSource;
+let anyEnvManifests: { remove: () => Promise<void> };
+const ANY_ENV_KEY = 'approval-key-for-every-environment';
 
 const now = (): number => Math.floor(Date.now() / 1000);
 const approve = (path: string, body: object | string, options: { timestamp?: number; key?: string } = {}): InjectOptions =>
@@ -47,6 +55,8 @@ const approve = (path: string, body: object | string, options: { timestamp?: num
     key: options.key ?? APPROVAL_KEY,
     ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
   });
+
+const approveAnyEnv = (path: string, body: object): InjectOptions => signedApproval(path, body, { key: ANY_ENV_KEY });
 
 /** A release of podinfo-02 reported in test: it waits for approval into prod. */
 async function waitingRelease(): Promise<{ handle: Awaited<ReturnType<ReleaseHarness['startRelease']>>['handle']; version: string }> {
@@ -69,11 +79,24 @@ before(async () => {
   const approvals = createTemporalReleaseApprover(env.client, { timeoutMs: 10_000 });
   app = await testApp({ pipelines, releases: unreachableStarter(), approvals });
   legacyApp = await testApp({ pipelines, releases: unreachableStarter(), approvals, config: { legacyApprovalSignature: true } });
+  const manifests = await manifestDirectory({
+    'pipeline.yaml': [podinfoVariant('podinfo-02', () => undefined)],
+    'secrets.yaml': [
+      webhookSecret('podinfo-02-webhook', { 'hmac-key': HMAC_KEY }),
+      webhookSecret('podinfo-02-approval', { 'approval-key': ANY_ENV_KEY }),
+    ],
+  });
+  anyEnvManifests = manifests;
+  anyEnvPipelines = await directorySource(manifests.path);
+  anyEnvApp = await testApp({ pipelines: anyEnvPipelines, releases: unreachableStarter(), approvals });
 });
 
 after(async () => {
   await app?.close();
   await legacyApp?.close();
+  await anyEnvApp?.close();
+  await anyEnvPipelines?.stop();
+  await anyEnvManifests?.remove();
   await pipelines?.stop();
   await harness?.stop();
   await env?.teardown();
@@ -267,15 +290,19 @@ describe('delivered to the release workflow', () => {
     assertRefused(await app.inject(request), /no release of 0\.0\.404/);
   });
 
+  // Signed with a Pipeline-wide `approval-key`, so that other environments than prod get past authentication.
   test('422 for a wrong revision, a wrong or unknown environment, and a release not waiting', async () => {
     const { handle, version } = await waitingRelease();
-    assertRefused(await app.inject(approve(approvalPath(PODINFO, 'prod', '6.6.6'), { approver: 'alice' })), /no release of 6\.6\.6/);
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'test', version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'prod', '6.6.6'), { approver: 'alice' })),
+      /no release of 6\.6\.6/,
+    );
+    assertRefused(
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'test', version), { approver: 'alice' })),
       /test is not waiting for approval; prod is/,
     );
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'staging', version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'staging', version), { approver: 'alice' })),
       /staging is not waiting for approval; prod is \(Pipeline flux-system\/podinfo-02 has no environment staging\)/,
     );
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'nothing was decided');
@@ -284,7 +311,7 @@ describe('delivered to the release workflow', () => {
     const promoting = await harness.startRelease('dev', PODINFO, 'podinfo-02-dev');
     await harness.waitForPhase(promoting.handle, ReleasePhase.awaitingDeployment);
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'test', promoting.version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'test', promoting.version), { approver: 'alice' })),
       /is not waiting for approval \(AwaitingDeployment\)/,
     );
     await promoting.handle.terminate('test done');
@@ -292,7 +319,7 @@ describe('delivered to the release workflow', () => {
     // A release that ended (here: terminated) waits for nothing either.
     await handle.terminate('test done');
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'prod', version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'prod', version), { approver: 'alice' })),
       new RegExp(`no release of ${version.replaceAll('.', '\\.')} is running`),
     );
   });
