@@ -48,7 +48,7 @@ export type ApprovalAuth =
   | { kind: 'approval-key'; authentication: DecisionAuthentication; signature: string; expiresAt: number }
   | { kind: 'legacy'; authentication: DecisionAuthentication };
 
-const BEARER = /^Bearer[ \t]+(\S*)[ \t]*$/i;
+const BEARER = /^Bearer(?:[ \t]+(\S*))?[ \t]*$/i;
 
 function readKey(secret: SecretData, name: string): Buffer | undefined {
   const value = Object.hasOwn(secret, name) ? secret[name] : undefined;
