@@ -73,16 +73,20 @@ async function waitingRelease() {
   return started;
 }
 
-/** A history as text, payloads decoded (JSON.stringify alone would list their bytes as numbers). */
+/** Every string of a history, payload bytes decoded (JSON.stringify would turn them into base64). */
 function historyText(history: unknown): string {
-  return JSON.stringify(history, (_key, value: unknown) => {
-    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-    const bytes = value as { type?: unknown; data?: unknown };
-    if (bytes !== null && typeof bytes === 'object' && bytes.type === 'Buffer' && Array.isArray(bytes.data)) {
-      return Buffer.from(bytes.data as number[]).toString('utf8');
+  const out: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (value: unknown): void => {
+    if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
+    else if (typeof value === 'string') out.push(value);
+    else if (value !== null && typeof value === 'object' && !seen.has(value)) {
+      seen.add(value);
+      for (const item of Object.values(value)) walk(item);
     }
-    return value;
-  });
+  };
+  walk(history);
+  return out.join('\n');
 }
 
 const b64url = (value: object | string): string =>
