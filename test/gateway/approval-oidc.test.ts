@@ -22,7 +22,15 @@ import { freePort } from '../support/free-port.js';
 import { APPROVAL_AUDIENCE, FLAWED, OTHER_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer, USERS } from '../support/oidc-issuer.js';
 import { APPROVAL_KEY, HMAC_KEY } from '../support/signing.js';
 import { PODINFO, ReleaseHarness } from '../workflows/harness.js';
-import { captureLogs, directorySource, EXAMPLE_PIPELINES_DIR, testApp, unreachableApprover, unreachableStarter } from './helpers.js';
+import {
+  captureLogs,
+  directorySource,
+  EXAMPLE_PIPELINES_DIR,
+  recordingApprover,
+  testApp,
+  unreachableApprover,
+  unreachableStarter,
+} from './helpers.js';
 
 let env: TestWorkflowEnvironment;
 let harness: ReleaseHarness;
@@ -175,6 +183,24 @@ describe('approving with a token', () => {
     const same = await send(withToken(path, token, { approver: USERS.alice.email }));
     assert.equal(same.statusCode, 422, same.body);
   });
+});
+
+test('a client out of its unauthenticated allowance still has its token checked, like a signature', async () => {
+  const limited = await testApp({
+    pipelines,
+    releases: unreachableStarter(),
+    approvals: recordingApprover(),
+    config: { rateLimit: { max: 1, windowMs: 60_000 }, oidc: oidc(issuer.issuer) },
+  });
+  try {
+    const path = approvalPath(PODINFO, 'prod', '6.7.1');
+    assert.equal((await send({ method: 'POST', url: path }, limited)).statusCode, 401);
+    assert.equal((await send({ method: 'POST', url: path }, limited)).statusCode, 429);
+    const response = await send(withToken(path, remember(await issuer.token('alice'))), limited);
+    assert.equal(response.statusCode, 200, response.body);
+  } finally {
+    await limited.close();
+  }
 });
 
 describe('bad tokens: 401 with a reason, nothing recorded', () => {
