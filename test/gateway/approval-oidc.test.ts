@@ -97,6 +97,9 @@ function historyText(history: unknown): string {
   return out.join('\n');
 }
 
+/** jose's remote JWK set refetches for an unknown kid at most once per 30 s (its default cooldown). */
+const JWKS_COOLDOWN_SECONDS = 30;
+
 const b64url = (value: object | string): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
@@ -324,6 +327,42 @@ describe('keys and secrets', () => {
     } finally {
       await cached.close();
       await counting.stop();
+    }
+  });
+
+  test('rotated keys: an unknown kid is refused without a fetch during the cooldown, then the new keys are fetched', async () => {
+    const original = await startTestIssuer(await signingKeys(2));
+    const port = Number(new URL(original.issuer).port);
+    const rotating = await testApp({
+      pipelines,
+      releases: unreachableStarter(),
+      approvals: recordingApprover(),
+      config: { oidc: oidc(original.issuer) },
+    });
+    let restarted: TestIssuer | undefined;
+    try {
+      const path = approvalPath(PODINFO, 'prod', '6.7.1');
+      const old = remember(await original.token('alice'));
+      assert.equal((await send(withToken(path, old), rotating)).statusCode, 200);
+      assert.equal(original.jwksFetches(), 1);
+      // The same issuer, restarted with new keys: the old key is retired.
+      await original.stop();
+      restarted = await startTestIssuer(await signingKeys(3), { port });
+      const rotated = remember(await restarted.token('bob'));
+      const early = await send(withToken(path, rotated), rotating);
+      assert.equal(early.statusCode, 401, early.body);
+      assert.match(early.json<{ message: string }>().message, /no key of the issuer matches the token's kid/);
+      assert.equal(restarted.jwksFetches(), 0, 'an unknown kid does not make the gateway fetch keys again at once');
+      await new Promise((resolve) => setTimeout(resolve, (JWKS_COOLDOWN_SECONDS + 1) * 1000));
+      const late = await send(withToken(path, rotated), rotating);
+      assert.equal(late.statusCode, 200, late.body);
+      assert.equal(late.json<{ decision: { approver: string } }>().decision.approver, USERS.bob.email);
+      assert.equal(restarted.jwksFetches(), 1);
+      const retired = await send(withToken(path, old), rotating);
+      assert.equal(retired.statusCode, 401, retired.body);
+    } finally {
+      await rotating.close();
+      await restarted?.stop();
     }
   });
 

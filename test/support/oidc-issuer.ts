@@ -38,13 +38,13 @@ export const FLAWED = {
 const SECRET = 'client-secret-of-the-test-issuer';
 const HMAC_SECRET = 'resource-server-shared-hmac-secret-0123456789';
 
-/** Private signing keys: an EC and an RSA key, each with its `kid`. */
-export async function signingKeys(): Promise<JWK[]> {
+/** Private signing keys: an EC and an RSA key, each with its `kid` (`ec-<generation>`, `rsa-<generation>`). */
+export async function signingKeys(generation = 1): Promise<JWK[]> {
   const ec = await generateKeyPair('ES256', { extractable: true });
   const rsa = await generateKeyPair('RS256', { extractable: true });
   return [
-    { ...(await exportJWK(ec.privateKey)), kid: 'ec-1', alg: 'ES256', use: 'sig' },
-    { ...(await exportJWK(rsa.privateKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' },
+    { ...(await exportJWK(ec.privateKey)), kid: `ec-${generation}`, alg: 'ES256', use: 'sig' },
+    { ...(await exportJWK(rsa.privateKey)), kid: `rsa-${generation}`, alg: 'RS256', use: 'sig' },
   ];
 }
 
@@ -61,10 +61,13 @@ function userOf(clientId: string): TestUser {
   return clientId in USERS ? USERS[clientId as keyof typeof USERS] : USERS.alice;
 }
 
-/** Starts an issuer at `http://127.0.0.1:<port>` (a free port unless given), signing with `keys`. */
-export async function startTestIssuer(keys: JWK[]): Promise<TestIssuer> {
+/**
+ * Starts an issuer at `http://127.0.0.1:<port>` signing with `keys`: on a free port, or on `port` to
+ * stand in for an issuer that was stopped (the same issuer with rotated keys).
+ */
+export async function startTestIssuer(keys: JWK[], options: { port?: number } = {}): Promise<TestIssuer> {
   const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   /** The signing algorithm the next token asks for (the resource server picks it per request). */
   let nextAlg: 'ES256' | 'RS256' = 'ES256';
