@@ -79,10 +79,10 @@ async function annotatedExample(annotations: Record<string, string>): Promise<st
   const example = await readFile('examples/pipelines/podinfo-02.yaml', 'utf8');
   if (Object.keys(annotations).length === 0) return example;
   const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
-  const annotated = example.replace(
-    '  namespace: flux-system\nspec:',
-    `  namespace: flux-system\n  annotations:\n${lines.join('\n')}\nspec:`,
-  );
+  // Into the example's own annotations block when it has one (a second block would be a duplicate key).
+  const annotated = example.includes('\n  annotations:\n')
+    ? example.replace('\n  annotations:\n', `\n  annotations:\n${lines.join('\n')}\n`)
+    : example.replace('  namespace: flux-system\nspec:', `  namespace: flux-system\n  annotations:\n${lines.join('\n')}\nspec:`);
   assert.notEqual(annotated, example, 'the example Pipeline got its annotations');
   return annotated;
 }
