@@ -106,6 +106,8 @@ export interface OidcConfig {
   userClaim: string;
   /** The claim listing the approver's groups (default `groups`). */
   groupsClaim: string;
+  /** How long a token naming an unknown key waits before the JWKS is fetched again (default 30 s; tests shorten it). */
+  jwksCooldownMs?: number;
 }
 
 export type PipelineSourceConfig = { kind: 'directory'; directory: string } | { kind: 'kubernetes' };

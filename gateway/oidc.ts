@@ -70,6 +70,9 @@ export interface OidcVerifierOptions {
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
+/** jose's own default: an IdP rotating keys is seen within this, and cannot be hammered faster. */
+const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
+
 function allowedUrl(value: string): boolean {
   try {
     const url = new URL(value);
@@ -137,7 +140,12 @@ export function createOidcVerifier(config: OidcConfig, options: OidcVerifierOpti
   // Discovered once; a failed discovery is forgotten so the next approval tries again.
   let keySet: Promise<KeySet> | undefined;
   const keys = (): Promise<KeySet> => {
-    keySet ??= discoverJwksUri(config.issuer, timeoutMs).then((uri) => createRemoteJWKSet(new URL(uri), { timeoutDuration: timeoutMs }));
+    keySet ??= discoverJwksUri(config.issuer, timeoutMs).then((uri) =>
+      createRemoteJWKSet(new URL(uri), {
+        timeoutDuration: timeoutMs,
+        cooldownDuration: config.jwksCooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS,
+      }),
+    );
     keySet.catch(() => {
       keySet = undefined;
     });

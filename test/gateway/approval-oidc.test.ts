@@ -97,8 +97,8 @@ function historyText(history: unknown): string {
   return out.join('\n');
 }
 
-/** jose's remote JWK set refetches for an unknown kid at most once per 30 s (its default cooldown). */
-const JWKS_COOLDOWN_SECONDS = 30;
+/** The rotation test's JWKS cooldown: short, so the test waits seconds rather than jose's default 30 s. */
+const JWKS_COOLDOWN_MS = 2_000;
 
 const b64url = (value: object | string): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -337,7 +337,7 @@ describe('keys and secrets', () => {
       pipelines,
       releases: unreachableStarter(),
       approvals: recordingApprover(),
-      config: { oidc: oidc(original.issuer) },
+      config: { oidc: { ...oidc(original.issuer), jwksCooldownMs: JWKS_COOLDOWN_MS } },
     });
     let restarted: TestIssuer | undefined;
     try {
@@ -353,7 +353,7 @@ describe('keys and secrets', () => {
       assert.equal(early.statusCode, 401, early.body);
       assert.match(early.json<{ message: string }>().message, /no key of the issuer matches the token's kid/);
       assert.equal(restarted.jwksFetches(), 0, 'an unknown kid does not make the gateway fetch keys again at once');
-      await new Promise((resolve) => setTimeout(resolve, (JWKS_COOLDOWN_SECONDS + 1) * 1000));
+      await new Promise((resolve) => setTimeout(resolve, JWKS_COOLDOWN_MS + 500));
       const late = await send(withToken(path, rotated), rotating);
       assert.equal(late.statusCode, 200, late.body);
       assert.equal(late.json<{ decision: { approver: string } }>().decision.approver, USERS.bob.email);
