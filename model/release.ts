@@ -27,6 +27,8 @@ export interface ReleasePolicy {
    * default: the release task queue + `-git-provider`.
    */
   providerTaskQueue?: string;
+  /** The run continues as new once its history is this long (default: `RELEASE_LIMITS.historyEvents`). */
+  maxHistoryEvents?: number;
 }
 
 export interface ReleaseInput {
@@ -35,6 +37,8 @@ export interface ReleaseInput {
   policy: ReleasePolicy;
   /** Set only when the workflow continues as new, to carry its journey over. */
   carriedState?: ReleaseState;
+  /** Set only when the workflow continues as new: decisions still waiting for their gate to open. */
+  earlyDecisions?: EarlyDecision[];
 }
 
 export const ReleasePhase = {
@@ -78,6 +82,19 @@ export interface DeploymentRecord {
   repeats: number;
 }
 
+/** An approval decision as a person sends it (signal, update, the gateway's approval route). */
+export interface Decision {
+  approver: string;
+  comment?: string;
+  /** When set, the decision applies only if this environment is the one waiting. */
+  environment?: string;
+  /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
+  version?: string;
+}
+
+/** A decision signalled before its gate opened; applied when the gate opens. */
+export type EarlyDecision = Decision & { decision: DecisionRecord['decision'] };
+
 export interface DecisionRecord {
   decision: 'approved' | 'rejected';
   environment: string;
@@ -109,6 +126,14 @@ export interface PendingGate {
   expiresAt?: string;
 }
 
+export interface IgnoredDecision {
+  decision: DecisionRecord['decision'];
+  approver?: string;
+  /** Why it did not apply, shortened to `RELEASE_LIMITS.ignoredWhyChars`. */
+  why: string;
+  at: string;
+}
+
 export interface ReleaseState {
   pipeline: PipelineRef;
   version: string;
@@ -120,8 +145,13 @@ export interface ReleaseState {
   reached: DeploymentRecord[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
-  /** Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not allowed…). */
-  ignoredDecisions?: { decision: DecisionRecord['decision']; approver?: string; why: string; at: string }[];
+  /**
+   * Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not
+   * allowed…): the latest `RELEASE_LIMITS.ignoredDecisions` of them.
+   */
+  ignoredDecisions?: IgnoredDecision[];
+  /** How many older ignored decisions were dropped from `ignoredDecisions`. */
+  ignoredDecisionsDropped?: number;
   /** Set when a newer version ended this release. */
   supersededBy?: { version: string; workflowId: string };
   lastError?: string;

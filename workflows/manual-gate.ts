@@ -8,13 +8,14 @@ import { condition, log, setHandler, upsertSearchAttributes, workflowInfo } from
 import { approveSignal, approveUpdate, type Decision, rejectSignal, rejectUpdate } from '../model/messages.js';
 import type { Pipeline } from '../model/pipeline.js';
 import { approvalTimeout, approvers } from '../model/pipeline-annotations.js';
-import { type DecisionRecord, type PendingGate, ReleasePhase, type ReleasePolicy } from '../model/release.js';
+import { type DecisionRecord, type EarlyDecision, type PendingGate, ReleasePhase, type ReleasePolicy } from '../model/release.js';
+import { RELEASE_LIMITS } from '../model/release-limits.js';
 import { PromotionDecidedBy } from '../model/search-attributes.js';
+import { recordIgnoredDecision } from './bounded-state.js';
 import { appName, decisionProblem, readDecision } from './journey.js';
 import { now, type ReleaseRun } from './release-run.js';
 
 type Verdict = DecisionRecord['decision'];
-type EarlyDecision = Decision & { decision: Verdict };
 
 /** A decision, or why there is none: news from Flux, nobody decided in time, a newer version took over. */
 export type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
@@ -23,14 +24,18 @@ export class ManualGate {
   /** The decision on the open gate, until the release acts on it. */
   private decision: DecisionRecord | undefined;
   /** Decisions signalled before their gate opened; applied when it does. */
-  private readonly early: EarlyDecision[] = [];
+  private readonly early: EarlyDecision[];
 
   constructor(
     private readonly run: ReleaseRun,
     private readonly policy: ReleasePolicy,
     /** Whether something else the release must look at arrived (a `deployed` signal). */
     private readonly news: () => boolean,
-  ) {}
+    /** Early decisions the previous run carried over continue-as-new. */
+    carried: EarlyDecision[] = [],
+  ) {
+    this.early = carried.slice(0, RELEASE_LIMITS.earlyDecisions);
+  }
 
   /** Registers the approve and reject signals and updates. */
   listen(): void {
@@ -51,9 +56,9 @@ export class ManualGate {
     });
   }
 
-  /** Whether decisions wait for a gate that has not opened yet. */
-  get hasEarlyDecisions(): boolean {
-    return this.early.length > 0;
+  /** Decisions waiting for a gate that has not opened yet, to carry over continue-as-new. */
+  get earlyDecisions(): EarlyDecision[] {
+    return [...this.early];
   }
 
   /** Opens the gate into `target` (once) and waits for a decision or whatever interrupts the wait. */
@@ -144,8 +149,8 @@ export class ManualGate {
   }
 
   private ignore(approver: string | undefined, verdict: Verdict, why: string): void {
-    (this.run.state.ignoredDecisions ??= []).push({ decision: verdict, ...(approver === undefined ? {} : { approver }), why, at: now() });
-    log.warn('ignoring a decision', { approver, why });
+    recordIgnoredDecision(this.run.state, { decision: verdict, ...(approver === undefined ? {} : { approver }), why, at: now() });
+    log.warn('ignoring a decision', { approver, why: why.slice(0, RELEASE_LIMITS.ignoredWhyChars) });
   }
 
   /** Why `decision` cannot decide the open gate now, or undefined when it can. */
@@ -162,7 +167,9 @@ export class ManualGate {
       if ('problem' in read) return this.ignore(undefined, verdict, read.problem);
       const { decision } = read;
       if (this.run.state.pendingGate === undefined) {
-        this.early.push({ ...decision, decision: verdict });
+        // Bounded, because the state carries them; the first ones kept, because the first that applies wins.
+        if (this.early.length < RELEASE_LIMITS.earlyDecisions) this.early.push({ ...decision, decision: verdict });
+        else this.ignore(decision.approver, verdict, `${this.early.length} decisions already wait for the next gate; decide once it opens`);
         return;
       }
       const problem = this.problem(decision);

@@ -20,6 +20,7 @@ import { type Pipeline, pipelineKey } from '../model/pipeline.js';
 import { NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
 import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
 import { ReleasePhase, type ReleaseState } from '../model/release.js';
+import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
 
 /** Workflow time, as the timestamps in the release's state are written. */
@@ -48,7 +49,7 @@ export class ReleaseRun {
 
   /** The failure to throw: the release ends as Failed, saying what to change. */
   fail(message: string, type: string): ApplicationFailure {
-    this.state.lastError = message;
+    this.state.lastError = clip(message, RELEASE_LIMITS.lastErrorChars);
     this.show(ReleasePhase.failed, `Failed: ${message}`);
     return ApplicationFailure.nonRetryable(message, type);
   }

@@ -3,27 +3,32 @@
  * furthest environment reached it runs the next environment's gate and promotion strategy exactly
  * once, then waits for Flux to report the version there, until the last environment is reached.
  */
-import { allHandlersFinished, condition, continueAsNew, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../model/failures.js';
 import { type DeployedSignal, deployedSignal, type EnvironmentClaim, stateQuery, supersedeSignal } from '../model/messages.js';
 import { effectivePromotion, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
-import { type DecisionRecord, type ReleaseInput, ReleasePhase, type ReleaseState } from '../model/release.js';
+import { type DecisionRecord, type ReleaseInput, ReleasePhase, type ReleasePolicy, type ReleaseState } from '../model/release.js';
+import { RELEASE_LIMITS } from '../model/release-limits.js';
+import { bounded } from './bounded-state.js';
 import { alreadyPromotedInto, appName, furthestReached, initialState, journeyLine, recordDeployment, yieldsTo } from './journey.js';
 import { ManualGate } from './manual-gate.js';
 import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { ReleaseRun } from './release-run.js';
 
-/** Keeps histories short for versions Flux reports again and again (e.g. Kustomizations). */
-const MAX_HISTORY_EVENTS = 5_000;
+/** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
+const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
   const activities = proxyReleaseActivities(policy);
-  const state = input.carriedState ?? initialState(input);
+  const state = input.carriedState === undefined ? initialState(input) : bounded(input.carriedState);
   const run = new ReleaseRun(state, activities.release);
   const inbox: DeployedSignal[] = [];
-  const gate = new ManualGate(run, policy, () => inbox.length > 0);
+  const gate = new ManualGate(run, policy, () => inbox.length > 0, input.earlyDecisions);
+  // Runs that started before early decisions were carried over never continued as new while one
+  // waited (and so grew without bound); they keep doing so, for their histories to replay.
+  const mayContinueAsNew = (): boolean => inbox.length === 0 && (gate.earlyDecisions.length === 0 || patched(CARRY_EARLY_DECISIONS_PATCH));
 
   setHandler(deployedSignal, (signal) => void inbox.push(signal), {
     description: 'Flux reported the version in an environment (sent by the gateway).',
@@ -43,12 +48,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   });
 
   for (;;) {
-    // 1. Keep the history short: continue as new when nothing is waiting to be handled.
-    if (inbox.length === 0 && !gate.hasEarlyDecisions && historyIsLong()) {
+    // 1. Keep the history short: continue as new when no deployment waits to be recorded.
+    if (historyIsLong(policy) && mayContinueAsNew()) {
       await condition(allHandlersFinished);
-      if (inbox.length === 0 && !gate.hasEarlyDecisions) {
+      if (mayContinueAsNew()) {
         log.info('continuing as new to keep the history short', { historyLength: workflowInfo().historyLength });
-        return continueAsNew<typeof release>({ ...input, carriedState: state });
+        return continueAsNew<typeof release>({ ...input, carriedState: state, earlyDecisions: gate.earlyDecisions });
       }
     }
 
@@ -135,7 +140,8 @@ async function rejected(
   );
 }
 
-function historyIsLong(): boolean {
+/** Keeps histories short for versions Flux reports again and again (e.g. Kustomizations). */
+function historyIsLong(policy: ReleasePolicy): boolean {
   const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
+  return info.continueAsNewSuggested || info.historyLength > (policy.maxHistoryEvents ?? RELEASE_LIMITS.historyEvents);
 }
