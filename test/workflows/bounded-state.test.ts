@@ -3,8 +3,10 @@
  * `state` query and carried over continue-as-new as one payload, which Temporal caps at 2 MB.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import protos from '@temporalio/proto';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveSignal, type Decision, deployedSignal, stateQuery } from '../../model/messages.js';
 import { ReleasePhase, type ReleaseState } from '../../model/release.js';
@@ -113,6 +115,9 @@ describe('bounded release state (time skipping)', () => {
     const firstRun = await env.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory();
     assert.equal(firstRun.events?.at(-1)?.eventType, protos.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
     assert.ok((firstRun.events?.length ?? 0) < 80 + 20, `the first run's history has ${firstRun.events?.length} events`);
+    // The patched path for test/replay: the run carries its early decision over continue-as-new.
+    if (process.env.BATON_RECORD_EARLY_DECISION_HISTORY)
+      await writeFile(process.env.BATON_RECORD_EARLY_DECISION_HISTORY, historyToJSON(firstRun));
 
     await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
     const state = await harness.promotedInto(handle, 'prod');
