@@ -9,6 +9,8 @@ export const RELEASE_LIMITS = {
   eventMessageChars: 300,
   /** Every other string of a Flux event (revision, reason, names). */
   eventFieldChars: 256,
+  /** Environments a release records as reached: more than any Pipeline has. */
+  reachedEnvironments: 64,
   /** Ignored decisions kept; older ones are only counted. */
   ignoredDecisions: 20,
   /** Why a decision was ignored (it may quote the input). */

@@ -8,7 +8,7 @@ import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messag
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
 import type { DeploymentRecord, ReleaseInput, ReleaseState } from '../model/release.js';
 import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
-import { clip } from '../model/release-limits.js';
+import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { keptEvent } from './bounded-state.js';
 
 export function initialState(input: ReleaseInput): ReleaseState {
@@ -22,16 +22,22 @@ export function initialState(input: ReleaseInput): ReleaseState {
   };
 }
 
-/** Records a deployment; returns false when Flux reported that environment already (a repeat). */
+/**
+ * Records a deployment; returns false when it is not news: Flux reported that environment already (a
+ * repeat), or the signal names an environment no Pipeline could have (the gateway never sends those).
+ */
 export function recordDeployment(state: ReleaseState, signal: DeployedSignal): boolean {
   const known = state.reached.find((r) => r.environment === signal.environment);
   if (known !== undefined) {
     known.repeats += 1;
     return false;
   }
+  if (state.reached.length >= RELEASE_LIMITS.reachedEnvironments || signal.environment.length > RELEASE_LIMITS.eventFieldChars) {
+    return false;
+  }
   const record: DeploymentRecord = {
     environment: signal.environment,
-    reachedAt: signal.receivedAt,
+    reachedAt: clip(signal.receivedAt, RELEASE_LIMITS.eventFieldChars),
     event: keptEvent(signal.event),
     repeats: 0,
   };
