@@ -3,7 +3,9 @@
  * workflows, the gateway, the CLI and the tests.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
+import type { Decision, DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
+
+export type { Decision, DecisionAuthentication } from './release.js';
 
 export interface DeployedSignal {
   /** The environment Flux reported the version in (the webhook's `{sourceEnv}`). */
@@ -11,42 +13,6 @@ export interface DeployedSignal {
   event: DeploymentEvent;
   /** When the gateway accepted the event (ISO 8601). */
   receivedAt: string;
-}
-
-/**
- * How the gateway authenticated the person behind a decision. Never a credential: the key's name,
- * not its value; the token's claims, not the token.
- */
-export interface DecisionAuthentication {
-  /**
-   * `oidc`: a token of the configured issuer; `approval-key`: a signature by a key of the Pipeline's
-   * approval Secret; `legacy-signature`: Weave's signature by the webhook key (BATON_LEGACY_APPROVAL_SIGNATURE).
-   */
-  method: 'oidc' | 'approval-key' | 'legacy-signature';
-  /** Who approved: the token's user claim (oidc), else the name the signer typed. */
-  subject: string;
-  /** True when the issuer vouches for `subject`; false when the signer only asserted it. */
-  verified: boolean;
-  /** oidc: the token's issuer. */
-  issuer?: string;
-  /** oidc: the token's groups claim. */
-  groups?: string[];
-  /** The key that signed: `approval-key:<namespace>/<secret>/<key>` or `hmac-key:<namespace>/<secret>`. */
-  key?: string;
-}
-
-export interface Decision {
-  approver: string;
-  comment?: string;
-  /** When set, the decision applies only if this environment is the one waiting. */
-  environment?: string;
-  /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
-  version?: string;
-  /**
-   * Set by the gateway's approval endpoint. Optional so that signals from `temporal`, `tctl` or the
-   * UI, and histories recorded before it existed, stay valid; a workflow may ignore it.
-   */
-  authentication?: DecisionAuthentication;
 }
 
 /**
