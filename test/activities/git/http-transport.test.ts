@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 // As a namespace: a build without one of these exports fails the tests that use it, not the file.
 import * as transport from '../../../activities/git/http-transport.js';
 import { DEFAULT_GIT_LIMITS } from '../../../activities/git/limits.js';
@@ -16,6 +15,7 @@ import { RefusedGitData } from '../../../activities/git/refused-git-data.js';
 import { promoteInRepository, type PromoteInRepositoryInput } from '../../../activities/git/repository.js';
 import { FailureType } from '../../../model/failures.js';
 import { craftPack, oidOf, PACK_TYPE } from './crafted-pack.js';
+import { applicationFailure } from '../../support/failure.js';
 
 const MiB = 1024 * 1024;
 const PASSWORD = 'git_P4SSW0RD_transport_9c1e';
@@ -280,20 +280,11 @@ function input(url: string, overrides: Partial<PromoteInRepositoryInput> = {}): 
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => assert.fail('expected the promotion to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
-  return error;
-}
-
 describe('the git step against a hostile server', () => {
   test('a redirect elsewhere fails for good, naming the server by its redacted URL', async () => {
     const elsewhere = await hostile((_, response) => response.end());
     const origin = await hostile((_, response) => response.writeHead(307, { location: `${elsewhere.url}/x.git/info/refs` }).end());
-    const error = await failure(promoteInRepository(input(`${origin.url.replace('//', '//user:url-secret@')}/repo.git`)));
+    const error = await applicationFailure(promoteInRepository(input(`${origin.url.replace('//', '//user:url-secret@')}/repo.git`)));
     assert.equal(error.type, FailureType.gitServerAnswerRefused);
     assert.equal(error.nonRetryable, true);
     assert.ok(error.message.startsWith(`refusing the answer of the git server ${origin.url}/repo.git: `), error.message);
@@ -306,7 +297,7 @@ describe('the git step against a hostile server', () => {
     // 65 MiB of zeros, honestly declared: 65 KiB on the wire.
     const bomb = craftPack([{ type: PACK_TYPE.blob, data: Buffer.alloc(DEFAULT_GIT_LIMITS.maxObjectBytes + MiB) }]);
     const server = await fakeGitServer(() => sideBand(bomb));
-    const error = await failure(promoteInRepository(input(`${server.url}/repo.git`)));
+    const error = await applicationFailure(promoteInRepository(input(`${server.url}/repo.git`)));
     assert.equal(error.type, FailureType.gitServerAnswerRefused);
     assert.equal(error.nonRetryable, true);
     assert.equal(
@@ -319,7 +310,7 @@ describe('the git step against a hostile server', () => {
     const blob = Buffer.alloc(8 * MiB);
     const bomb = craftPack([{ type: PACK_TYPE.blob, data: blob, declaredSize: 100 }]);
     const server = await fakeGitServer(() => sideBand(bomb), oidOf('blob', blob));
-    const error = await failure(promoteInRepository(input(`${server.url}/repo.git`)));
+    const error = await applicationFailure(promoteInRepository(input(`${server.url}/repo.git`)));
     assert.equal(error.type, FailureType.gitServerAnswerRefused);
     assert.match(error.message, /inflates to more than the 100 bytes its header declares/);
   });
@@ -343,7 +334,7 @@ describe('the git step against a hostile server', () => {
       { type: PACK_TYPE.blob, data: blob },
     ]);
     const server = await fakeGitServer(() => sideBand(pack), oidOf('commit', commit));
-    const error = await failure(promoteInRepository(input(`${server.url}/repo.git`, { limits: { maxTreeEntries: 1000 } })));
+    const error = await applicationFailure(promoteInRepository(input(`${server.url}/repo.git`, { limits: { maxTreeEntries: 1000 } })));
     assert.equal(error.type, FailureType.gitServerAnswerRefused);
     assert.equal(error.nonRetryable, true);
     assert.match(error.message, /: its trees list more than 1000 entries \(a subtree counts each time it appears\)$/);

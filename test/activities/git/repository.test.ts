@@ -21,6 +21,7 @@ import { markerReference } from '../../../activities/git/markers.js';
 import { hostAllowlist } from '../../../activities/http/host-allowlist.js';
 import { FailureType } from '../../../model/failures.js';
 import { type GitServer, startGitServer } from '../../infra/git-server.js';
+import { applicationFailure } from '../../support/failure.js';
 
 const PIPELINE = { namespace: 'flux-system', name: 'podinfo' };
 const ENVIRONMENT = 'prod';
@@ -85,15 +86,6 @@ async function pushed(promise: Promise<unknown>): Promise<{ commit: string; chan
   const result = (await promise) as { status: string; commit: string; changedFiles: string[]; baseCommit: string };
   assert.equal(result.status, 'pushed');
   return result;
-}
-
-async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => assert.fail('expected the promotion to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
-  return error;
 }
 
 function receivePackPosts(from = 0): number {
@@ -171,7 +163,7 @@ describe('promoteInRepository against a real git server', () => {
 
   test('no marker for the reference: a non-retryable failure naming reference, repository and branch', async () => {
     const { url } = await freshRepository();
-    const error = await failure(promoteInRepository(input(url, '6.7.1', { reference: 'flux-system:podinfo:qa' })));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1', { reference: 'flux-system:podinfo:qa' })));
     assert.equal(error.type, FailureType.noPromotionMarker);
     assert.equal(error.nonRetryable, true);
     assert.match(error.message, /no \$promotion marker for flux-system:podinfo:qa/);
@@ -182,7 +174,7 @@ describe('promoteInRepository against a real git server', () => {
   test('a marked file that is not valid YAML: a non-retryable failure naming the file', async () => {
     const { name, url } = await freshRepository();
     await server.commitToBranch(name, 'main', { 'apps/broken.yaml': 'a: 1.0.0 # {"$promotion": "flux-system:podinfo:prod"}\nb: [\n' });
-    const error = await failure(promoteInRepository(input(url, '6.7.1')));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1')));
     assert.equal(error.type, FailureType.invalidPromotionMarker);
     assert.equal(error.nonRetryable, true);
     assert.match(error.message, /^apps\/broken\.yaml: not valid YAML/);
@@ -191,7 +183,7 @@ describe('promoteInRepository against a real git server', () => {
   test('bad credentials: non-retryable, and the password appears nowhere in the failure', async () => {
     const { url } = await freshRepository();
     const password = 'wrong-password-3f9a';
-    const error = await failure(promoteInRepository(input(url, '6.7.1', { credentials: { username: 'baton', password } })));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1', { credentials: { username: 'baton', password } })));
     assert.equal(error.type, FailureType.gitCredentialsRejected);
     assert.equal(error.nonRetryable, true);
     assert.equal(error.message.startsWith(`credentials rejected for ${url}`), true, error.message);
@@ -201,14 +193,14 @@ describe('promoteInRepository against a real git server', () => {
   });
 
   test('unknown repository: non-retryable "repository not found"', async () => {
-    const error = await failure(promoteInRepository(input(server.repositoryUrl('does-not-exist'), '6.7.1')));
+    const error = await applicationFailure(promoteInRepository(input(server.repositoryUrl('does-not-exist'), '6.7.1')));
     assert.equal(error.type, FailureType.repositoryNotFound);
     assert.match(error.message, /^repository not found: /);
   });
 
   test('unknown base branch: non-retryable, naming the branch', async () => {
     const { url } = await freshRepository();
-    const error = await failure(promoteInRepository(input(url, '6.7.1', { baseBranch: 'trunk' })));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1', { baseBranch: 'trunk' })));
     assert.equal(error.type, FailureType.baseBranchNotFound);
     assert.match(error.message, /branch trunk not found/);
   });
@@ -286,7 +278,7 @@ describe('promoteInRepository against a real git server', () => {
     const { name, url } = await freshRepository();
     const hooks = join((await server.git(name, ['rev-parse', '--absolute-git-dir'])).trim(), 'hooks');
     await writeFile(join(hooks, 'pre-receive'), '#!/bin/sh\necho "branch protected" >&2\nexit 1\n', { mode: 0o755 });
-    const error = await failure(promoteInRepository(input(url, '6.7.1')));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1')));
     assert.equal(error.type, FailureType.gitPushRejected);
     assert.match(error.message, /pre-receive hook declined/);
   });
@@ -294,7 +286,7 @@ describe('promoteInRepository against a real git server', () => {
   test('plain http:// is refused unless explicitly allowed, before any request', async () => {
     const { url } = await freshRepository();
     const requestsBefore = server.requests.length;
-    const error = await failure(promoteInRepository(input(url, '6.7.1', { allowInsecureHttp: false })));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1', { allowInsecureHttp: false })));
     assert.equal(error.type, FailureType.insecureRepositoryUrl);
     assert.equal(error.nonRetryable, true);
     assert.equal(server.requests.length, requestsBefore);
@@ -304,7 +296,7 @@ describe('promoteInRepository against a real git server', () => {
     const { url } = await freshRepository();
     const requestsBefore = server.requests.length;
     const allowedHosts = hostAllowlist(['git.example.com', '*.corp.example.com']);
-    const error = await failure(promoteInRepository(input(url, '6.7.1', { allowedHosts })));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1', { allowedHosts })));
     assert.equal(error.type, FailureType.invalidRepositoryUrl);
     assert.equal(error.nonRetryable, true);
     assert.match(
@@ -320,7 +312,7 @@ describe('promoteInRepository against a real git server', () => {
     const { name, url } = await freshRepository();
     // Random bytes do not compress: the pack really carries the 2 MiB.
     await server.commitToBranch(name, 'main', { 'charts/vendored.tgz': randomBytes(2 * 1024 * 1024).toString('base64') });
-    const error = await failure(promoteInRepository(input(url, '6.7.1', { limits: { maxObjectBytes: 1024 * 1024 } })));
+    const error = await applicationFailure(promoteInRepository(input(url, '6.7.1', { limits: { maxObjectBytes: 1024 * 1024 } })));
     assert.equal(error.type, FailureType.gitServerAnswerRefused);
     assert.equal(error.nonRetryable, true);
     assert.match(
