@@ -3,9 +3,10 @@
  * "skeleton" with the template actions taken out), a small renderer for the chart's `baton.env`
  * block, and `helm template` (helm from scripts/setup-servers.sh).
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { configSchema } from '../../config/config.js';
@@ -320,4 +321,44 @@ export function grantsOfServiceAccount(
     namespaced.set(namespace, new Set([...(namespaced.get(namespace) ?? []), ...grants(rules)]));
   }
   return { cluster, namespaced };
+}
+
+/** Relative module paths (as .ts files) and `new URL('…', import.meta.url)` files a source file loads. */
+export function localDependencies(file: string): { files: string[]; packages: string[] } {
+  const source = readFileSync(file, 'utf8');
+  const files: string[] = [];
+  const packages: string[] = [];
+  const specifiers = [
+    // `import type` and `export type` are erased before run time: they need no package.
+    ...source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'/gm),
+    ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
+    ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
+  ].map((m) => m[1]!);
+  for (const specifier of specifiers) {
+    if (specifier.startsWith('.')) files.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
+    else if (!specifier.startsWith('node:'))
+      packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+  }
+  for (const match of source.matchAll(/new URL\(\s*'(\.[^']+)',\s*import\.meta\.url\s*\)/g)) {
+    files.push(resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts')));
+  }
+  return { files, packages };
+}
+
+/** Everything the gateway and the worker load at runtime, from their entry points. */
+export function runtimeClosure(entries: string[]): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const queue = entries.map((entry) => join(REPO, entry));
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    if (!file.endsWith('.ts')) continue;
+    assert.ok(existsSync(file), `${repoPath(file)} (imported at runtime) exists`);
+    const deps = localDependencies(file);
+    deps.packages.forEach((p) => packages.add(p));
+    queue.push(...deps.files);
+  }
+  return { files, packages };
 }

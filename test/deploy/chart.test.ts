@@ -356,46 +356,6 @@ void describe('deploy/chart: templates', () => {
   });
 });
 
-/** Relative module paths (as .ts files) and `new URL('…', import.meta.url)` files a source file loads. */
-function localDependencies(file: string): { files: string[]; packages: string[] } {
-  const source = readFileSync(file, 'utf8');
-  const files: string[] = [];
-  const packages: string[] = [];
-  const specifiers = [
-    // `import type` and `export type` are erased before run time: they need no package.
-    ...source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'/gm),
-    ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
-    ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
-  ].map((m) => m[1]!);
-  for (const specifier of specifiers) {
-    if (specifier.startsWith('.')) files.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
-    else if (!specifier.startsWith('node:'))
-      packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
-  }
-  for (const match of source.matchAll(/new URL\(\s*'(\.[^']+)',\s*import\.meta\.url\s*\)/g)) {
-    files.push(resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts')));
-  }
-  return { files, packages };
-}
-
-/** Everything the gateway and the worker load at runtime, from their entry points. */
-function runtimeClosure(entries: string[]): { files: Set<string>; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const queue = entries.map((entry) => join(REPO, entry));
-  while (queue.length > 0) {
-    const file = queue.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    if (!file.endsWith('.ts')) continue;
-    assert.ok(existsSync(file), `${repoPath(file)} (imported at runtime) exists`);
-    const deps = localDependencies(file);
-    deps.packages.forEach((p) => packages.add(p));
-    queue.push(...deps.files);
-  }
-  return { files, packages };
-}
-
 void describe('deploy/Dockerfile', () => {
   const dockerfile = readText(join(DEPLOY, 'Dockerfile'));
 

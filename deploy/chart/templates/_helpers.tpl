@@ -185,7 +185,7 @@ env:
 securityContext:
   {{- toYaml .Values.securityContext | nindent 2 }}
 volumeMounts:
-  # tsx caches compiled TypeScript in the temp dir; the root filesystem is read-only.
+  # The git step clones into the temp dir; the root filesystem is read-only.
   - name: tmp
     mountPath: /tmp
   {{- if .Values.temporal.tls.secretName }}
