@@ -16,7 +16,9 @@ import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
 /** The workflows' entry, next to this module: TypeScript under tsx, JavaScript once compiled. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
 
 /** Where `npm run build` writes the prebuilt workflow bundle: beside the compiled worker/ only. */
 export const WORKFLOW_BUNDLE_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'workflow-bundle.js');

@@ -362,3 +362,43 @@ export function runtimeClosure(entries: string[]): { files: Set<string>; package
   }
   return { files, packages };
 }
+
+/** One `FROM … [AS name]` stage of a Dockerfile: its base, name and the instructions after it. */
+export interface DockerStage {
+  from: string;
+  name?: string;
+  instructions: { keyword: string; args: string }[];
+}
+
+/** The stages of a Dockerfile: comments dropped, `\` continuations joined, keywords upper-cased. */
+export function dockerfileStages(text: string): DockerStage[] {
+  const stages: DockerStage[] = [];
+  const joined = text
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  for (const line of joined.split('\n')) {
+    const match = /^\s*([A-Za-z]+)\s+(.*)$/.exec(line);
+    if (match === null) continue;
+    const keyword = match[1]!.toUpperCase();
+    const args = match[2]!.trim();
+    if (keyword === 'FROM') {
+      const [from, as, name] = args.split(/\s+/);
+      stages.push({ from: from!, ...(as?.toUpperCase() === 'AS' && name !== undefined ? { name } : {}), instructions: [] });
+    } else stages.at(-1)?.instructions.push({ keyword, args });
+  }
+  return stages;
+}
+
+/** `COPY [--from=x] src… dest` of a stage, as `{ from, sources, dest }`. */
+export function dockerCopies(stage: DockerStage): { from?: string; sources: string[]; dest: string }[] {
+  return stage.instructions
+    .filter((i) => i.keyword === 'COPY')
+    .map((i) => {
+      const words = i.args.split(/\s+/);
+      const from = words[0]?.startsWith('--from=') ? words.shift()!.slice('--from='.length) : undefined;
+      const dest = words.pop()!;
+      return { ...(from === undefined ? {} : { from }), sources: words, dest };
+    });
+}

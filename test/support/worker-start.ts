@@ -24,7 +24,9 @@ export type WorkerMode = { kind: 'tsx' } | { kind: 'compiled'; dir: string };
 
 /** The command line `node` runs for a worker: the chart's for the compiled one, `npm run worker`'s for tsx. */
 export function workerArgs(mode: WorkerMode): string[] {
-  return mode.kind === 'tsx' ? ['--import', 'tsx', join(REPO, 'worker/main.ts')] : ['--enable-source-maps', join(mode.dir, 'worker/main.js')];
+  return mode.kind === 'tsx'
+    ? ['--import', 'tsx', join(REPO, 'worker/main.ts')]
+    : ['--enable-source-maps', join(mode.dir, 'worker/main.js')];
 }
 
 export interface StartedWorker {
@@ -80,7 +82,7 @@ export async function startWorker(options: {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
