@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../activities/index.js';
 import type { TemporalConfig } from '../config/config.js';
@@ -70,7 +70,9 @@ export async function createReleaseWorker(
   temporal: TemporalConfig,
   deps: Omit<ActivityDependencies, 'temporal'>,
   log: Logger,
+  options: { activityInterceptors?: ActivityInterceptorsFactory[] } = {},
 ): Promise<ReleaseWorker> {
+  const interceptors = { activity: options.activityInterceptors ?? [] };
   const connection = await NativeConnection.connect(await temporalConnectionOptions(temporal));
   try {
     const registered = await ensureSearchAttributes(connection, temporal.namespace);
@@ -81,12 +83,14 @@ export async function createReleaseWorker(
       taskQueue: temporal.taskQueue,
       ...workflowSource(),
       activities: createActivities({ ...deps, temporal: new Client({ connection, namespace: temporal.namespace }) }),
+      interceptors,
     });
     const providerWorker = await Worker.create({
       connection,
       namespace: temporal.namespace,
       taskQueue: temporal.providerTaskQueue,
       activities: createProviderActivities(deps),
+      interceptors,
       maxTaskQueueActivitiesPerSecond: temporal.providerRateLimit,
     });
     return { worker: workerGroup([releaseWorker, providerWorker]), releaseWorker, providerWorker, connection };
