@@ -194,6 +194,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     changed.pipelines.source = 'directory';
     changed.events.address = '';
     changed.worker.gitHosts = ['git.example.com', '*.gitlab.example.com'];
+    changed.worker.metricsPort = 0;
     changed.logLevel = 'debug';
     const config = loadConfig(envRecord(renderEnv(changed)));
     assert.deepEqual(config.gateway.rateLimit, { max: 50, windowMs: 60_000 });
@@ -218,6 +219,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     assert.deepEqual(config.pipelines, { kind: 'directory', directory: lookup(values, 'pipelines.directory') });
     assert.equal(config.eventsAddress, undefined, 'an empty events.address sets no BATON_EVENTS_ADDRESS');
     assert.deepEqual(config.gitHosts, ['git.example.com', '*.gitlab.example.com']);
+    assert.equal(config.worker.metricsPort, 0);
     assert.equal(config.logLevel, 'debug');
   });
 
@@ -350,6 +352,20 @@ void describe('deploy/chart: templates', () => {
     const [container] = podTemplate(deployment!).spec.containers;
     assert.deepEqual(container!.command, COMMANDS.worker);
     assert.ok(existsSync(join(REPO, 'worker/main.ts')));
+  });
+
+  test('the worker exposes /metrics on a container port named metrics, at the port config/config.ts defaults to', () => {
+    assert.equal(lookup(values, 'worker.metricsPort'), loadConfig({}).worker.metricsPort);
+    const [deployment] = skeletonDocuments('worker-deployment.yaml');
+    const pod = podTemplate(deployment!);
+    assert.deepEqual(
+      pod.spec.containers[0]!.ports?.map((p) => p.name),
+      ['metrics'],
+    );
+    const annotations = pod.metadata?.annotations ?? {};
+    assert.equal(annotations['prometheus.io/scrape'], 'true');
+    assert.equal(annotations['prometheus.io/path'], '/metrics');
+    assert.equal(lookup(values, 'metrics.serviceMonitor.enabled'), false, 'ServiceMonitors need the Prometheus Operator: opt-in');
   });
 
   test('a PodDisruptionBudget covers each component without blocking single-replica drains', () => {
@@ -630,6 +646,7 @@ void describe('deploy/chart with helm', () => {
     ingress: { enabled: true, className: 'nginx', tls: [{ secretName: 'baton-tls', hosts: ['baton.example.com'] }] },
     rbac: { secretNamespaces: ['flux-system', 'team-a'] },
     extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=768' }],
+    metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } },
   };
 
   test('helm lint --strict passes with the defaults and with every option set', () => {
@@ -756,6 +773,52 @@ void describe('deploy/chart with helm', () => {
       await app.close();
       await pipelines.stop();
     }
+  });
+
+  test('metrics: no ServiceMonitor by default; enabled, one per component, each selecting a Service with the port it scrapes', () => {
+    const kinds = (docs: Manifest[]): string[] => docs.map((d) => `${d.kind}/${d.metadata.name}`);
+    const defaults = helmTemplate(helm);
+    assert.deepEqual(kinds(defaults.filter((d) => d.kind === 'ServiceMonitor' || d.metadata.name.endsWith('worker-metrics'))), []);
+    const worker = defaults.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-worker')!;
+    assert.deepEqual(podTemplate(worker).spec.containers[0]!.ports, [{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    assert.equal(podTemplate(worker).metadata?.annotations?.['prometheus.io/port'], '9464');
+
+    const enabled = helmTemplate(helm, [
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.serviceMonitor.labels.release=prometheus',
+    ]);
+    const monitors = enabled.filter((d) => d.kind === 'ServiceMonitor');
+    assert.deepEqual(kinds(monitors), ['ServiceMonitor/baton-gateway', 'ServiceMonitor/baton-worker']);
+    interface Monitor extends Manifest {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string; interval: string }[] };
+    }
+    interface Service extends Manifest {
+      spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] };
+    }
+    for (const monitor of monitors as Monitor[]) {
+      assert.equal((monitor.metadata.labels as Record<string, string>).release, 'prometheus');
+      const selected = (enabled.filter((d) => d.kind === 'Service') as Service[]).filter((service) =>
+        Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => (service.metadata.labels as Record<string, string>)[k] === v),
+      );
+      assert.equal(selected.length, 1, `${monitor.metadata.name} selects one Service`);
+      const [endpoint] = monitor.spec.endpoints;
+      assert.equal(endpoint?.path, '/metrics');
+      assert.equal(endpoint.interval, '30s');
+      const servicePort = selected[0]!.spec.ports.find((p) => p.name === endpoint.port);
+      assert.ok(servicePort, `${selected[0]!.metadata.name} has the port ${endpoint.port}`);
+      // The Service's target is a named container port of the Deployment the Service selects.
+      const component = selected[0]!.spec.selector['app.kubernetes.io/component']!;
+      const deployment = enabled.find((d) => d.kind === 'Deployment' && d.metadata.name === `baton-${component}`)!;
+      assert.ok(podTemplate(deployment).spec.containers[0]!.ports?.some((p) => p.name === servicePort.targetPort));
+    }
+
+    const noWorkerMetrics = helmTemplate(helm, ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'worker.metricsPort=0']);
+    assert.deepEqual(kinds(noWorkerMetrics.filter((d) => d.kind === 'ServiceMonitor')), ['ServiceMonitor/baton-gateway']);
+    const bare = noWorkerMetrics.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-worker')!;
+    assert.equal(podTemplate(bare).spec.containers[0]!.ports, undefined);
+    assert.equal(podTemplate(bare).metadata?.annotations?.['prometheus.io/scrape'], undefined);
   });
 
   test('TLS and API key settings become mounted files and a secretKeyRef', () => {

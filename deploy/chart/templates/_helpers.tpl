@@ -141,6 +141,8 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 {{- end }}
 - name: BATON_GIT_HOSTS
   value: {{ join "," .Values.worker.gitHosts | quote }}
+- name: BATON_WORKER_METRICS_PORT
+  value: {{ .Values.worker.metricsPort | int | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- end }}
