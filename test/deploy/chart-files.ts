@@ -402,3 +402,41 @@ export function dockerCopies(stage: DockerStage): { from?: string; sources: stri
       return { ...(from === undefined ? {} : { from }), sources: words, dest };
     });
 }
+
+/* deploy/monitoring: the PrometheusRule and the Grafana dashboard. */
+
+export const MONITORING = join(DEPLOY, 'monitoring');
+
+export interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface PrometheusRule extends Manifest {
+  spec: { groups: { name: string; rules: Rule[] }[] };
+}
+export interface Dashboard {
+  title: string;
+  uid: string;
+  panels: { id: number; title: string; targets: { expr: string }[] }[];
+  templating: { list: { name: string; query?: unknown; definition?: string }[] };
+}
+
+/** Every query of deploy/monitoring: the rules' expressions and the dashboard's targets and variables. */
+export function monitoringQueries(): string[] {
+  const [rule] = readDocuments<PrometheusRule>(join(MONITORING, 'prometheus-rule.yaml'));
+  const dashboard = JSON.parse(readText(join(MONITORING, 'grafana-dashboard.json'))) as Dashboard;
+  return [
+    ...rule!.spec.groups.flatMap((g) => g.rules.map((r) => r.expr)),
+    ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ...dashboard.templating.list.flatMap((v) => (v.definition === undefined ? [] : [v.definition])),
+  ];
+}
+
+/** The metric names (`baton_…`, `temporal_…`) the queries use. */
+export function metricNames(queries: string[], prefix: 'baton_' | 'temporal_'): Set<string> {
+  return new Set(queries.flatMap((q) => [...q.matchAll(new RegExp(`\\b${prefix}[a-z_]+\\b`, 'g'))].map((m) => m[0])));
+}

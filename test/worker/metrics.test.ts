@@ -17,6 +17,7 @@ import { FIXTURES } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
 import { sendFluxEvent } from '../support/send-flux-event.js';
 import { REPO, startWorker, type StartedWorker } from '../support/worker-start.js';
+import { metricNames, monitoringQueries } from '../deploy/chart-files.js';
 
 void describe('worker metrics endpoint', () => {
   let temporal: TestWorkflowEnvironment;
@@ -70,5 +71,10 @@ void describe('worker metrics endpoint', () => {
     assert.match(text, /^temporal_activity_execution_latency_(bucket|count)\{.*activity_type="promoteByNotification"/m);
     assert.match(text, /^# TYPE baton_git_step_duration_seconds histogram$/m);
     assert.doesNotMatch(worker.stderr(), /did not answer/);
+    // What deploy/monitoring queries of the SDK's metrics exists, labels included.
+    for (const name of metricNames(monitoringQueries(), 'temporal_')) {
+      assert.match(text, new RegExp(`^${name}(\\{| )`, 'm'), `${name}, used by deploy/monitoring, is served`);
+    }
+    assert.match(text, /^temporal_num_pollers\{.*poller_type="workflow_task"/m);
   });
 });
