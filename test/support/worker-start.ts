@@ -77,6 +77,8 @@ export async function startWorker(options: {
       BATON_TASK_QUEUE: options.taskQueue,
       BATON_PIPELINES_DIR: join(REPO, 'examples/pipelines'),
       LOG_LEVEL: 'warn',
+      // Off unless asked for: workers of concurrent tests and runs would contend for the default port.
+      BATON_WORKER_METRICS_PORT: '0',
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
