@@ -36,6 +36,12 @@ export const configSchema = {
     BATON_TRUSTED_PROXIES: { type: 'string', default: '' },
     BATON_ALLOW_UNSIGNED: { type: 'boolean', default: false },
     BATON_LEGACY_APPROVAL_SIGNATURE: { type: 'boolean', default: false },
+    /** The OpenID issuer whose tokens approve (`Authorization: Bearer`); unset, approvals use approval keys only. */
+    BATON_OIDC_ISSUER: { type: 'string', minLength: 1 },
+    /** The `aud` an approval token must carry; required with the issuer. */
+    BATON_OIDC_AUDIENCE: { type: 'string', minLength: 1 },
+    BATON_OIDC_USER_CLAIM: { type: 'string', minLength: 1, default: 'email' },
+    BATON_OIDC_GROUPS_CLAIM: { type: 'string', minLength: 1, default: 'groups' },
     /** Event reasons meaning "this version now runs there": helm-controller's install and upgrade, kustomize-controller's reconciliation. */
     BATON_PROMOTING_REASONS: { type: 'string', default: 'InstallSucceeded,UpgradeSucceeded,ReconciliationSucceeded' },
     BATON_SIGNAL_TIMEOUT: { type: 'string', default: '5s' },
@@ -86,6 +92,8 @@ export interface GatewayConfig {
    * same value for every approval of a Pipeline, so it can be replayed). Off by default.
    */
   legacyApprovalSignature: boolean;
+  /** Approvals by OpenID Connect tokens; absent, approvals are signed with approval keys only. */
+  oidc?: OidcConfig;
   promotingReasons: string[];
   /** How long an accepted event may wait for Temporal before the gateway answers 503. */
   signalTimeoutMs: number;
@@ -94,6 +102,19 @@ export interface GatewayConfig {
 export interface WorkerConfig {
   /** Port of the worker's `/metrics` (on every interface); 0 serves none. */
   metricsPort: number;
+}
+
+export interface OidcConfig {
+  /** The issuer exactly as its discovery document and its tokens' `iss` name it. */
+  issuer: string;
+  /** The `aud` an approval token must carry (the client ID, or the API identifier the IdP puts there). */
+  audience: string;
+  /** The claim naming the approver (default `email`). */
+  userClaim: string;
+  /** The claim listing the approver's groups (default `groups`). */
+  groupsClaim: string;
+  /** How long a token naming an unknown key waits before the JWKS is fetched again (default 30 s; tests shorten it). */
+  jwksCooldownMs?: number;
 }
 
 export type PipelineSourceConfig = { kind: 'directory'; directory: string } | { kind: 'kubernetes' };
@@ -136,6 +157,40 @@ function duration(name: string, value: string): number {
     throw new ConfigError(`${name}: '${value}' is not a duration (examples: 500ms, 2s, 20 seconds, 30d)`);
   }
   return ms;
+}
+
+/**
+ * The OIDC settings, checked together: an issuer without an audience would accept any token the IdP
+ * issues for any of its clients, and a plain-http issuer lets anyone on the path swap its keys
+ * (loopback excepted, for local identity providers and tests).
+ */
+function oidcConfig(raw: Env): { oidc?: OidcConfig } {
+  const issuer = raw.BATON_OIDC_ISSUER;
+  if (issuer === undefined) {
+    if (raw.BATON_OIDC_AUDIENCE !== undefined) throw new ConfigError('BATON_OIDC_AUDIENCE is set without BATON_OIDC_ISSUER');
+    return {};
+  }
+  if (raw.BATON_OIDC_AUDIENCE === undefined) {
+    throw new ConfigError('BATON_OIDC_ISSUER needs BATON_OIDC_AUDIENCE: the audience approval tokens are issued for');
+  }
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(`BATON_OIDC_ISSUER: '${issuer}' is not a URL`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(`BATON_OIDC_ISSUER: '${issuer}' must be https (plain http only on loopback)`);
+  }
+  return {
+    oidc: {
+      issuer,
+      audience: raw.BATON_OIDC_AUDIENCE,
+      userClaim: raw.BATON_OIDC_USER_CLAIM,
+      groupsClaim: raw.BATON_OIDC_GROUPS_CLAIM,
+    },
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -186,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustedProxies: list(raw.BATON_TRUSTED_PROXIES),
       allowUnsigned: raw.BATON_ALLOW_UNSIGNED,
       legacyApprovalSignature: raw.BATON_LEGACY_APPROVAL_SIGNATURE,
+      ...oidcConfig(raw),
       promotingReasons: list(raw.BATON_PROMOTING_REASONS),
       signalTimeoutMs: duration('BATON_SIGNAL_TIMEOUT', raw.BATON_SIGNAL_TIMEOUT),
     },

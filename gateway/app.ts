@@ -150,8 +150,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     if (mode === false) return undefined;
     if (mode === 'by-authentication') {
       // A client over its allowance is refused at once when the request cannot authenticate
-      // anyway (no signature); a signed request is still checked, so it may get through.
-      if (!config.allowUnsigned && request.headers[SIGNATURE_HEADER] === undefined && limits.clientExhausted(request)) {
+      // anyway (no signature, no bearer token); one with a credential is still checked, so it may
+      // get through.
+      const credential = request.headers[SIGNATURE_HEADER] !== undefined || request.headers.authorization !== undefined;
+      if (!config.allowUnsigned && !credential && limits.clientExhausted(request)) {
         request.rateCounted = true;
         return limits.unauthenticated(request);
       }

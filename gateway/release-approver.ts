@@ -5,7 +5,7 @@
  * second decision, an approver outside the Pipeline's approvers), so the answer is the outcome.
  */
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
-import { approveUpdate, type Decision, stateQuery } from '../model/messages.js';
+import { approveUpdate, type Decision, type DecisionAuthentication, stateQuery } from '../model/messages.js';
 import { type PipelineRef, pipelineKey } from '../model/pipeline.js';
 import { type DecisionRecord, releaseWorkflowId } from '../model/release.js';
 import { payloadProblem, workflowIdProblem } from '../model/temporal-limits.js';
@@ -19,6 +19,8 @@ export interface Approval {
   environment: string;
   approver: string;
   comment?: string;
+  /** How the gateway authenticated the approver; passed to the workflow with the decision. */
+  authentication?: DecisionAuthentication;
 }
 
 export interface ApprovalReceipt {
@@ -61,10 +63,16 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
   const calls = boundedCalls(client);
 
   return {
-    async approve({ pipeline, version, environment, approver, comment }) {
+    async approve({ pipeline, version, environment, approver, comment, authentication }) {
       const workflowId = releaseWorkflowId(pipeline, version);
       const handle = client.workflow.getHandle(workflowId);
-      const decision: Decision = { approver, environment, version, ...(comment === undefined ? {} : { comment }) };
+      const decision: Decision = {
+        approver,
+        environment,
+        version,
+        ...(comment === undefined ? {} : { comment }),
+        ...(authentication === undefined ? {} : { authentication }),
+      };
       assertWithinLimits(workflowIdProblem(workflowId), payloadProblem('the approval', decision));
       let outcome: { runId?: string; decision: DecisionRecord };
       try {

@@ -3,7 +3,9 @@
  * workflows, the gateway, the CLI and the tests.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
+import type { Decision, DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
+
+export type { Decision, DecisionAuthentication } from './release.js';
 
 export interface DeployedSignal {
   /** The environment Flux reported the version in (the webhook's `{sourceEnv}`). */
@@ -11,15 +13,6 @@ export interface DeployedSignal {
   event: DeploymentEvent;
   /** When the gateway accepted the event (ISO 8601). */
   receivedAt: string;
-}
-
-export interface Decision {
-  approver: string;
-  comment?: string;
-  /** When set, the decision applies only if this environment is the one waiting. */
-  environment?: string;
-  /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
-  version?: string;
 }
 
 /**

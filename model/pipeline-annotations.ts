@@ -11,6 +11,11 @@ export const PipelineAnnotation = {
   approvers: `${ANNOTATION_PREFIX}/approvers`,
   /** How long a manual gate waits before the release ends as ApprovalExpired (`72h`, `7d`). */
   approvalTimeout: `${ANNOTATION_PREFIX}/approval-timeout`,
+  /**
+   * The Secret (same namespace) holding the keys that sign approvals, `approval-key-<env>` or
+   * `approval-key`: never the webhook Secret, which every leaf cluster's Flux Provider holds.
+   */
+  approvalSecret: `${ANNOTATION_PREFIX}/approval-secret`,
   /** What a newer version does to an older one waiting for the same environment: `supersede` or `queue`. */
   newerVersion: `${ANNOTATION_PREFIX}/newer-version`,
 } as const;
@@ -36,5 +41,10 @@ export function newerVersionPolicy(pipeline: Pipeline): NewerVersionPolicy {
 
 export function approvalTimeout(pipeline: Pipeline): string | undefined {
   const raw = pipeline.annotations?.[PipelineAnnotation.approvalTimeout]?.trim();
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function approvalSecret(pipeline: Pipeline): string | undefined {
+  const raw = pipeline.annotations?.[PipelineAnnotation.approvalSecret]?.trim();
   return raw === undefined || raw === '' ? undefined : raw;
 }

@@ -27,6 +27,8 @@ export interface ReleasePolicy {
    * default: the release task queue + `-git-provider`.
    */
   providerTaskQueue?: string;
+  /** The run continues as new once its history is this long (default: `RELEASE_LIMITS.historyEvents`). */
+  maxHistoryEvents?: number;
 }
 
 export interface ReleaseInput {
@@ -35,6 +37,8 @@ export interface ReleaseInput {
   policy: ReleasePolicy;
   /** Set only when the workflow continues as new, to carry its journey over. */
   carriedState?: ReleaseState;
+  /** Set only when the workflow continues as new: decisions still waiting for their gate to open. */
+  earlyDecisions?: EarlyDecision[];
 }
 
 export const ReleasePhase = {
@@ -78,6 +82,46 @@ export interface DeploymentRecord {
   repeats: number;
 }
 
+/**
+ * How the gateway authenticated the person behind a decision. Never a credential: the key's name,
+ * not its value; the token's claims, not the token.
+ */
+export interface DecisionAuthentication {
+  /**
+   * `oidc`: a token of the configured issuer; `approval-key`: a signature by a key of the Pipeline's
+   * approval Secret; `legacy-signature`: Weave's signature by the webhook key (BATON_LEGACY_APPROVAL_SIGNATURE).
+   */
+  method: 'oidc' | 'approval-key' | 'legacy-signature';
+  /** Who approved: the token's user claim (oidc), else the name the signer typed. */
+  subject: string;
+  /** True when the issuer vouches for `subject`; false when the signer only asserted it. */
+  verified: boolean;
+  /** oidc: the token's issuer. */
+  issuer?: string;
+  /** oidc: the token's groups claim. */
+  groups?: string[];
+  /** The key that signed: `approval-key:<namespace>/<secret>/<key>` or `hmac-key:<namespace>/<secret>`. */
+  key?: string;
+}
+
+/** An approval decision as a person sends it (signal, update, the gateway's approval route). */
+export interface Decision {
+  approver: string;
+  comment?: string;
+  /** When set, the decision applies only if this environment is the one waiting. */
+  environment?: string;
+  /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
+  version?: string;
+  /**
+   * Set by the gateway's approval endpoint. Optional so that signals from `temporal`, `tctl` or the
+   * UI, and histories recorded before it existed, stay valid; a workflow may ignore it.
+   */
+  authentication?: DecisionAuthentication;
+}
+
+/** A decision signalled before its gate opened; applied when the gate opens. */
+export type EarlyDecision = Decision & { decision: DecisionRecord['decision'] };
+
 export interface DecisionRecord {
   decision: 'approved' | 'rejected';
   environment: string;
@@ -109,6 +153,14 @@ export interface PendingGate {
   expiresAt?: string;
 }
 
+export interface IgnoredDecision {
+  decision: DecisionRecord['decision'];
+  approver?: string;
+  /** Why it did not apply, shortened to `RELEASE_LIMITS.ignoredWhyChars`. */
+  why: string;
+  at: string;
+}
+
 export interface ReleaseState {
   pipeline: PipelineRef;
   version: string;
@@ -120,8 +172,13 @@ export interface ReleaseState {
   reached: DeploymentRecord[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
-  /** Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not allowed…). */
-  ignoredDecisions?: { decision: DecisionRecord['decision']; approver?: string; why: string; at: string }[];
+  /**
+   * Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not
+   * allowed…): the latest `RELEASE_LIMITS.ignoredDecisions` of them.
+   */
+  ignoredDecisions?: IgnoredDecision[];
+  /** How many older ignored decisions were dropped from `ignoredDecisions`. */
+  ignoredDecisionsDropped?: number;
   /** Set when a newer version ended this release. */
   supersededBy?: { version: string; workflowId: string };
   lastError?: string;

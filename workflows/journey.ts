@@ -8,6 +8,8 @@ import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messag
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
 import type { DeploymentRecord, ReleaseInput, ReleaseState } from '../model/release.js';
 import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
+import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
+import { keptEvent } from './bounded-state.js';
 
 export function initialState(input: ReleaseInput): ReleaseState {
   return {
@@ -20,17 +22,23 @@ export function initialState(input: ReleaseInput): ReleaseState {
   };
 }
 
-/** Records a deployment; returns false when Flux reported that environment already (a repeat). */
+/**
+ * Records a deployment; returns false when it is not news: Flux reported that environment already (a
+ * repeat), or the signal names an environment no Pipeline could have (the gateway never sends those).
+ */
 export function recordDeployment(state: ReleaseState, signal: DeployedSignal): boolean {
   const known = state.reached.find((r) => r.environment === signal.environment);
   if (known !== undefined) {
     known.repeats += 1;
     return false;
   }
+  if (state.reached.length >= RELEASE_LIMITS.reachedEnvironments || signal.environment.length > RELEASE_LIMITS.eventFieldChars) {
+    return false;
+  }
   const record: DeploymentRecord = {
     environment: signal.environment,
-    reachedAt: signal.receivedAt,
-    event: signal.event,
+    reachedAt: clip(signal.receivedAt, RELEASE_LIMITS.eventFieldChars),
+    event: keptEvent(signal.event),
     repeats: 0,
   };
   state.reached.push(record);
@@ -63,6 +71,8 @@ export function appName(spec: PipelineSpec): string {
 const MAX_APPROVER_LENGTH = 256;
 const MAX_COMMENT_LENGTH = 4096;
 const DECISION_EXAMPLE = '{"approver": "you@example.com", "comment": "…"}';
+/** How much of a malformed input the answer quotes. */
+const MAX_QUOTED_INPUT_LENGTH = 100;
 
 /**
  * A decision as it arrives: whatever `temporal`, `tctl` or the UI's signal form sent — maybe no
@@ -73,7 +83,7 @@ const DECISION_EXAMPLE = '{"approver": "you@example.com", "comment": "…"}';
 export function readDecision(input: unknown): { decision: Decision } | { problem: string } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return {
-      problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : JSON.stringify(input)}`,
+      problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : clip(JSON.stringify(input), MAX_QUOTED_INPUT_LENGTH)}`,
     };
   }
   const { approver, comment, environment, version } = input as Record<string, unknown>;

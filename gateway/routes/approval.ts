@@ -1,8 +1,9 @@
 /**
  * The approval endpoint, `POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnv}/{revision}`:
  * Weave's endpoint, delivered as the release workflow's `approve` Update, authenticated
- * (webhook-auth.ts) so that a signature binds the approval to what it approves. docs/http-api.md
- * lists every answer and the phase that decides it.
+ * (approval-auth.ts) by an OpenID token or an approval key, never by the webhook key. The decision
+ * carries how its approver was authenticated. docs/http-api.md lists every answer and the phase
+ * that decides it.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,18 +21,18 @@ import type { GatewayRateLimits } from '../rate-limits.js';
 import { type ApprovalReceipt, ApprovalRefusedError, type ReleaseApprover } from '../release-approver.js';
 import { ReplayCache } from '../replay-cache.js';
 import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
-import { authenticateApproval } from '../webhook-auth.js';
+import { type ApprovalAuth, authenticateApproval, LEGACY_APPROVER } from '../approval-auth.js';
+import { createOidcVerifier } from '../oidc.js';
 import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
 export const APPROVAL_ROUTE = '/approval/:namespace/:name/:env/:revision';
-/** The approver recorded for approvals signed the Weave way (no body, so no approver). */
-export const LEGACY_APPROVER = 'weave-legacy-approval';
+export { LEGACY_APPROVER };
 /** Weave's answer when an approval cannot be applied; the `reason` field says why. */
 export const APPROVAL_FAILED_MESSAGE = 'failed approving promotion';
 /** `{approver, comment}` is a few hundred bytes. */
 export const MAX_APPROVAL_BYTES = 64 * 1024;
 
-export type ApprovalRouteConfig = Pick<GatewayConfig, 'legacyApprovalSignature'> & {
+export type ApprovalRouteConfig = Pick<GatewayConfig, 'legacyApprovalSignature' | 'oidc'> & {
   temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>;
 };
 
@@ -63,6 +64,15 @@ const Approved = Type.Object({
     comment: Type.Optional(Type.String()),
     at: Type.String(),
   }),
+  /** How the gateway authenticated the approver (what the workflow received with the decision). */
+  authentication: Type.Object({
+    method: Type.String(),
+    subject: Type.String(),
+    verified: Type.Boolean(),
+    issuer: Type.Optional(Type.String()),
+    groups: Type.Optional(Type.Array(Type.String())),
+    key: Type.Optional(Type.String()),
+  }),
 });
 
 /** Checked by hand after the signature (the body is kept raw for it), not by fastify. */
@@ -75,18 +85,47 @@ const ApprovalBody = Type.Object(
 );
 type ApprovalBody = Static<typeof ApprovalBody>;
 
+/** With a token the approver is the token's user: the body may leave it out (or be empty). */
+const TokenApprovalBody = Type.Object(
+  { approver: Type.Optional(ApprovalBody.properties.approver), comment: ApprovalBody.properties.comment },
+  { additionalProperties: false },
+);
+type TokenApprovalBody = Static<typeof TokenApprovalBody>;
+
 const ajv = new Ajv({ allErrors: false });
 const validateApprovalBody = ajv.compile<ApprovalBody>(ApprovalBody);
+const validateTokenApprovalBody = ajv.compile<TokenApprovalBody>(TokenApprovalBody);
 
-function parseApprovalBody(raw: Buffer): ApprovalBody {
+/** The approver and comment of an authenticated request, and how its approver was authenticated. */
+function readApproval(
+  auth: ApprovalAuth,
+  raw: Buffer,
+): { approver: string; comment?: string; authentication: ApprovalAuth['authentication'] } {
+  if (auth.kind === 'legacy') return { approver: LEGACY_APPROVER, authentication: auth.authentication };
+  if (auth.kind === 'approval-key') {
+    const body = parseApprovalBody(raw, validateApprovalBody);
+    return { ...body, authentication: { ...auth.authentication, subject: body.approver } };
+  }
+  const body = raw.length === 0 ? {} : parseApprovalBody(raw, validateTokenApprovalBody);
+  const subject = auth.authentication.subject;
+  // Refused rather than ignored: whoever typed another name believes they approve as someone else.
+  if (body.approver !== undefined && body.approver !== subject) {
+    throw new HttpError(403, 'the approver is the token\'s user: leave "approver" out of the body, or send the same name', {
+      details: { approver: body.approver, subject },
+    });
+  }
+  return { approver: subject, ...(body.comment === undefined ? {} : { comment: body.comment }), authentication: auth.authentication };
+}
+
+function parseApprovalBody<T>(raw: Buffer, validate: ((value: unknown) => value is T) & { errors?: unknown }): T {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'body is not valid JSON: expected {"approver": "you@example.com", "comment": "…"}');
   }
-  if (!validateApprovalBody(parsed)) {
-    const problems = (validateApprovalBody.errors ?? []).map((e) => {
+  if (!validate(parsed)) {
+    const problems = ((validate.errors ?? []) as NonNullable<typeof validateApprovalBody.errors>).map((e) => {
       const extra =
         e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
       return escapeHtml(`body${e.instancePath} ${e.message ?? 'is invalid'}${extra}`);
@@ -99,7 +138,13 @@ function parseApprovalBody(raw: Buffer): ApprovalBody {
 export function approvalRoutes(deps: ApprovalRouteDeps) {
   const { config, pipelines, approvals, metrics, limits } = deps;
   const replays = deps.replays ?? new ReplayCache();
-  const authOptions = { pipelines, metrics, legacyApprovalSignature: config.legacyApprovalSignature };
+  const tokens = config.oidc === undefined ? undefined : createOidcVerifier(config.oidc);
+  const authOptions = {
+    pipelines,
+    metrics,
+    legacyApprovalSignature: config.legacyApprovalSignature,
+    ...(tokens === undefined ? {} : { tokens }),
+  };
 
   return function register(app: FastifyInstance): Promise<void> {
     app.decorateRequest('pipeline', null);
@@ -134,10 +179,10 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
         const { env, revision } = request.params;
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
-        const auth = await authenticateApproval(authOptions, pipeline, request, raw);
+        const auth = await authenticateApproval(authOptions, pipeline, env, request, raw);
         // Before the replay cache: a 429 must leave the signature usable for the retry.
         limits.authenticated(request, pipeline);
-        if (auth.kind === 'signed' && !replays.claim(auth.signature, auth.expiresAt)) {
+        if (auth.kind === 'approval-key' && !replays.claim(auth.signature, auth.expiresAt)) {
           metrics.approvals.inc({ outcome: 'replayed' });
           throw new HttpError(401, 'replayed request', { details: { pipeline: pipelineKey(pipeline), environment: env, revision } });
         }
@@ -145,9 +190,9 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
         // sent again (e.g. after a 503), and its replays are then refused by the workflow instead.
         let delivered = false;
         try {
-          let body: ApprovalBody;
+          let body: ReturnType<typeof readApproval>;
           try {
-            body = auth.kind === 'legacy' ? { approver: LEGACY_APPROVER } : parseApprovalBody(raw);
+            body = readApproval(auth, raw);
           } catch (error) {
             metrics.approvals.inc({ outcome: 'invalid' });
             throw error;
@@ -166,8 +211,16 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
             environment: env,
             approver: body.approver,
             ...(body.comment === undefined ? {} : { comment: body.comment }),
+            authentication: body.authentication,
           };
-          const context = { pipeline: pipelineKey(pipeline), environment: env, version, approver: body.approver };
+          const context = {
+            pipeline: pipelineKey(pipeline),
+            environment: env,
+            version,
+            approver: body.approver,
+            authentication: body.authentication.method,
+            ...(body.authentication.key === undefined ? {} : { key: body.authentication.key }),
+          };
 
           let receipt: ApprovalReceipt;
           try {
@@ -202,7 +255,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
           metrics.approvals.inc({ outcome: 'approved' });
 
           const url = workflowUrl(config.temporal, receipt.workflowId, receipt.runId);
-          request.log.info({ ...context, workflowId: receipt.workflowId, legacy: auth.kind === 'legacy' }, 'promotion approved');
+          request.log.info({ ...context, workflowId: receipt.workflowId }, 'promotion approved');
           return reply
             .code(200)
             .header('location', receipt.pullRequestUrl ?? url)
@@ -212,9 +265,10 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
               url,
               ...(receipt.pullRequestUrl === undefined ? {} : { pullRequest: receipt.pullRequestUrl }),
               decision: receipt.decision,
+              authentication: body.authentication,
             });
         } finally {
-          if (!delivered && auth.kind === 'signed') replays.release(auth.signature);
+          if (!delivered && auth.kind === 'approval-key') replays.release(auth.signature);
         }
       },
     );

@@ -2,7 +2,8 @@
  * The approval endpoint, `POST /approval/{ns}/{name}/{targetEnv}/{revision}`, against a real
  * Temporal dev server and a real release worker: releases of the example podinfo-02 Pipeline wait
  * for approval into prod, and the gateway (through `inject()`) approves them with the `approve`
- * Update. Every answer of the endpoint, replayed and stale signatures, and Weave's legacy signature.
+ * Update. Every answer of the endpoint, replayed and stale signatures by the example's prod approval
+ * key, the webhook key refused, and Weave's legacy signature. Bearer tokens: approval-oidc.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -22,15 +23,18 @@ import {
   delivery,
   directorySource,
   EXAMPLE_PIPELINES_DIR,
+  manifestDirectory,
   metricValue,
+  podinfoVariant,
   PODINFO as PODINFO_WEBHOOK,
   testApp,
   unreachableApprover,
   unreachableStarter,
+  webhookSecret,
 } from './helpers.js';
 import { fixtureBody, FIXTURES } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
-import { HMAC_KEY } from '../support/signing.js';
+import { APPROVAL_KEY, HMAC_KEY } from '../support/signing.js';
 
 const UI = 'http://localhost:8233/namespaces/default/workflows';
 
@@ -39,13 +43,20 @@ let harness: ReleaseHarness;
 let pipelines: DirectoryPipelineSource;
 let app: FastifyInstance;
 let legacyApp: FastifyInstance;
+/** podinfo-02 whose approval Secret has only a Pipeline-wide `approval-key`: it approves any environment. */
+let anyEnvApp: FastifyInstance;
+let anyEnvPipelines: DirectoryPipelineSource;
+let anyEnvManifests: { remove: () => Promise<void> };
+const ANY_ENV_KEY = 'approval-key-for-every-environment';
 
 const now = (): number => Math.floor(Date.now() / 1000);
 const approve = (path: string, body: object | string, options: { timestamp?: number; key?: string } = {}): InjectOptions =>
   signedApproval(path, body, {
-    key: options.key ?? HMAC_KEY,
+    key: options.key ?? APPROVAL_KEY,
     ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
   });
+
+const approveAnyEnv = (path: string, body: object): InjectOptions => signedApproval(path, body, { key: ANY_ENV_KEY });
 
 /** A release of podinfo-02 reported in test: it waits for approval into prod. */
 async function waitingRelease(): Promise<{ handle: Awaited<ReturnType<ReleaseHarness['startRelease']>>['handle']; version: string }> {
@@ -68,11 +79,24 @@ before(async () => {
   const approvals = createTemporalReleaseApprover(env.client, { timeoutMs: 10_000 });
   app = await testApp({ pipelines, releases: unreachableStarter(), approvals });
   legacyApp = await testApp({ pipelines, releases: unreachableStarter(), approvals, config: { legacyApprovalSignature: true } });
+  const manifests = await manifestDirectory({
+    'pipeline.yaml': [podinfoVariant('podinfo-02', () => undefined)],
+    'secrets.yaml': [
+      webhookSecret('podinfo-02-webhook', { 'hmac-key': HMAC_KEY }),
+      webhookSecret('podinfo-02-approval', { 'approval-key': ANY_ENV_KEY }),
+    ],
+  });
+  anyEnvManifests = manifests;
+  anyEnvPipelines = await directorySource(manifests.path);
+  anyEnvApp = await testApp({ pipelines: anyEnvPipelines, releases: unreachableStarter(), approvals });
 });
 
 after(async () => {
   await app?.close();
   await legacyApp?.close();
+  await anyEnvApp?.close();
+  await anyEnvPipelines?.stop();
+  await anyEnvManifests?.remove();
   await pipelines?.stop();
   await harness?.stop();
   await env?.teardown();
@@ -110,8 +134,10 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
       [
         'no signature',
         { ...approve(path, { approver: 'alice' }), headers: { 'content-type': 'application/json', 'x-baton-timestamp': String(now()) } },
-        /missing X-Signature/,
+        /missing credentials/,
       ],
+      // The key every leaf cluster's Flux Provider holds never approves, however well it signs.
+      ['the webhook hmac-key', approve(path, { approver: 'alice' }, { key: HMAC_KEY }), /signature verification failed/],
       ['no timestamp', noTimestamp, /missing X-Baton-Timestamp/],
       ['wrong key', approve(path, { approver: 'alice' }, { key: 'not-the-key' }), /signature verification failed/],
       [
@@ -170,6 +196,9 @@ describe('routing and authentication (nothing reaches Temporal)', () => {
     assert.match(response.json<{ message: string }>().message, /missing X-Baton-Timestamp/);
     const wrongKey = await legacyApp.inject(legacyApproval(path, 'not-the-key'));
     assert.equal(wrongKey.statusCode, 401, wrongKey.body);
+    // The flag lets the webhook key sign Weave's way only: a timestamped signature by it still fails.
+    const timestamped = await legacyApp.inject(approve(path, { approver: 'alice' }, { key: HMAC_KEY }));
+    assert.equal(timestamped.statusCode, 401, timestamped.body);
   });
 
   test('/approval and /promotion draw from the same per-client rate-limit bucket', async () => {
@@ -199,8 +228,21 @@ describe('delivered to the release workflow', () => {
     const request = approve(path, { approver: 'alice@example.com', comment: 'lgtm' });
     const response = await app.inject(request);
     assert.equal(response.statusCode, 200, response.body);
-    const body = response.json<{ workflowId: string; runId: string; url: string; decision: Record<string, string> }>();
+    const body = response.json<{
+      workflowId: string;
+      runId: string;
+      url: string;
+      decision: Record<string, string>;
+      authentication: Record<string, unknown>;
+    }>();
     assert.equal(body.workflowId, handle.workflowId);
+    // The typed name is only asserted; the key that signed is recorded.
+    assert.deepEqual(body.authentication, {
+      method: 'approval-key',
+      subject: 'alice@example.com',
+      verified: false,
+      key: 'approval-key:flux-system/podinfo-02-approval/approval-key-prod',
+    });
     assert.deepEqual(
       { ...body.decision, at: undefined },
       { decision: 'approved', environment: 'prod', approver: 'alice@example.com', comment: 'lgtm', at: undefined },
@@ -248,15 +290,19 @@ describe('delivered to the release workflow', () => {
     assertRefused(await app.inject(request), /no release of 0\.0\.404/);
   });
 
+  // Signed with a Pipeline-wide `approval-key`, so that other environments than prod get past authentication.
   test('422 for a wrong revision, a wrong or unknown environment, and a release not waiting', async () => {
     const { handle, version } = await waitingRelease();
-    assertRefused(await app.inject(approve(approvalPath(PODINFO, 'prod', '6.6.6'), { approver: 'alice' })), /no release of 6\.6\.6/);
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'test', version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'prod', '6.6.6'), { approver: 'alice' })),
+      /no release of 6\.6\.6/,
+    );
+    assertRefused(
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'test', version), { approver: 'alice' })),
       /test is not waiting for approval; prod is/,
     );
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'staging', version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'staging', version), { approver: 'alice' })),
       /staging is not waiting for approval; prod is \(Pipeline flux-system\/podinfo-02 has no environment staging\)/,
     );
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'nothing was decided');
@@ -265,7 +311,7 @@ describe('delivered to the release workflow', () => {
     const promoting = await harness.startRelease('dev', PODINFO, 'podinfo-02-dev');
     await harness.waitForPhase(promoting.handle, ReleasePhase.awaitingDeployment);
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'test', promoting.version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'test', promoting.version), { approver: 'alice' })),
       /is not waiting for approval \(AwaitingDeployment\)/,
     );
     await promoting.handle.terminate('test done');
@@ -273,7 +319,7 @@ describe('delivered to the release workflow', () => {
     // A release that ended (here: terminated) waits for nothing either.
     await handle.terminate('test done');
     assertRefused(
-      await app.inject(approve(approvalPath(PODINFO, 'prod', version), { approver: 'alice' })),
+      await anyEnvApp.inject(approveAnyEnv(approvalPath(PODINFO, 'prod', version), { approver: 'alice' })),
       new RegExp(`no release of ${version.replaceAll('.', '\\.')} is running`),
     );
   });
@@ -283,6 +329,12 @@ describe('delivered to the release workflow', () => {
     const response = await legacyApp.inject(legacyApproval(approvalPath(PODINFO, 'prod', version), HMAC_KEY));
     assert.equal(response.statusCode, 200, response.body);
     assert.equal(response.json<{ decision: { approver: string } }>().decision.approver, LEGACY_APPROVER);
+    assert.deepEqual(response.json<{ authentication: unknown }>().authentication, {
+      method: 'legacy-signature',
+      subject: LEGACY_APPROVER,
+      verified: false,
+      key: 'hmac-key:flux-system/podinfo-02-webhook',
+    });
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions.find((p) => p.targetEnvironment === 'prod')?.approval?.approver, LEGACY_APPROVER);
     await handle.terminate('test done');

@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { defaultConfig } from '../../config/config.js';
 import { buildApp, type GatewayAppConfig } from '../../gateway/app.js';
 import type { SignatureAlgorithm } from '../../gateway/hmac.js';
-import type { ReleaseApprover } from '../../gateway/release-approver.js';
+import type { Approval, ReleaseApprover } from '../../gateway/release-approver.js';
 import type { ReleaseStarter } from '../../gateway/release-starter.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
@@ -131,6 +131,29 @@ export function unreachableApprover(): ReleaseApprover & { calls: number } {
     approve() {
       approver.calls += 1;
       return Promise.reject(new Error('this test must not approve anything in Temporal'));
+    },
+    drain: () => Promise.resolve(),
+  };
+  return approver;
+}
+
+/** An approver that records what it was asked to approve and answers as if the workflow agreed. */
+export function recordingApprover(): ReleaseApprover & { received: Approval[] } {
+  const approver = {
+    received: [] as Approval[],
+    approve(approval: Approval) {
+      approver.received.push(approval);
+      const { pipeline, version, environment, approver: who, comment } = approval;
+      return Promise.resolve({
+        workflowId: `release/${pipeline.namespace}/${pipeline.name}/${version}`,
+        decision: {
+          decision: 'approved' as const,
+          environment,
+          approver: who,
+          ...(comment === undefined ? {} : { comment }),
+          at: new Date().toISOString(),
+        },
+      });
     },
     drain: () => Promise.resolve(),
   };

@@ -16,7 +16,7 @@ import { checkRevision, MAX_REVISION_LENGTH } from '../../model/version.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { approvalPath, signedApproval } from '../support/approvals.js';
 import { FIXTURES, variant } from '../support/events.js';
-import { HMAC_KEY } from '../support/signing.js';
+import { APPROVAL_KEY } from '../support/signing.js';
 import { delivery, directorySource, EXAMPLE_PIPELINES_DIR, PODINFO, testApp, unreachableApprover, unreachableStarter } from './helpers.js';
 
 describe('checkRevision', () => {
@@ -175,7 +175,7 @@ describe('the routes answer 422 and touch no workflow', () => {
   ] as const) {
     it(`an approval of a revision with ${what} → 422 failed approving promotion, with the reason`, async () => {
       const path = approvalPath({ namespace: 'flux-system', name: 'podinfo-02' }, 'prod', revision);
-      const response = await app.inject(signedApproval(path, { approver: 'alice@example.com' }, { key: HMAC_KEY }));
+      const response = await app.inject(signedApproval(path, { approver: 'alice@example.com' }, { key: APPROVAL_KEY }));
       assert.equal(response.statusCode, 422, response.body);
       const body = response.json<{ message: string; reason: string }>();
       assert.equal(body.message, APPROVAL_FAILED_MESSAGE);

@@ -10,6 +10,12 @@ export const HMAC_KEY: string = (parse(readFileSync(WEBHOOK_SECRET_FILE, 'utf8')
   'hmac-key'
 ];
 
+const APPROVAL_SECRET_FILE = new URL('../../examples/pipelines/podinfo-02-approval-secret.yaml', import.meta.url);
+
+/** The example's prod approval key (`approval-key-prod` of the Secret the Pipeline's annotation names). */
+export const APPROVAL_KEY: string = (parse(readFileSync(APPROVAL_SECRET_FILE, 'utf8')) as { stringData: { 'approval-key-prod': string } })
+  .stringData['approval-key-prod'];
+
 /** The headers of a Flux delivery of `body`, signed with `key` (default: the example key). */
 export function fluxHeaders(
   body: Buffer | string,

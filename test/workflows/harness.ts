@@ -16,7 +16,7 @@ import { defaultConfig } from '../../config/config.js';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../../activities/index.js';
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
-import { type ReleaseInput, type ReleasePhase, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
+import { type ReleaseInput, type ReleasePhase, type ReleasePolicy, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
 import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { pullRequestSettings } from '../../worker/dependencies.js';
@@ -79,10 +79,10 @@ async function annotatedExample(annotations: Record<string, string>): Promise<st
   const example = await readFile('examples/pipelines/podinfo-02.yaml', 'utf8');
   if (Object.keys(annotations).length === 0) return example;
   const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
-  const annotated = example.replace(
-    '  namespace: flux-system\nspec:',
-    `  namespace: flux-system\n  annotations:\n${lines.join('\n')}\nspec:`,
-  );
+  // Into the example's own annotations block when it has one (a second block would be a duplicate key).
+  const annotated = example.includes('\n  annotations:\n')
+    ? example.replace('\n  annotations:\n', `\n  annotations:\n${lines.join('\n')}\n`)
+    : example.replace('  namespace: flux-system\nspec:', `  namespace: flux-system\n  annotations:\n${lines.join('\n')}\nspec:`);
   assert.notEqual(annotated, example, 'the example Pipeline got its annotations');
   return annotated;
 }
@@ -192,18 +192,29 @@ export class ReleaseHarness {
     this.notifier.failNext(0);
   }
 
-  /** Each call promotes a version of its own, so each gets its own release. */
-  async startRelease(environment: string, pipeline = PODINFO, namespace?: string): Promise<{ handle: ReleaseHandle; version: string }> {
+  /** Each call promotes a version of its own, so each gets its own release (`policy` overrides the harness's). */
+  async startRelease(
+    environment: string,
+    pipeline = PODINFO,
+    namespace?: string,
+    policy: Partial<ReleasePolicy> = {},
+  ): Promise<{ handle: ReleaseHandle; version: string }> {
     this.versionCounter += 1;
     const version = `6.7.${this.versionCounter}`;
-    return { handle: await this.signalRelease(environment, pipeline, version, namespace), version };
+    return { handle: await this.signalRelease(environment, pipeline, version, namespace, policy), version };
   }
 
   /** What the gateway does for one Flux event: signal-with-start the version's release. */
-  async signalRelease(environment: string, pipeline: PipelineRef, version: string, namespace?: string): Promise<ReleaseHandle> {
+  async signalRelease(
+    environment: string,
+    pipeline: PipelineRef,
+    version: string,
+    namespace?: string,
+    overrides: Partial<ReleasePolicy> = {},
+  ): Promise<ReleaseHandle> {
     // The defaults, with quick retries and the idle timeout spelled as an operator would (messages quote it).
     const defaults = defaultConfig().releasePolicy;
-    const policy = { ...defaults, idleTimeout: '30d', activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' } };
+    const policy = { ...defaults, idleTimeout: '30d', activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' }, ...overrides };
     const input: ReleaseInput = { pipeline, version, policy };
     const handle = await this.env.client.workflow.signalWithStart(release, {
       workflowId: releaseWorkflowId(pipeline, version),

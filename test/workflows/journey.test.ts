@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import type { DeployedSignal, EnvironmentClaim } from '../../model/messages.js';
 import type { PipelineSpec } from '../../model/pipeline.js';
 import { type ReleaseState, ReleasePhase, releaseWorkflowId } from '../../model/release.js';
+import { RELEASE_LIMITS } from '../../model/release-limits.js';
 import {
   alreadyPromotedInto,
   appName,
@@ -72,6 +73,17 @@ describe('recordDeployment', () => {
     assert.equal(state.reached.length, 1);
     assert.equal(state.reached[0]!.repeats, 2);
     assert.equal(state.reached[0]!.reachedAt, '2026-01-01T00:00:00.000Z', 'the first report dates the arrival');
+  });
+
+  test('keeps a Flux message short and records a bounded number of environments', () => {
+    const state = fresh();
+    const long = deployed('dev');
+    long.event.message = 'm'.repeat(100_000);
+    assert.equal(recordDeployment(state, long), true);
+    assert.equal(state.reached[0]!.event.message.length, RELEASE_LIMITS.eventMessageChars);
+    for (let i = 1; i < RELEASE_LIMITS.reachedEnvironments + 10; i += 1) recordDeployment(state, deployed(`env-${i}`));
+    assert.equal(state.reached.length, RELEASE_LIMITS.reachedEnvironments);
+    assert.equal(recordDeployment(state, deployed('x'.repeat(RELEASE_LIMITS.eventFieldChars + 1))), false);
   });
 });
 

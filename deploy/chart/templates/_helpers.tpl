@@ -115,6 +115,16 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
   value: {{ .Values.gateway.allowUnsigned | quote }}
 - name: BATON_LEGACY_APPROVAL_SIGNATURE
   value: {{ .Values.gateway.legacyApprovalSignature | quote }}
+{{- if .Values.gateway.oidc.issuer }}
+- name: BATON_OIDC_ISSUER
+  value: {{ .Values.gateway.oidc.issuer | quote }}
+- name: BATON_OIDC_AUDIENCE
+  value: {{ required "gateway.oidc.audience is required with gateway.oidc.issuer" .Values.gateway.oidc.audience | quote }}
+- name: BATON_OIDC_USER_CLAIM
+  value: {{ .Values.gateway.oidc.userClaim | quote }}
+- name: BATON_OIDC_GROUPS_CLAIM
+  value: {{ .Values.gateway.oidc.groupsClaim | quote }}
+{{- end }}
 - name: BATON_PROMOTING_REASONS
   value: {{ join "," .Values.promotion.promotingReasons | quote }}
 - name: BATON_SIGNAL_TIMEOUT

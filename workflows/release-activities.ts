@@ -1,0 +1,37 @@
+/**
+ * The activities a release schedules, proxied once per kind of work: its own task queue, the git
+ * step (which heartbeats) and the provider task queue (whose rate the server limits).
+ */
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { ProviderActivities, ReleaseActivities } from '../model/activities.js';
+import type { ReleasePolicy } from '../model/release.js';
+import { providerTaskQueueFor } from '../model/task-queues.js';
+
+const GIT_HEARTBEAT_TIMEOUT = '30s';
+
+export interface ReleaseActivityProxies {
+  release: ReleaseActivities;
+  /** The git step heartbeats, so a lost worker is noticed before the activity timeout. */
+  git: ReleaseActivities;
+  /** Provider API calls: on their own task queue, whose activity rate the server limits. */
+  provider: ProviderActivities;
+}
+
+export function proxyReleaseActivities(policy: ReleasePolicy): ReleaseActivityProxies {
+  return {
+    release: proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: policy.activityTimeout,
+      retry: policy.activityRetry,
+    }),
+    git: proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: policy.activityTimeout,
+      heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+      retry: policy.activityRetry,
+    }),
+    provider: proxyActivities<ProviderActivities>({
+      taskQueue: policy.providerTaskQueue ?? providerTaskQueueFor(workflowInfo().taskQueue),
+      startToCloseTimeout: policy.activityTimeout,
+      retry: policy.activityRetry,
+    }),
+  };
+}

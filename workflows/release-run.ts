@@ -1,0 +1,114 @@
+/**
+ * One run of a release: its state, and the few things every step does with it — show where the
+ * release is (state, search attributes, the UI's current details), mirror it into Pipeline.status,
+ * claim an environment, and end the run.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  log,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ReleaseActivities } from '../model/activities.js';
+import { FailureType } from '../model/failures.js';
+import type { EnvironmentClaim } from '../model/messages.js';
+import { type Pipeline, pipelineKey } from '../model/pipeline.js';
+import { NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
+import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
+import { ReleasePhase, type ReleaseState } from '../model/release.js';
+import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
+import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
+
+/** Workflow time, as the timestamps in the release's state are written. */
+export const now = (): string => new Date().toISOString();
+
+export class ReleaseRun {
+  constructor(
+    readonly state: ReleaseState,
+    private readonly activities: ReleaseActivities,
+  ) {}
+
+  show(phase: ReleasePhase, step: string, targetEnvironment?: string): void {
+    const { state } = this;
+    state.phase = phase;
+    state.currentStep = step;
+    if (targetEnvironment !== undefined) state.targetEnvironment = targetEnvironment;
+    upsertSearchAttributes([
+      // Pipeline and version too, whoever started the workflow: users search releases by them.
+      { key: PromotionPipeline, value: pipelineKey(state.pipeline) },
+      { key: PromotionVersion, value: state.version },
+      { key: PromotionState, value: phase },
+      ...(targetEnvironment === undefined ? [] : [{ key: PromotionTargetEnvironment, value: targetEnvironment }]),
+    ]);
+    setCurrentDetails(step);
+  }
+
+  /** The failure to throw: the release ends as Failed, saying what to change. */
+  fail(message: string, type: string): ApplicationFailure {
+    this.state.lastError = clip(message, RELEASE_LIMITS.lastErrorChars);
+    this.show(ReleasePhase.failed, `Failed: ${message}`);
+    return ApplicationFailure.nonRetryable(message, type);
+  }
+
+  async finish(phase: ReleasePhase, step: string, target?: string): Promise<ReleaseState> {
+    this.show(phase, step, target);
+    await condition(allHandlersFinished);
+    return this.state;
+  }
+
+  superseded(): Promise<ReleaseState> {
+    const by = this.state.supersededBy!;
+    return this.finish(ReleasePhase.superseded, `Superseded by ${by.version} (${by.workflowId})`);
+  }
+
+  /** Runs an activity call; a failure that outlived its retries fails the release. */
+  async call<T>(call: () => Promise<T>, context: string): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw this.fail(`${context}${failureMessage(error)}`, failureType(error));
+    }
+  }
+
+  /** Best effort: Pipeline.status is a mirror for kubectl and Weave UIs; a failure to write it must not stop a release. */
+  async mirror(update: Omit<PipelineStatusUpdate, 'pipeline'>): Promise<void> {
+    try {
+      await this.activities.recordPipelineStatus({ pipeline: this.state.pipeline, ...update });
+    } catch (error) {
+      log.warn('could not mirror the release into Pipeline.status', { error: failureMessage(error) });
+    }
+  }
+
+  /** The release as Pipeline.status shows it. */
+  summary(phase: ReleasePhase, at = now()): { version: string; state: ReleasePhase; workflowId: string; at: string } {
+    return { version: this.state.version, state: phase, workflowId: workflowInfo().workflowId, at };
+  }
+
+  /** Claims `environment` so that older releases holding it end (unless the Pipeline queues versions). */
+  async claim(pipeline: Pipeline, environment: string, reason: EnvironmentClaim['reason'], at: string): Promise<void> {
+    if (newerVersionPolicy(pipeline) === NewerVersionPolicy.queue) return;
+    const { state } = this;
+    await this.call(
+      () =>
+        this.activities.supersedeOlderReleases({
+          pipeline: state.pipeline,
+          signal: { version: state.version, environment, workflowId: workflowInfo().workflowId, reason, at },
+        }),
+      'superseding older releases failed: ',
+    );
+  }
+}
+
+function failureMessage(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function failureType(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure && cause.type ? cause.type : FailureType.promotionFailed;
+}
