@@ -4,10 +4,12 @@
  */
 import { runGitStepBenchmark } from './git-step.js';
 import { runWebhookAcceptBenchmark } from './webhook-accept.js';
+import { runWorkerStartBenchmark } from './worker-start.js';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   'webhook-accept': runWebhookAcceptBenchmark,
   'git-step': runGitStepBenchmark,
+  'worker-start': runWorkerStartBenchmark,
 };
 
 async function main(): Promise<void> {

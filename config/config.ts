@@ -57,6 +57,8 @@ export const configSchema = {
     BATON_EVENTS_ADDRESS: { type: 'string' },
     /** Git hosts the pull-request strategy may contact (`git.example.com`, `*.example.com`); empty: any. */
     BATON_GIT_HOSTS: { type: 'string', default: '' },
+    /** The worker's Prometheus endpoint (Baton's and the Temporal SDK's metrics); 0: none. */
+    BATON_WORKER_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
@@ -97,6 +99,11 @@ export interface GatewayConfig {
   signalTimeoutMs: number;
 }
 
+export interface WorkerConfig {
+  /** Port of the worker's `/metrics` (on every interface); 0 serves none. */
+  metricsPort: number;
+}
+
 export interface OidcConfig {
   /** The issuer exactly as its discovery document and its tokens' `iss` name it. */
   issuer: string;
@@ -115,6 +122,7 @@ export type PipelineSourceConfig = { kind: 'directory'; directory: string } | { 
 export interface Config {
   temporal: TemporalConfig;
   gateway: GatewayConfig;
+  worker: WorkerConfig;
   pipelines: PipelineSourceConfig;
   releasePolicy: ReleasePolicy;
   /** Flux notification-controller's event receiver, for the notification strategy. */
@@ -237,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       promotingReasons: list(raw.BATON_PROMOTING_REASONS),
       signalTimeoutMs: duration('BATON_SIGNAL_TIMEOUT', raw.BATON_SIGNAL_TIMEOUT),
     },
+    worker: { metricsPort: raw.BATON_WORKER_METRICS_PORT },
     pipelines:
       raw.BATON_PIPELINE_SOURCE === 'kubernetes' ? { kind: 'kubernetes' } : { kind: 'directory', directory: raw.BATON_PIPELINES_DIR },
     releasePolicy: {

@@ -1,19 +1,33 @@
 /** `npm run worker`: runs the release worker until SIGINT/SIGTERM (the Temporal runtime handles both). */
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
+import { promotionMetricsInterceptor } from '../activities/metrics.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import { activityDependencies, startStatusController } from './dependencies.js';
+import { installSdkMetrics, startWorkerMetricsServer } from './metrics.js';
 import { createReleaseWorker } from './worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.logLevel, name: 'baton-worker' });
+  // Before any Temporal connection: the SDK's metrics exporter is part of the runtime it installs.
+  const metrics =
+    config.worker.metricsPort === 0
+      ? undefined
+      : await startWorkerMetricsServer({ port: config.worker.metricsPort, sdkMetricsUrl: await installSdkMetrics(), log });
   const pipelines = await createPipelineSource(config.pipelines, log);
   await pipelines.start();
   const stopStatusController = await startStatusController(config, log);
-  const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log);
+  const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log, {
+    activityInterceptors: metrics === undefined ? [] : [promotionMetricsInterceptor(metrics.promotions)],
+  });
   log.info(
-    { taskQueue: config.temporal.taskQueue, providerTaskQueue: config.temporal.providerTaskQueue, namespace: config.temporal.namespace },
+    {
+      taskQueue: config.temporal.taskQueue,
+      providerTaskQueue: config.temporal.providerTaskQueue,
+      namespace: config.temporal.namespace,
+      metrics: metrics?.url,
+    },
     'worker running',
   );
   try {
@@ -22,6 +36,7 @@ async function main(): Promise<void> {
     await connection.close();
     await stopStatusController();
     await pipelines.stop();
+    await metrics?.close();
   }
 }
 

@@ -4,16 +4,33 @@
  * across every replica (`maxTaskQueueActivitiesPerSecond`), so all of them together stay within the
  * provider's quota.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../activities/index.js';
 import type { TemporalConfig } from '../config/config.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflows' entry, next to this module: TypeScript under tsx, JavaScript once compiled. */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
+
+/** Where `npm run build` writes the prebuilt workflow bundle: beside the compiled worker/ only. */
+export const WORKFLOW_BUNDLE_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'workflow-bundle.js');
+
+/**
+ * The compiled worker loads the bundle `npm run build` made, so it starts without webpack and SWC
+ * (faster, less memory, nothing written at run time); under tsx no bundle lies beside the sources
+ * and the workflows are bundled at start, so edits take effect without a build.
+ */
+export function workflowSource(bundlePath = WORKFLOW_BUNDLE_PATH): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  return existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH };
+}
 
 /** Both workers as one: `run()` until either stops, `shutdown()` stops both. */
 export interface WorkerGroup {
@@ -53,7 +70,9 @@ export async function createReleaseWorker(
   temporal: TemporalConfig,
   deps: Omit<ActivityDependencies, 'temporal'>,
   log: Logger,
+  options: { activityInterceptors?: ActivityInterceptorsFactory[] } = {},
 ): Promise<ReleaseWorker> {
+  const interceptors = { activity: options.activityInterceptors ?? [] };
   const connection = await NativeConnection.connect(await temporalConnectionOptions(temporal));
   try {
     const registered = await ensureSearchAttributes(connection, temporal.namespace);
@@ -62,14 +81,16 @@ export async function createReleaseWorker(
       connection,
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
-      workflowsPath: WORKFLOWS_PATH,
+      ...workflowSource(),
       activities: createActivities({ ...deps, temporal: new Client({ connection, namespace: temporal.namespace }) }),
+      interceptors,
     });
     const providerWorker = await Worker.create({
       connection,
       namespace: temporal.namespace,
       taskQueue: temporal.providerTaskQueue,
       activities: createProviderActivities(deps),
+      interceptors,
       maxTaskQueueActivitiesPerSecond: temporal.providerRateLimit,
     });
     return { worker: workerGroup([releaseWorker, providerWorker]), releaseWorker, providerWorker, connection };

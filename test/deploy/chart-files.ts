@@ -3,9 +3,10 @@
  * "skeleton" with the template actions taken out), a small renderer for the chart's `baton.env`
  * block, and `helm template` (helm from scripts/setup-servers.sh).
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { configSchema } from '../../config/config.js';
@@ -320,4 +321,122 @@ export function grantsOfServiceAccount(
     namespaced.set(namespace, new Set([...(namespaced.get(namespace) ?? []), ...grants(rules)]));
   }
   return { cluster, namespaced };
+}
+
+/** Relative module paths (as .ts files) and `new URL('…', import.meta.url)` files a source file loads. */
+export function localDependencies(file: string): { files: string[]; packages: string[] } {
+  const source = readFileSync(file, 'utf8');
+  const files: string[] = [];
+  const packages: string[] = [];
+  const specifiers = [
+    // `import type` and `export type` are erased before run time: they need no package.
+    ...source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'/gm),
+    ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
+    ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
+  ].map((m) => m[1]!);
+  for (const specifier of specifiers) {
+    if (specifier.startsWith('.')) files.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
+    else if (!specifier.startsWith('node:'))
+      packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+  }
+  for (const match of source.matchAll(/new URL\(\s*'(\.[^']+)',\s*import\.meta\.url\s*\)/g)) {
+    files.push(resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts')));
+  }
+  return { files, packages };
+}
+
+/** Everything the gateway and the worker load at runtime, from their entry points. */
+export function runtimeClosure(entries: string[]): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const queue = entries.map((entry) => join(REPO, entry));
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    if (!file.endsWith('.ts')) continue;
+    assert.ok(existsSync(file), `${repoPath(file)} (imported at runtime) exists`);
+    const deps = localDependencies(file);
+    deps.packages.forEach((p) => packages.add(p));
+    queue.push(...deps.files);
+  }
+  return { files, packages };
+}
+
+/** One `FROM … [AS name]` stage of a Dockerfile: its base, name and the instructions after it. */
+export interface DockerStage {
+  from: string;
+  name?: string;
+  instructions: { keyword: string; args: string }[];
+}
+
+/** The stages of a Dockerfile: comments dropped, `\` continuations joined, keywords upper-cased. */
+export function dockerfileStages(text: string): DockerStage[] {
+  const stages: DockerStage[] = [];
+  const joined = text
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  for (const line of joined.split('\n')) {
+    const match = /^\s*([A-Za-z]+)\s+(.*)$/.exec(line);
+    if (match === null) continue;
+    const keyword = match[1]!.toUpperCase();
+    const args = match[2]!.trim();
+    if (keyword === 'FROM') {
+      const [from, as, name] = args.split(/\s+/);
+      stages.push({ from: from!, ...(as?.toUpperCase() === 'AS' && name !== undefined ? { name } : {}), instructions: [] });
+    } else stages.at(-1)?.instructions.push({ keyword, args });
+  }
+  return stages;
+}
+
+/** `COPY [--from=x] src… dest` of a stage, as `{ from, sources, dest }`. */
+export function dockerCopies(stage: DockerStage): { from?: string; sources: string[]; dest: string }[] {
+  return stage.instructions
+    .filter((i) => i.keyword === 'COPY')
+    .map((i) => {
+      const words = i.args.split(/\s+/);
+      const from = words[0]?.startsWith('--from=') ? words.shift()!.slice('--from='.length) : undefined;
+      const dest = words.pop()!;
+      return { ...(from === undefined ? {} : { from }), sources: words, dest };
+    });
+}
+
+/* deploy/monitoring: the PrometheusRule and the Grafana dashboard. */
+
+export const MONITORING = join(DEPLOY, 'monitoring');
+
+export interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface PrometheusRule extends Manifest {
+  spec: { groups: { name: string; rules: Rule[] }[] };
+}
+export interface Dashboard {
+  title: string;
+  uid: string;
+  panels: { id: number; title: string; targets: { expr: string }[] }[];
+  templating: { list: { name: string; query?: unknown; definition?: string }[] };
+}
+
+/** Every query of deploy/monitoring: the rules' expressions and the dashboard's targets and variables. */
+export function monitoringQueries(): string[] {
+  const [rule] = readDocuments<PrometheusRule>(join(MONITORING, 'prometheus-rule.yaml'));
+  const dashboard = JSON.parse(readText(join(MONITORING, 'grafana-dashboard.json'))) as Dashboard;
+  return [
+    ...rule!.spec.groups.flatMap((g) => g.rules.map((r) => r.expr)),
+    ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ...dashboard.templating.list.flatMap((v) => (v.definition === undefined ? [] : [v.definition])),
+  ];
+}
+
+/** The metric names (`baton_…`, `temporal_…`) the queries use. */
+export function metricNames(queries: string[], prefix: 'baton_' | 'temporal_'): Set<string> {
+  return new Set(queries.flatMap((q) => [...q.matchAll(new RegExp(`\\b${prefix}[a-z_]+\\b`, 'g'))].map((m) => m[0])));
 }

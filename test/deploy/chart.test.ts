@@ -5,9 +5,9 @@
  * PATH) the chart is also linted and rendered, and the renderer used here is checked against Helm.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_EVENTS_ADDRESS } from '../../activities/notify/flux-event.js';
@@ -24,6 +24,9 @@ import {
   configSchemaKeys,
   CRDS,
   DEPLOY,
+  dockerCopies,
+  dockerfileStages,
+  type DockerStage,
   envNamesInTemplates,
   envRecord,
   type EnvVar,
@@ -40,6 +43,7 @@ import {
   readText,
   renderEnv,
   REPO,
+  runtimeClosure,
   repoPath,
   serviceAccountOf,
   skeletonDocuments,
@@ -93,6 +97,12 @@ const GATEWAY_MUST_NOT = [
 
 /** The private ranges the chart trusts X-Forwarded-For from behind its own Ingress by default. */
 const INGRESS_TRUSTED_PROXIES = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7';
+
+/** The command each Deployment runs, as the image lays the compiled files out under /app. */
+const COMMANDS = {
+  gateway: ['node', '--enable-source-maps', 'gateway/server.js'],
+  worker: ['node', '--enable-source-maps', 'worker/main.js'],
+};
 
 /** The Alert exclusions Weave GitOps documents for promotion Alerts (seed 002). */
 const WEAVE_EXCLUSIONS = ['.*upgrade.*has.*started', '.*is.*not.*ready', '^Dependencies.*'];
@@ -184,6 +194,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     changed.pipelines.source = 'directory';
     changed.events.address = '';
     changed.worker.gitHosts = ['git.example.com', '*.gitlab.example.com'];
+    changed.worker.metricsPort = 0;
     changed.logLevel = 'debug';
     const config = loadConfig(envRecord(renderEnv(changed)));
     assert.deepEqual(config.gateway.rateLimit, { max: 50, windowMs: 60_000 });
@@ -208,6 +219,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     assert.deepEqual(config.pipelines, { kind: 'directory', directory: lookup(values, 'pipelines.directory') });
     assert.equal(config.eventsAddress, undefined, 'an empty events.address sets no BATON_EVENTS_ADDRESS');
     assert.deepEqual(config.gitHosts, ['git.example.com', '*.gitlab.example.com']);
+    assert.equal(config.worker.metricsPort, 0);
     assert.equal(config.logLevel, 'debug');
   });
 
@@ -317,11 +329,11 @@ void describe('deploy/chart: templates', () => {
     assert.ok(granted.has(`${crd!.spec.group} ${crd!.spec.names.plural}/status patch`));
   });
 
-  test('the gateway runs gateway/server.ts with probes on routes the gateway serves', () => {
+  test('the gateway runs the compiled gateway/server.ts with probes on routes the gateway serves', () => {
     const [deployment] = skeletonDocuments('gateway-deployment.yaml');
     const pod = podTemplate(deployment!);
     const [container] = pod.spec.containers;
-    assert.deepEqual(container!.command, ['node', '--import', 'tsx', 'gateway/server.ts']);
+    assert.deepEqual(container!.command, COMMANDS.gateway);
     assert.ok(existsSync(join(REPO, 'gateway/server.ts')));
     assert.equal(container!.ports?.[0]?.name, 'http');
     assert.deepEqual(container!.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
@@ -335,11 +347,25 @@ void describe('deploy/chart: templates', () => {
     assert.ok(readText(join(REPO, 'gateway/plugins/metrics.ts')).includes("app.get('/metrics'"), 'the gateway serves /metrics');
   });
 
-  test('the worker runs worker/main.ts', () => {
+  test('the worker runs the compiled worker/main.ts', () => {
     const [deployment] = skeletonDocuments('worker-deployment.yaml');
     const [container] = podTemplate(deployment!).spec.containers;
-    assert.deepEqual(container!.command, ['node', '--import', 'tsx', 'worker/main.ts']);
+    assert.deepEqual(container!.command, COMMANDS.worker);
     assert.ok(existsSync(join(REPO, 'worker/main.ts')));
+  });
+
+  test('the worker exposes /metrics on a container port named metrics, at the port config/config.ts defaults to', () => {
+    assert.equal(lookup(values, 'worker.metricsPort'), loadConfig({}).worker.metricsPort);
+    const [deployment] = skeletonDocuments('worker-deployment.yaml');
+    const pod = podTemplate(deployment!);
+    assert.deepEqual(
+      pod.spec.containers[0]!.ports?.map((p) => p.name),
+      ['metrics'],
+    );
+    const annotations = pod.metadata?.annotations ?? {};
+    assert.equal(annotations['prometheus.io/scrape'], 'true');
+    assert.equal(annotations['prometheus.io/path'], '/metrics');
+    assert.equal(lookup(values, 'metrics.serviceMonitor.enabled'), false, 'ServiceMonitors need the Prometheus Operator: opt-in');
   });
 
   test('a PodDisruptionBudget covers each component without blocking single-replica drains', () => {
@@ -356,67 +382,86 @@ void describe('deploy/chart: templates', () => {
   });
 });
 
-/** Relative module paths (as .ts files) and `new URL('…', import.meta.url)` files a source file loads. */
-function localDependencies(file: string): { files: string[]; packages: string[] } {
-  const source = readFileSync(file, 'utf8');
-  const files: string[] = [];
-  const packages: string[] = [];
-  const specifiers = [
-    // `import type` and `export type` are erased before run time: they need no package.
-    ...source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'/gm),
-    ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
-    ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
-  ].map((m) => m[1]!);
-  for (const specifier of specifiers) {
-    if (specifier.startsWith('.')) files.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
-    else if (!specifier.startsWith('node:'))
-      packages.push(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
-  }
-  for (const match of source.matchAll(/new URL\(\s*'(\.[^']+)',\s*import\.meta\.url\s*\)/g)) {
-    files.push(resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts')));
-  }
-  return { files, packages };
-}
-
-/** Everything the gateway and the worker load at runtime, from their entry points. */
-function runtimeClosure(entries: string[]): { files: Set<string>; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const queue = entries.map((entry) => join(REPO, entry));
-  while (queue.length > 0) {
-    const file = queue.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    if (!file.endsWith('.ts')) continue;
-    assert.ok(existsSync(file), `${repoPath(file)} (imported at runtime) exists`);
-    const deps = localDependencies(file);
-    deps.packages.forEach((p) => packages.add(p));
-    queue.push(...deps.files);
-  }
-  return { files, packages };
+/** The folders tsconfig.build.json compiles. */
+function buildIncludes(): string[] {
+  return (JSON.parse(readText(join(REPO, 'tsconfig.build.json'))) as { include: string[] }).include;
 }
 
 void describe('deploy/Dockerfile', () => {
   const dockerfile = readText(join(DEPLOY, 'Dockerfile'));
+  const stages = dockerfileStages(dockerfile);
+  const stage = (name: string): DockerStage => {
+    const found = stages.find((s) => s.name === name);
+    assert.ok(found, `a stage named ${name}`);
+    return found;
+  };
+  const runtime = stages.at(-1)!;
+  const runs = (s: DockerStage): string[] => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+  const env = (s: DockerStage): string =>
+    s.instructions
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join('\n');
+  const { files, packages } = runtimeClosure(['gateway/server.ts', 'worker/main.ts', 'workflows/index.ts']);
 
-  test('builds on node:20-slim with production dependencies and runs as the chart’s non-root user', () => {
+  test('builds on node:20-slim and runs as the chart’s non-root user', () => {
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:20-slim$/m);
-    assert.match(dockerfile, /^RUN npm ci --omit=dev\b/m);
-    const user = /^USER (\S+)$/m.exec(dockerfile)?.[1];
-    assert.ok(user !== undefined && !/^(0|root)(:|$)/.test(user), `USER ${user}`);
+    assert.deepEqual(
+      stages.map((s) => s.from),
+      ['${NODE_IMAGE}', '${NODE_IMAGE}', '${NODE_IMAGE}'],
+    );
+    const users = runtime.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args);
+    assert.equal(users.length, 1);
+    const user = users[0]!;
+    assert.ok(!/^(0|root)(:|$)/.test(user), `USER ${user}`);
     assert.equal(user.split(':')[0], String(lookup(values, 'podSecurityContext.runAsUser')));
   });
 
-  test('copies every file the gateway and the worker load, and their packages are production dependencies', () => {
-    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+  test('the build stage has every source the build compiles, and runs npm run build', () => {
+    const build = stage('build');
+    assert.ok(
+      runs(build).some((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev')),
+      'all dependencies: TypeScript is a dev one',
+    );
+    assert.ok(runs(build).includes('npm run build'));
+    const copied = dockerCopies(build).flatMap((c) => (c.from === undefined ? c.sources : []));
     const covered = (file: string): boolean =>
       copied.some((source) => file === join(REPO, source) || file.startsWith(join(REPO, source) + '/'));
-    const { files, packages } = runtimeClosure(['gateway/server.ts', 'worker/main.ts', 'workflows/index.ts']);
+    const needed = [
+      ...files,
+      ...['tsconfig.json', 'tsconfig.build.json', 'scripts/build.ts', 'package-lock.json'].map((f) => join(REPO, f)),
+    ];
     assert.ok(files.has(join(REPO, 'deploy/crds/pipelines.weave.works_pipelines.yaml')), 'the scan follows new URL(…) file references');
-    assert.deepEqual([...files].filter((f) => !covered(f)).map(repoPath), [], 'runtime files the image lacks');
+    assert.deepEqual(needed.filter((f) => !covered(f)).map(repoPath), [], 'files the build stage lacks');
+    // tsc emits only what tsconfig.build.json includes (test/deploy/build.test.ts runs the build itself).
+    const includes = buildIncludes();
+    const uncompiled = [...files].filter((f) => f.endsWith('.ts') && !includes.includes(repoPath(f).split('/')[0]!));
+    assert.deepEqual(uncompiled.map(repoPath), [], 'runtime modules outside tsconfig.build.json');
+    const ignore = readText(join(DEPLOY, 'Dockerfile.dockerignore')).split('\n');
+    assert.ok(ignore.includes('!scripts/build.ts'), 'the build context keeps scripts/build.ts');
+    for (const source of copied) assert.ok(!ignore.includes(source.split('/')[0]!), `the build context keeps ${source}`);
+  });
+
+  test('the runtime stage holds the compiled build and production dependencies only, run by plain node', () => {
+    const deps = stage('deps');
+    assert.ok(runs(deps).some((r) => /^npm ci --omit=dev\b/.test(r)));
+    const copies = dockerCopies(runtime);
+    assert.deepEqual(copies, [
+      { from: 'deps', sources: ['/app/node_modules'], dest: './node_modules' },
+      { from: 'build', sources: ['/app/dist'], dest: './' },
+    ]);
+    assert.ok(runtime.instructions.some((i) => i.keyword === 'WORKDIR' && i.args === '/app'));
+    // Neither the TypeScript loader nor the bundler's native SWC addon runs in the image.
+    assert.doesNotMatch(env(runtime), /SWC|tsx/i);
+    const cmd = JSON.parse(runtime.instructions.find((i) => i.keyword === 'CMD')!.args) as string[];
+    assert.deepEqual(cmd, COMMANDS.gateway, "the default command is the gateway Deployment's");
+    for (const command of Object.values(COMMANDS)) {
+      assert.ok(!command.some((arg) => /tsx|--import|--loader|\.ts$/.test(arg)), command.join(' '));
+      const source = join(REPO, command.at(-1)!.replace(/\.js$/, '.ts'));
+      assert.ok(files.has(source), `${repoPath(source)} is an entry point the scan covers`);
+    }
     const missing = [...packages].filter((p) => !(p in packageJson.dependencies));
     assert.deepEqual(missing, [], 'packages imported at runtime but absent from dependencies (npm ci --omit=dev drops them)');
-    assert.ok('tsx' in packageJson.dependencies, 'tsx, the runtime loader, is a production dependency');
   });
 });
 
@@ -601,6 +646,7 @@ void describe('deploy/chart with helm', () => {
     ingress: { enabled: true, className: 'nginx', tls: [{ secretName: 'baton-tls', hosts: ['baton.example.com'] }] },
     rbac: { secretNamespaces: ['flux-system', 'team-a'] },
     extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=768' }],
+    metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } },
   };
 
   test('helm lint --strict passes with the defaults and with every option set', () => {
@@ -727,6 +773,52 @@ void describe('deploy/chart with helm', () => {
       await app.close();
       await pipelines.stop();
     }
+  });
+
+  test('metrics: no ServiceMonitor by default; enabled, one per component, each selecting a Service with the port it scrapes', () => {
+    const kinds = (docs: Manifest[]): string[] => docs.map((d) => `${d.kind}/${d.metadata.name}`);
+    const defaults = helmTemplate(helm);
+    assert.deepEqual(kinds(defaults.filter((d) => d.kind === 'ServiceMonitor' || d.metadata.name.endsWith('worker-metrics'))), []);
+    const worker = defaults.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-worker')!;
+    assert.deepEqual(podTemplate(worker).spec.containers[0]!.ports, [{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    assert.equal(podTemplate(worker).metadata?.annotations?.['prometheus.io/port'], '9464');
+
+    const enabled = helmTemplate(helm, [
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.serviceMonitor.labels.release=prometheus',
+    ]);
+    const monitors = enabled.filter((d) => d.kind === 'ServiceMonitor');
+    assert.deepEqual(kinds(monitors), ['ServiceMonitor/baton-gateway', 'ServiceMonitor/baton-worker']);
+    interface Monitor extends Manifest {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string; interval: string }[] };
+    }
+    interface Service extends Manifest {
+      spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] };
+    }
+    for (const monitor of monitors as Monitor[]) {
+      assert.equal((monitor.metadata.labels as Record<string, string>).release, 'prometheus');
+      const selected = (enabled.filter((d) => d.kind === 'Service') as Service[]).filter((service) =>
+        Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => (service.metadata.labels as Record<string, string>)[k] === v),
+      );
+      assert.equal(selected.length, 1, `${monitor.metadata.name} selects one Service`);
+      const [endpoint] = monitor.spec.endpoints;
+      assert.equal(endpoint?.path, '/metrics');
+      assert.equal(endpoint.interval, '30s');
+      const servicePort = selected[0]!.spec.ports.find((p) => p.name === endpoint.port);
+      assert.ok(servicePort, `${selected[0]!.metadata.name} has the port ${endpoint.port}`);
+      // The Service's target is a named container port of the Deployment the Service selects.
+      const component = selected[0]!.spec.selector['app.kubernetes.io/component']!;
+      const deployment = enabled.find((d) => d.kind === 'Deployment' && d.metadata.name === `baton-${component}`)!;
+      assert.ok(podTemplate(deployment).spec.containers[0]!.ports?.some((p) => p.name === servicePort.targetPort));
+    }
+
+    const noWorkerMetrics = helmTemplate(helm, ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'worker.metricsPort=0']);
+    assert.deepEqual(kinds(noWorkerMetrics.filter((d) => d.kind === 'ServiceMonitor')), ['ServiceMonitor/baton-gateway']);
+    const bare = noWorkerMetrics.find((d) => d.kind === 'Deployment' && d.metadata.name === 'baton-worker')!;
+    assert.equal(podTemplate(bare).spec.containers[0]!.ports, undefined);
+    assert.equal(podTemplate(bare).metadata?.annotations?.['prometheus.io/scrape'], undefined);
   });
 
   test('TLS and API key settings become mounted files and a secretKeyRef', () => {

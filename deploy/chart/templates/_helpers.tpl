@@ -151,6 +151,8 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 {{- end }}
 - name: BATON_GIT_HOSTS
   value: {{ join "," .Values.worker.gitHosts | quote }}
+- name: BATON_WORKER_METRICS_PORT
+  value: {{ .Values.worker.metricsPort | int | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- end }}
@@ -195,7 +197,7 @@ env:
 securityContext:
   {{- toYaml .Values.securityContext | nindent 2 }}
 volumeMounts:
-  # tsx caches compiled TypeScript in the temp dir; the root filesystem is read-only.
+  # The git step clones into the temp dir; the root filesystem is read-only.
   - name: tmp
     mountPath: /tmp
   {{- if .Values.temporal.tls.secretName }}
