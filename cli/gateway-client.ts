@@ -102,6 +102,10 @@ export async function sendDecision(request: DecisionRequest, fetchImpl: typeof f
   } catch {
     return { kind: 'unavailable', message: `the gateway URL is not a URL: ${displayGateway(request.gateway)}` };
   }
+  // fetch refuses a URL with user:password and quotes it whole in its error; the gateway reads no
+  // such credentials anyway.
+  url.username = '';
+  url.password = '';
   // The path signed must be the path sent: URL may normalise it, so sign what it will send.
   const body = JSON.stringify({
     ...(request.approver === undefined ? {} : { approver: request.approver }),
