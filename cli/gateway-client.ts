@@ -82,7 +82,7 @@ export function classifyAnswer(answer: GatewayAnswer, retryAfter: string | null)
   const words = gatewayWords(answer);
   if (status === 429 || status >= 500) {
     const later = retryAfter === null ? 'retry later' : `retry in ${retryAfter} s`;
-    return { kind: 'unavailable', message: `temporarily unavailable (${status}): ${words}; ${later}`, answer };
+    return { kind: 'unavailable', message: `temporarily unavailable (${status}), ${later}: ${words}`, answer };
   }
   const meaning: Record<number, string> = {
     400: 'bad request',

@@ -20,6 +20,8 @@ import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
 import { FIXTURES, variant } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
+import { directorySource, EXAMPLE_PIPELINES_DIR, testApp, unreachableApprover, unreachableStarter } from '../gateway/helpers.js';
+import { GUARDED, ReleaseHarness } from '../workflows/harness.js';
 import { APPROVAL_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { APPROVAL_KEY, fluxHeaders } from '../support/signing.js';
 import { visibleIn } from '../support/visibility.js';
@@ -238,6 +240,52 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     const list = await baton(['approvals', 'list'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
     assert.equal(list.code, 3);
     assert.match(list.stderr, new RegExp(`^error: Temporal at 127\\.0\\.0\\.1:${port} could not be reached`));
+  });
+
+  test("a Pipeline's approvers are listed (a release of the test harness, on its own task queue)", async () => {
+    const harness = await ReleaseHarness.start(temporal);
+    try {
+      const { handle, version } = await harness.startRelease('dev', GUARDED);
+      await visibleIn(temporal.client, handle.workflowId, ReleasePhase.awaitingApproval);
+      const json = await baton(['approvals', 'list', '--json', '--pipeline', 'team-a/guarded']);
+      assert.equal(json.code, 0, json.stderr);
+      const [gate, ...more] = JSON.parse(json.stdout) as WaitingGate[];
+      assert.deepEqual(more, []);
+      assert.deepEqual([gate?.version, gate?.environment, gate?.approvers], [version, 'prod', ['alice@example.com', 'bob@example.com']]);
+      const text = await baton(['approvals', 'list', '--env', 'prod']);
+      assert.match(text.stdout, /^team-a\/guarded\s+\S+\s+prod\s+\S+\s+0\/1\s+alice@example\.com,bob@example\.com$/m);
+      await handle.terminate('test done');
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  test('a gateway that cannot reach Temporal (503) is exit 3, with when to retry', async () => {
+    const pipelines = await directorySource(EXAMPLE_PIPELINES_DIR);
+    const app = await testApp({ pipelines, releases: unreachableStarter(), approvals: unreachableApprover() });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const run = await baton([
+        'approve',
+        PIPELINE,
+        'prod',
+        '7.9.0',
+        '--key-file',
+        keyFile,
+        '--approver',
+        'a@example.com',
+        '--gateway',
+        url,
+      ]);
+      assert.equal(run.code, 3);
+      assert.equal(
+        run.stderr,
+        'error: temporarily unavailable (503), retry in 30 s: Temporal is unavailable, the approval was not delivered; retry later\n',
+      );
+    } finally {
+      await app.close();
+      await pipelines.stop();
+    }
   });
 
   test('usage errors are exit 2 with the usage; --help is exit 0', async () => {
