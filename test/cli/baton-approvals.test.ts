@@ -10,8 +10,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Client, Connection, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WaitingGate } from '../../cli/approvals.js';
+import { createTemporalReleaseApprover } from '../../gateway/release-approver.js';
+import { GATEWAY_GRPC_RETRY } from '../../gateway/temporal-calls.js';
 import { stateQuery } from '../../model/messages.js';
 import { ReleasePhase, type ReleaseState } from '../../model/release.js';
 import type { release } from '../../workflows/release.js';
@@ -20,7 +23,7 @@ import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
 import { FIXTURES, variant } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
-import { directorySource, EXAMPLE_PIPELINES_DIR, testApp, unreachableApprover, unreachableStarter } from '../gateway/helpers.js';
+import { directorySource, EXAMPLE_PIPELINES_DIR, testApp, unreachableStarter } from '../gateway/helpers.js';
 import { GUARDED, ReleaseHarness } from '../workflows/harness.js';
 import { APPROVAL_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { APPROVAL_KEY, fluxHeaders } from '../support/signing.js';
@@ -262,7 +265,13 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
 
   test('a gateway that cannot reach Temporal (503) is exit 3, with when to retry', async () => {
     const pipelines = await directorySource(EXAMPLE_PIPELINES_DIR);
-    const app = await testApp({ pipelines, releases: unreachableStarter(), approvals: unreachableApprover() });
+    // The gateway's own approver, on a connection to an address where no Temporal listens.
+    const connection = Connection.lazy({
+      address: `127.0.0.1:${await freePort()}`,
+      interceptors: [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)],
+    });
+    const approvals = createTemporalReleaseApprover(new Client({ connection, namespace: 'default' }), { timeoutMs: 1_000 });
+    const app = await testApp({ pipelines, releases: unreachableStarter(), approvals });
     try {
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
       const run = await baton([
@@ -284,6 +293,8 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
       );
     } finally {
       await app.close();
+      await approvals.drain(10_000);
+      await connection.close();
       await pipelines.stop();
     }
   });
