@@ -232,6 +232,24 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     );
   });
 
+  test('npm run approve (scripts/approve.ts) sends through the same client: the example key approves', async () => {
+    const handle = await waitingAtProd('7.4.0');
+    const { stdout, stderr, code } = await new Promise<Run>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/approve.ts', PIPELINE, 'prod', '7.4.0', '--approver', 'script@example.com'],
+        { env: { PATH: process.env.PATH ?? '', HOME: dir, BATON_GATEWAY_URL: stack.gateway.url } },
+        (error, out, err) => {
+          printed.push(out, err);
+          resolve({ code: error === null ? 0 : Number(error.code), stdout: out, stderr: err });
+        },
+      );
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^200 OK\nLocation: http:\/\/.+\n\{"workflowId":"release\/flux-system\/podinfo-02\/7\.4\.0"/);
+    await eventually('the promotion into prod', async () => (await handle.query(stateQuery)).phase === ReleasePhase.awaitingDeployment);
+  });
+
   test('an unreachable gateway or Temporal is exit 3', async () => {
     const port = await freePort();
     const gateway = await baton(['approve', PIPELINE, 'prod', '7.3.0', '--key-file', keyFile, '--approver', 'a@example.com'], {
