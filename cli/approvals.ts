@@ -36,6 +36,7 @@ exit codes:
 
 /** Bound on connecting and on each release's state query. */
 const TEMPORAL_TIMEOUT_MS = 10_000;
+const QUERY_CONCURRENCY = 8;
 
 export interface WaitingGate {
   pipeline: string;
@@ -140,7 +141,12 @@ async function describeGate(client: Client, execution: WorkflowExecutionInfo): P
 export async function listWaitingGates(client: Client, options: { pipeline?: string; environment?: string }): Promise<WaitingGate[]> {
   const executions: WorkflowExecutionInfo[] = [];
   for await (const execution of client.workflow.list({ query: waitingGatesQuery(options) })) executions.push(execution);
-  const gates = await Promise.all(executions.map((execution) => describeGate(client, execution)));
+  // A few queries at a time: each is a workflow task on the worker, which also runs the releases.
+  const gates: WaitingGate[] = [];
+  for (let start = 0; start < executions.length; start += QUERY_CONCURRENCY) {
+    const batch = executions.slice(start, start + QUERY_CONCURRENCY);
+    gates.push(...(await Promise.all(batch.map((execution) => describeGate(client, execution)))));
+  }
   return gates.sort(
     (a, b) =>
       a.pipeline.localeCompare(b.pipeline) || a.environment.localeCompare(b.environment) || (a.since ?? '').localeCompare(b.since ?? ''),

@@ -119,6 +119,10 @@ async function parseDecideArgs(args: readonly string[], env: NodeJS.ProcessEnv):
   if (environment === '' || version === '') throw new UsageError('the environment and the version cannot be empty');
   if (values.approver !== undefined && values.approver.trim() === '') throw new UsageError('--approver is empty');
   const credential = await credentialFrom(values, env);
+  // A JWT is printable ASCII without spaces; anything else would fail in fetch, whose error quotes it.
+  if (credential.kind === 'token' && !/^[\x21-\x7e]+$/.test(credential.token)) {
+    throw new UsageError('the token contains spaces or characters a token cannot have (it is not shown)');
+  }
   if (credential.kind === 'key' && values.approver === undefined) {
     throw new UsageError('--approver <name> is required with an approval key (the key signs, it does not say who you are)');
   }

@@ -66,7 +66,8 @@ function describeNetworkError(error: unknown): string {
   const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   if (typeof cause?.code === 'string') return cause.code;
   if (typeof cause?.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
+  // Not the message: fetch's own errors (e.g. an invalid header value) quote what they refuse.
+  return error instanceof Error ? error.name : 'unknown error';
 }
 
 function gatewayWords(answer: GatewayAnswer): string {

@@ -327,6 +327,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
       [['approve', PIPELINE, 'prod', '1.0.0', '--key-file', join(dir, 'missing')], {}, /cannot read the key file .*missing: ENOENT/],
       [['approve', PIPELINE, 'prod', '1.0.0', '--token', 'x', '--gateway', 'ftp://example.com'], {}, /--gateway must be an http\(s\) URL/],
       [['approve', PIPELINE, 'prod', '1.0.0', '--bogus'], {}, /Unknown option '--bogus'/],
+      [['approve', PIPELINE, 'prod', '1.0.0'], { BATON_APPROVAL_TOKEN: 'eyJ secret\r' }, /the token contains spaces .*\(it is not shown\)/],
       [['approvals'], {}, /expected a subcommand: list/],
       [['approvals', 'list', '--pipeline', 'nope'], {}, /--pipeline expects <namespace>\/<pipeline>/],
       [['approvals', 'list', '--env', "prod' OR 'a'='a"], {}, /--env cannot contain quotes/],
@@ -350,6 +351,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
   test('no token or key is ever printed', () => {
     assert.ok(printed.length > 0);
     const all = printed.join('\n');
-    for (const secret of [APPROVAL_KEY, WRONG_KEY, token, 'password']) assert.ok(!all.includes(secret), 'a secret was printed');
+    for (const secret of [APPROVAL_KEY, WRONG_KEY, token, 'password', 'eyJ secret'])
+      assert.ok(!all.includes(secret), 'a secret was printed');
   });
 });
