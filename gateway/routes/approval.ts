@@ -191,7 +191,15 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
           const { env, revision } = request.params;
           const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
-          const auth = await authenticateApproval(authOptions, pipeline, env, request, raw);
+          // Weave's signature covers no path, so it would reject as readily as it approves: it stays
+          // on Weave's own endpoint.
+          const auth = await authenticateApproval(
+            kind === 'reject' ? { ...authOptions, legacyApprovalSignature: false } : authOptions,
+            pipeline,
+            env,
+            request,
+            raw,
+          );
           // Before the replay cache: a 429 must leave the signature usable for the retry.
           limits.authenticated(request, pipeline);
           if (auth.kind === 'approval-key' && !replays.claim(auth.signature, auth.expiresAt)) {

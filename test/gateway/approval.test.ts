@@ -289,6 +289,9 @@ describe('delivered to the release workflow', () => {
     const signedForApproval = approve(approvalPath(PODINFO, 'prod', version), { approver: 'alice@example.com' });
     const moved = await app.inject({ ...signedForApproval, url: rejectionPath });
     assert.equal(moved.statusCode, 401, moved.body);
+    // Weave's legacy signature covers no path: even where it approves, it never rejects.
+    const legacy = await legacyApp.inject(legacyApproval(rejectionPath, HMAC_KEY));
+    assert.equal(legacy.statusCode, 401, legacy.body);
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
 
     const response = await app.inject(approve(rejectionPath, { approver: 'alice@example.com', comment: 'not now' }));
