@@ -2,16 +2,27 @@
  * The `baton` command: `baton <command> [args…]`. Commands are listed explicitly (no registration
  * by side effect); each returns its exit status.
  */
+import { runApprovalsCommand } from './approvals.js';
+import { runDecideCommand } from './decide.js';
 import { type CommandIo, runMarkersCommand } from './markers.js';
 
 const COMMANDS: Record<string, (args: readonly string[], io: CommandIo) => Promise<number>> = {
   markers: runMarkersCommand,
+  approvals: runApprovalsCommand,
+  approve: (args, io) => runDecideCommand('approve', args, io),
+  reject: (args, io) => runDecideCommand('reject', args, io),
 };
 
 const USAGE = `usage: baton <command> [args…]
 
 commands:
-  markers   list or set the $promotion markers of a GitOps repository (baton markers --help)
+  markers     list or set the $promotion markers of a GitOps repository (baton markers --help)
+  approvals   list the releases waiting at a manual gate (baton approvals list --help)
+  approve     approve a waiting release through the gateway (baton approve --help)
+  reject      reject a waiting release through the gateway (baton reject --help)
+
+exit codes of approvals, approve and reject: 0 ok; 1 refused (by the gateway or Temporal);
+2 usage error; 3 unreachable or temporarily unavailable, retry later.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {

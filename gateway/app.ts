@@ -189,7 +189,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
         ? 'expected POST /promotion/{pipelineNamespace}/{pipelineName}/{sourceEnvironment}'
         : request.url.startsWith('/approval/')
           ? 'expected POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnvironment}/{revision}'
-          : 'not found',
+          : request.url.startsWith('/rejection/')
+            ? 'expected POST /rejection/{pipelineNamespace}/{pipelineName}/{targetEnvironment}/{revision}'
+            : 'not found',
     );
   });
 

@@ -1,11 +1,11 @@
 /**
- * How the gateway hands an approval to Temporal: the release workflow's `approve` Update, bound to
+ * How the gateway hands a decision to Temporal: the release workflow's `approve` (or `reject`) Update, bound to
  * the environment and version the caller approves. The workflow's validator refuses, without
  * touching history, anything that does not match what waits (another environment or version, a
  * second decision, an approver outside the Pipeline's approvers), so the answer is the outcome.
  */
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
-import { approveUpdate, type Decision, type DecisionAuthentication, stateQuery } from '../model/messages.js';
+import { approveUpdate, type Decision, type DecisionAuthentication, rejectUpdate, stateQuery } from '../model/messages.js';
 import { type PipelineRef, pipelineKey } from '../model/pipeline.js';
 import { type DecisionRecord, releaseWorkflowId } from '../model/release.js';
 import { payloadProblem, workflowIdProblem } from '../model/temporal-limits.js';
@@ -21,6 +21,8 @@ export interface Approval {
   comment?: string;
   /** How the gateway authenticated the approver; passed to the workflow with the decision. */
   authentication?: DecisionAuthentication;
+  /** `reject` sends the `reject` Update (`POST /rejection/…`); default `approve`. */
+  decision?: 'approve' | 'reject';
 }
 
 export interface ApprovalReceipt {
@@ -63,7 +65,7 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
   const calls = boundedCalls(client);
 
   return {
-    async approve({ pipeline, version, environment, approver, comment, authentication }) {
+    async approve({ pipeline, version, environment, approver, comment, authentication, decision: kind = 'approve' }) {
       const workflowId = releaseWorkflowId(pipeline, version);
       const handle = client.workflow.getHandle(workflowId);
       const decision: Decision = {
@@ -76,8 +78,11 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
       assertWithinLimits(workflowIdProblem(workflowId), payloadProblem('the approval', decision));
       let outcome: { runId?: string; decision: DecisionRecord };
       try {
-        outcome = await calls.run(options.timeoutMs, `approving ${workflowId}`, async () => {
-          const update = await handle.startUpdate(approveUpdate, { args: [decision], waitForStage: WorkflowUpdateStage.ACCEPTED });
+        outcome = await calls.run(options.timeoutMs, `${kind === 'reject' ? 'rejecting' : 'approving'} ${workflowId}`, async () => {
+          const update = await handle.startUpdate(kind === 'reject' ? rejectUpdate : approveUpdate, {
+            args: [decision],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+          });
           return { runId: update.workflowRunId, decision: await update.result() };
         });
       } catch (error) {

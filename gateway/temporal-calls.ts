@@ -39,6 +39,11 @@ function unavailability(error: unknown): Error | undefined {
   return undefined;
 }
 
+/** Whether a Temporal call failed for a reason that may pass ("not now"): worth retrying later. */
+export function isTemporalUnavailable(error: unknown): boolean {
+  return unavailability(error) !== undefined;
+}
+
 /**
  * Temporal calls bounded in time, shared by the release starter and the approver. `run` puts `fn`
  * under a gRPC deadline and also races it against a timer: the client's own retry of UNAVAILABLE

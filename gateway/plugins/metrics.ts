@@ -76,7 +76,7 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions = {
     }),
     approvals: new Counter({
       name: 'baton_gateway_approvals_total',
-      help: 'Requests to the approval endpoint, by outcome (approved, refused, unauthorized, replayed, invalid, unavailable, error)',
+      help: 'Requests to the approval endpoint, by outcome (approved, rejected, refused, unauthorized, replayed, invalid, unavailable, error)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

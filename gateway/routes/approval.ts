@@ -1,6 +1,7 @@
 /**
  * The approval endpoint, `POST /approval/{pipelineNamespace}/{pipelineName}/{targetEnv}/{revision}`:
- * Weave's endpoint, delivered as the release workflow's `approve` Update, authenticated
+ * Weave's endpoint, delivered as the release workflow's `approve` Update (and `POST /rejection/…`, the
+ * `reject` Update), authenticated
  * (approval-auth.ts) by an OpenID token or an approval key, never by the webhook key. The decision
  * carries how its approver was authenticated. docs/http-api.md lists every answer and the phase
  * that decides it.
@@ -26,6 +27,12 @@ import { createOidcVerifier } from '../oidc.js';
 import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
 export const APPROVAL_ROUTE = '/approval/:namespace/:name/:env/:revision';
+/**
+ * Baton's own counterpart, delivered as the `reject` Update. A path of its own rather than a field
+ * of the body: the signature covers the path, so a signed approval can never be replayed as a
+ * rejection (or the reverse), and Weave's endpoint keeps its meaning.
+ */
+export const REJECTION_ROUTE = '/rejection/:namespace/:name/:env/:revision';
 export { LEGACY_APPROVER };
 /** Weave's answer when an approval cannot be applied; the `reason` field says why. */
 export const APPROVAL_FAILED_MESSAGE = 'failed approving promotion';
@@ -161,117 +168,136 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
     });
 
     rejectNonPostMethods(app, '/approval');
+    rejectNonPostMethods(app, '/rejection');
 
-    app.withTypeProvider<TypeBoxTypeProvider>().post(
-      APPROVAL_ROUTE,
-      {
-        config: { rateLimit: 'by-authentication' },
-        bodyLimit: MAX_APPROVAL_BYTES,
-        schema: {
-          params: ApprovalParams,
-          response: { 200: Approved, '4xx': ApprovalErrorBody, '5xx': ErrorBody },
+    for (const { route, kind } of [
+      { route: APPROVAL_ROUTE, kind: 'approve' },
+      { route: REJECTION_ROUTE, kind: 'reject' },
+    ] as const) {
+      app.withTypeProvider<TypeBoxTypeProvider>().post(
+        route,
+        {
+          config: { rateLimit: 'by-authentication' },
+          bodyLimit: MAX_APPROVAL_BYTES,
+          schema: {
+            params: ApprovalParams,
+            response: { 200: Approved, '4xx': ApprovalErrorBody, '5xx': ErrorBody },
+          },
+          preParsing: resolvePipelineFromPath(pipelines),
         },
-        preParsing: resolvePipelineFromPath(pipelines),
-      },
-      async (request, reply) => {
-        const pipeline = request.pipeline;
-        if (pipeline === null) throw new Error('the Pipeline was not resolved before the handler');
-        const { env, revision } = request.params;
-        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        async (request, reply) => {
+          const pipeline = request.pipeline;
+          if (pipeline === null) throw new Error('the Pipeline was not resolved before the handler');
+          const { env, revision } = request.params;
+          const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
-        const auth = await authenticateApproval(authOptions, pipeline, env, request, raw);
-        // Before the replay cache: a 429 must leave the signature usable for the retry.
-        limits.authenticated(request, pipeline);
-        if (auth.kind === 'approval-key' && !replays.claim(auth.signature, auth.expiresAt)) {
-          metrics.approvals.inc({ outcome: 'replayed' });
-          throw new HttpError(401, 'replayed request', { details: { pipeline: pipelineKey(pipeline), environment: env, revision } });
-        }
-        // The signature is consumed only by an approval it delivered: a request refused here may be
-        // sent again (e.g. after a 503), and its replays are then refused by the workflow instead.
-        let delivered = false;
-        try {
-          let body: ReturnType<typeof readApproval>;
-          try {
-            body = readApproval(auth, raw);
-          } catch (error) {
-            metrics.approvals.inc({ outcome: 'invalid' });
-            throw error;
+          // Weave's signature covers no path, so it would reject as readily as it approves: it stays
+          // on Weave's own endpoint.
+          const auth = await authenticateApproval(
+            kind === 'reject' ? { ...authOptions, legacyApprovalSignature: false } : authOptions,
+            pipeline,
+            env,
+            request,
+            raw,
+          );
+          // Before the replay cache: a 429 must leave the signature usable for the retry.
+          limits.authenticated(request, pipeline);
+          if (auth.kind === 'approval-key' && !replays.claim(auth.signature, auth.expiresAt)) {
+            metrics.approvals.inc({ outcome: 'replayed' });
+            throw new HttpError(401, 'replayed request', { details: { pipeline: pipelineKey(pipeline), environment: env, revision } });
           }
-          const checked = checkRevision(revision);
-          if (!checked.ok) {
-            metrics.approvals.inc({ outcome: 'invalid' });
-            throw new HttpError(422, APPROVAL_FAILED_MESSAGE, {
-              fields: { reason: `the revision in the path cannot be a version: ${checked.problem}` },
-            });
-          }
-          const { version } = checked;
-          const approval = {
-            pipeline: { namespace: pipeline.namespace, name: pipeline.name },
-            version,
-            environment: env,
-            approver: body.approver,
-            ...(body.comment === undefined ? {} : { comment: body.comment }),
-            authentication: body.authentication,
-          };
-          const context = {
-            pipeline: pipelineKey(pipeline),
-            environment: env,
-            version,
-            approver: body.approver,
-            authentication: body.authentication.method,
-            ...(body.authentication.key === undefined ? {} : { key: body.authentication.key }),
-          };
-
-          let receipt: ApprovalReceipt;
+          // The signature is consumed only by an approval it delivered: a request refused here may be
+          // sent again (e.g. after a 503), and its replays are then refused by the workflow instead.
+          let delivered = false;
           try {
-            receipt = await approvals.approve(approval);
-          } catch (error) {
-            if (error instanceof ApprovalRefusedError) {
-              metrics.approvals.inc({ outcome: 'refused' });
-              // Weave's text, and the workflow's reason (which may quote the path and the approver).
-              const known = environmentIndex(pipeline.spec, env) >= 0;
-              const reason = known ? error.reason : `${error.reason} (Pipeline ${pipelineKey(pipeline)} has no environment ${env})`;
-              throw new HttpError(422, APPROVAL_FAILED_MESSAGE, { fields: { reason: escapeHtml(reason) }, details: context });
-            }
-            if (error instanceof TemporalLimitError) {
+            let body: ReturnType<typeof readApproval>;
+            try {
+              body = readApproval(auth, raw);
+            } catch (error) {
               metrics.approvals.inc({ outcome: 'invalid' });
-              throw new HttpError(422, APPROVAL_FAILED_MESSAGE, { fields: { reason: error.message }, details: context });
+              throw error;
             }
-            if (error instanceof TemporalUnavailableError) {
-              metrics.approvals.inc({ outcome: 'unavailable' });
-              throw new HttpError(503, 'Temporal is unavailable, the approval was not delivered; retry later', {
-                headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-                details: context,
+            const checked = checkRevision(revision);
+            if (!checked.ok) {
+              metrics.approvals.inc({ outcome: 'invalid' });
+              throw new HttpError(422, APPROVAL_FAILED_MESSAGE, {
+                fields: { reason: `the revision in the path cannot be a version: ${checked.problem}` },
+              });
+            }
+            const { version } = checked;
+            const approval = {
+              pipeline: { namespace: pipeline.namespace, name: pipeline.name },
+              version,
+              environment: env,
+              approver: body.approver,
+              ...(body.comment === undefined ? {} : { comment: body.comment }),
+              authentication: body.authentication,
+              decision: kind,
+            };
+            const context = {
+              decision: kind,
+              pipeline: pipelineKey(pipeline),
+              environment: env,
+              version,
+              approver: body.approver,
+              authentication: body.authentication.method,
+              ...(body.authentication.key === undefined ? {} : { key: body.authentication.key }),
+            };
+
+            let receipt: ApprovalReceipt;
+            try {
+              receipt = await approvals.approve(approval);
+            } catch (error) {
+              if (error instanceof ApprovalRefusedError) {
+                metrics.approvals.inc({ outcome: 'refused' });
+                // Weave's text, and the workflow's reason (which may quote the path and the approver).
+                const known = environmentIndex(pipeline.spec, env) >= 0;
+                const reason = known ? error.reason : `${error.reason} (Pipeline ${pipelineKey(pipeline)} has no environment ${env})`;
+                throw new HttpError(422, APPROVAL_FAILED_MESSAGE, { fields: { reason: escapeHtml(reason) }, details: context });
+              }
+              if (error instanceof TemporalLimitError) {
+                metrics.approvals.inc({ outcome: 'invalid' });
+                throw new HttpError(422, APPROVAL_FAILED_MESSAGE, { fields: { reason: error.message }, details: context });
+              }
+              if (error instanceof TemporalUnavailableError) {
+                metrics.approvals.inc({ outcome: 'unavailable' });
+                throw new HttpError(503, 'Temporal is unavailable, the approval was not delivered; retry later', {
+                  headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+                  details: context,
+                  cause: error,
+                });
+              }
+              metrics.approvals.inc({ outcome: 'error' });
+              throw new HttpError(500, INTERNAL_ERROR_MESSAGE, {
+                details: { ...context, problem: 'the approve Update failed' },
                 cause: error,
               });
             }
-            metrics.approvals.inc({ outcome: 'error' });
-            throw new HttpError(500, INTERNAL_ERROR_MESSAGE, {
-              details: { ...context, problem: 'the approve Update failed' },
-              cause: error,
-            });
-          }
-          delivered = true;
-          metrics.approvals.inc({ outcome: 'approved' });
+            delivered = true;
+            metrics.approvals.inc({ outcome: kind === 'reject' ? 'rejected' : 'approved' });
 
-          const url = workflowUrl(config.temporal, receipt.workflowId, receipt.runId);
-          request.log.info({ ...context, workflowId: receipt.workflowId }, 'promotion approved');
-          return reply
-            .code(200)
-            .header('location', receipt.pullRequestUrl ?? url)
-            .send({
-              workflowId: receipt.workflowId,
-              ...(receipt.runId === undefined ? {} : { runId: receipt.runId }),
-              url,
-              ...(receipt.pullRequestUrl === undefined ? {} : { pullRequest: receipt.pullRequestUrl }),
-              decision: receipt.decision,
-              authentication: body.authentication,
-            });
-        } finally {
-          if (!delivered && auth.kind === 'approval-key') replays.release(auth.signature);
-        }
-      },
-    );
+            const url = workflowUrl(config.temporal, receipt.workflowId, receipt.runId);
+            request.log.info(
+              { ...context, workflowId: receipt.workflowId },
+              kind === 'reject' ? 'promotion rejected' : 'promotion approved',
+            );
+            return reply
+              .code(200)
+              .header('location', receipt.pullRequestUrl ?? url)
+              .send({
+                workflowId: receipt.workflowId,
+                ...(receipt.runId === undefined ? {} : { runId: receipt.runId }),
+                url,
+                ...(receipt.pullRequestUrl === undefined ? {} : { pullRequest: receipt.pullRequestUrl }),
+                decision: receipt.decision,
+                authentication: body.authentication,
+              });
+          } finally {
+            if (!delivered && auth.kind === 'approval-key') replays.release(auth.signature);
+          }
+        },
+      );
+    }
     return Promise.resolve();
   };
 }

@@ -282,6 +282,31 @@ describe('delivered to the release workflow', () => {
     await handle.terminate('test done');
   });
 
+  test('POST /rejection/…: the reject Update; a signature of the approval path does not reject', async () => {
+    const { handle, version } = await waitingRelease();
+    const rejectionPath = approvalPath(PODINFO, 'prod', version).replace(/^\/approval\//, '/rejection/');
+    // Signed for /approval/…, sent to /rejection/…: the path is signed, so it is refused.
+    const signedForApproval = approve(approvalPath(PODINFO, 'prod', version), { approver: 'alice@example.com' });
+    const moved = await app.inject({ ...signedForApproval, url: rejectionPath });
+    assert.equal(moved.statusCode, 401, moved.body);
+    // Weave's legacy signature covers no path: even where it approves, it never rejects.
+    const legacy = await legacyApp.inject(legacyApproval(rejectionPath, HMAC_KEY));
+    assert.equal(legacy.statusCode, 401, legacy.body);
+    assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
+
+    const response = await app.inject(approve(rejectionPath, { approver: 'alice@example.com', comment: 'not now' }));
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(
+      { ...response.json<{ decision: Record<string, string> }>().decision, at: undefined },
+      { decision: 'rejected', environment: 'prod', approver: 'alice@example.com', comment: 'not now', at: undefined },
+    );
+    assert.equal((await handle.result()).phase, ReleasePhase.rejected);
+    assert.equal(harness.notifier.received.length, 0);
+    // Decided: a later approval is refused by the workflow.
+    assertRefused(await app.inject(approve(approvalPath(PODINFO, 'prod', version), { approver: 'bob@example.com' })), /.+/);
+    assert.equal((await app.inject({ method: 'GET', url: rejectionPath })).statusCode, 405);
+  });
+
   test('422 for a revision that has no release, and a refused request may be sent again', async () => {
     const path = approvalPath(PODINFO, 'prod', '0.0.404');
     const request = approve(path, { approver: 'alice' });
