@@ -55,7 +55,10 @@ export const ReleasePhase = {
   rejected: 'Rejected',
   /** Nobody decided within the approval timeout. */
   approvalExpired: 'ApprovalExpired',
-  /** A newer version took this one's place at its environment. */
+  /**
+   * A higher version (or, between versions without an order, a later one) took this one's place at
+   * its environment.
+   */
   superseded: 'Superseded',
   /** A promotion failed in a way retrying cannot fix; `lastError` says what to change. */
   failed: 'Failed',
@@ -161,6 +164,12 @@ export interface IgnoredDecision {
   at: string;
 }
 
+/**
+ * Why one release takes precedence over another at an environment: `version`, a higher SemVer
+ * version; `arrival`, the two have no version order (not both SemVer) and it got there later.
+ */
+export type Precedence = 'version' | 'arrival';
+
 export interface ReleaseState {
   pipeline: PipelineRef;
   version: string;
@@ -179,8 +188,13 @@ export interface ReleaseState {
   ignoredDecisions?: IgnoredDecision[];
   /** How many older ignored decisions were dropped from `ignoredDecisions`. */
   ignoredDecisionsDropped?: number;
-  /** Set when a newer version ended this release. */
-  supersededBy?: { version: string; workflowId: string };
+  /** Set when a higher (or, without a version order, later) version ended this release. */
+  supersededBy?: {
+    version: string;
+    workflowId: string;
+    /** Absent in releases that yielded before versions were ordered (they yielded by arrival). */
+    because?: Precedence;
+  };
   lastError?: string;
 }
 

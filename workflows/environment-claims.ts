@@ -1,8 +1,9 @@
 /**
  * The environment-claims workflow: one per (Pipeline, environment), holding the releases that wait
  * at the environment's gate or were promoted into it. Claims are taken one at a time; for each, the
- * one of every pair that got there first is told about the other (`supersede`) and decides itself
- * whether it yields (`yieldsTo`). Ends once none of its holders runs any more.
+ * one of every pair that loses (the lower version; between versions without an order, the one that
+ * got there first) is told about the other (`supersede`) and decides itself whether it yields
+ * (`yieldsTo`). Ends once none of its holders runs any more.
  */
 import {
   allHandlersFinished,
@@ -10,14 +11,18 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ClaimsActivities } from '../model/activities.js';
-import { arrivedBefore, CLAIMS_HISTORY_LIMIT, type EnvironmentClaimsInput } from '../model/environment-claims.js';
+import { arrivedBefore, CLAIMS_HISTORY_LIMIT, type EnvironmentClaimsInput, precedence } from '../model/environment-claims.js';
 import { claimSignal, claimsQuery, type EnvironmentClaim, supersedeSignal } from '../model/messages.js';
+
+/** The loser of a pair of claims is the lower version, not the earlier arrival. */
+const CLAIMS_BY_VERSION_PATCH = 'claims-supersede-only-by-higher-version';
 
 /** How long without a claim before checking which holders still run. */
 const IDLE_CHECK = '1 day';
@@ -45,10 +50,10 @@ export async function environmentClaims(input: EnvironmentClaimsInput): Promise<
   });
   setHandler(claimsQuery, inArrivalOrder, { description: 'The releases holding this environment, in the order they got there.' });
 
-  /** Tells `holder` about a claim that came after it; false when the holder no longer runs. */
-  const tell = async (holder: EnvironmentClaim, newer: EnvironmentClaim): Promise<boolean> => {
+  /** Tells `holder` about a claim that takes precedence over it; false when the holder no longer runs. */
+  const tell = async (holder: EnvironmentClaim, winner: EnvironmentClaim): Promise<boolean> => {
     try {
-      await getExternalWorkflowHandle(holder.workflowId).signal(supersedeSignal, newer);
+      await getExternalWorkflowHandle(holder.workflowId).signal(supersedeSignal, winner);
       return true;
     } catch (error) {
       log.info('a holder no longer runs', { workflowId: holder.workflowId, error: error instanceof Error ? error.message : String(error) });
@@ -58,17 +63,22 @@ export async function environmentClaims(input: EnvironmentClaimsInput): Promise<
 
   const take = async (claim: EnvironmentClaim): Promise<void> => {
     holders.delete(claim.workflowId);
+    // Claims workflows that took claims before versions were ordered told the earlier arrival;
+    // they keep doing so, for their histories to replay.
+    const byVersion = patched(CLAIMS_BY_VERSION_PATCH);
     const pairs = [...holders.values()].map((holder) =>
-      arrivedBefore(holder, claim) ? { older: holder, newer: claim } : { older: claim, newer: holder },
+      (byVersion ? precedence(claim, holder) !== undefined : arrivedBefore(holder, claim))
+        ? { loser: holder, winner: claim }
+        : { loser: claim, winner: holder },
     );
-    const told = await Promise.all(pairs.map(({ older, newer }) => tell(older, newer)));
+    const told = await Promise.all(pairs.map(({ loser, winner }) => tell(loser, winner)));
     let keepClaim = true;
-    pairs.forEach(({ older, newer }, i) => {
-      // Only a promoted release outlives a newer one that merely waits. Any other older release has
-      // yielded, no longer runs, or moved past its gate (and claims again once promoted).
-      if (told[i] === true && older.reason === 'promoted' && newer.reason === 'waiting') return;
-      if (older === claim) keepClaim = false;
-      else holders.delete(older.workflowId);
+    pairs.forEach(({ loser, winner }, i) => {
+      // Only a promoted release outlives a winner that merely waits. Any other loser has yielded,
+      // no longer runs, or moved past its gate (and claims again once promoted).
+      if (told[i] === true && loser.reason === 'promoted' && winner.reason === 'waiting') return;
+      if (loser === claim) keepClaim = false;
+      else holders.delete(loser.workflowId);
     });
     if (keepClaim) holders.set(claim.workflowId, claim);
   };

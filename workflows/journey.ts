@@ -3,10 +3,10 @@
  * comes next, and the sentences the Temporal UI shows. No Temporal APIs here, so it is trivially
  * deterministic and unit-testable.
  */
-import { arrivedBefore } from '../model/environment-claims.js';
+import { arrivedBefore, precedence } from '../model/environment-claims.js';
 import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
-import type { DeploymentRecord, ReleaseInput, ReleaseState } from '../model/release.js';
+import type { DeploymentRecord, Precedence, ReleaseInput, ReleaseState } from '../model/release.js';
 import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { keptEvent } from './bounded-state.js';
@@ -125,16 +125,44 @@ export function decisionProblem(state: ReleaseState, decision: Decision): string
   return undefined;
 }
 
-/** Whether a newer release's claim on an environment (its `supersede` signal) ends this one. */
-export function yieldsTo(state: ReleaseState, claim: EnvironmentClaim): boolean {
-  if (claim.version === state.version) return false;
-  const gate = state.pendingGate;
-  if (gate !== undefined) return gate.environment === claim.environment && gotThereFirst(gate.since, state, claim);
-  if (claim.reason !== 'promoted' || state.phase !== ReleasePhase.awaitingDeployment) return false;
-  const promotion = state.promotions.find((p) => p.targetEnvironment === claim.environment && p.completedAt !== undefined);
-  return state.targetEnvironment === claim.environment && promotion !== undefined && gotThereFirst(promotion.completedAt!, state, claim);
+/**
+ * Why a decision sent before its gate opens cannot wait for it, or undefined when it can. It must
+ * name the gate's environment and this release's version: a bare "approve" would otherwise approve
+ * whichever gate opens next, which its sender may never have seen.
+ */
+export function earlyDecisionProblem(state: ReleaseState, decision: Decision): string | undefined {
+  const missing = [decision.environment === undefined ? 'environment' : '', decision.version === undefined ? 'version' : ''].filter(
+    (name) => name !== '',
+  );
+  if (missing.length > 0) {
+    return (
+      `no gate is open, ${state.version} is not waiting for approval (${state.phase}): a decision sent before its gate ` +
+      `opens must name the environment and the version, ` +
+      `e.g. {"approver": "…", "environment": "prod", "version": "${state.version}"}; this one has no ${missing.join(' and no ')}`
+    );
+  }
+  if (decision.version !== state.version) return `version ${decision.version} is not this release’s; it promotes ${state.version}`;
+  return undefined;
 }
 
-function gotThereFirst(at: string, state: ReleaseState, claim: EnvironmentClaim): boolean {
-  return arrivedBefore({ at, workflowId: releaseWorkflowId(state.pipeline, state.version) }, claim);
+/**
+ * Whether a claim on an environment (a `supersede` signal) ends this release, and why. `byVersion`:
+ * only a higher version ends it (arrival order only between versions without an order); without it,
+ * as releases did before versions were ordered, any later arrival does.
+ */
+export function yieldsTo(state: ReleaseState, claim: EnvironmentClaim, byVersion = false): Precedence | undefined {
+  if (claim.version === state.version) return undefined;
+  const gate = state.pendingGate;
+  if (gate !== undefined) return gate.environment === claim.environment ? outranks(claim, gate.since, state, byVersion) : undefined;
+  if (claim.reason !== 'promoted' || state.phase !== ReleasePhase.awaitingDeployment) return undefined;
+  const promotion = state.promotions.find((p) => p.targetEnvironment === claim.environment && p.completedAt !== undefined);
+  if (state.targetEnvironment !== claim.environment || promotion === undefined) return undefined;
+  return outranks(claim, promotion.completedAt!, state, byVersion);
+}
+
+/** Whether `claim` takes precedence over this release, which got to the environment at `at`. */
+function outranks(claim: EnvironmentClaim, at: string, state: ReleaseState, byVersion: boolean): Precedence | undefined {
+  const mine = { version: state.version, at, workflowId: releaseWorkflowId(state.pipeline, state.version) };
+  if (byVersion) return precedence(claim, mine);
+  return arrivedBefore(mine, claim) ? 'arrival' : undefined;
 }

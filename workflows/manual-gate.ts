@@ -4,7 +4,7 @@
  * release; `state.pendingGate` says which one is open.
  */
 import { msToNumber } from '@temporalio/common';
-import { condition, log, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, log, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { approveSignal, approveUpdate, type Decision, rejectSignal, rejectUpdate } from '../model/messages.js';
 import type { Pipeline } from '../model/pipeline.js';
 import { approvalTimeout, approvers } from '../model/pipeline-annotations.js';
@@ -12,10 +12,13 @@ import { type DecisionRecord, type EarlyDecision, type PendingGate, ReleasePhase
 import { RELEASE_LIMITS } from '../model/release-limits.js';
 import { PromotionDecidedBy } from '../model/search-attributes.js';
 import { recordIgnoredDecision } from './bounded-state.js';
-import { appName, decisionProblem, readDecision } from './journey.js';
+import { appName, decisionProblem, earlyDecisionProblem, readDecision } from './journey.js';
 import { now, type ReleaseRun } from './release-run.js';
 
 type Verdict = DecisionRecord['decision'];
+
+/** A decision signalled before its gate opens waits only when it names the environment and the version. */
+const EARLY_DECISIONS_NAME_GATE_PATCH = 'early-decisions-name-environment-and-version';
 
 /** A decision, or why there is none: news from Flux, nobody decided in time, a newer version took over. */
 export type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
@@ -160,6 +163,14 @@ export class ManualGate {
       : `already ${this.decision.decision} by ${this.decision.approver}`;
   }
 
+  /** Why an Update cannot decide now: an Update cannot wait for a gate, and says what a signal would need. */
+  private updateProblem(decision: Decision): string | undefined {
+    const problem = this.problem(decision);
+    if (problem === undefined || this.run.state.pendingGate !== undefined) return problem;
+    const early = earlyDecisionProblem(this.run.state, decision);
+    return early ?? `${problem}; only a signal waits for the gate to open`;
+  }
+
   /** Signals cannot be refused: a decision that does not apply is recorded as ignored instead. */
   private onSignalledDecision(verdict: Verdict): (input: unknown) => void {
     return (input) => {
@@ -167,6 +178,9 @@ export class ManualGate {
       if ('problem' in read) return this.ignore(undefined, verdict, read.problem);
       const { decision } = read;
       if (this.run.state.pendingGate === undefined) {
+        // Releases that kept any early decision keep doing so when their histories replay.
+        const early = patched(EARLY_DECISIONS_NAME_GATE_PATCH) ? earlyDecisionProblem(this.run.state, decision) : undefined;
+        if (early !== undefined) return this.ignore(decision.approver, verdict, early);
         // Bounded, because the state carries them; the first ones kept, because the first that applies wins.
         if (this.early.length < RELEASE_LIMITS.earlyDecisions) this.early.push({ ...decision, decision: verdict });
         else this.ignore(decision.approver, verdict, `${this.early.length} decisions already wait for the next gate; decide once it opens`);
@@ -182,7 +196,7 @@ export class ManualGate {
   private validate(input: unknown): void {
     const read = readDecision(input);
     if ('problem' in read) throw new Error(read.problem);
-    const problem = this.problem(read.decision);
+    const problem = this.updateProblem(read.decision);
     if (problem !== undefined) throw new Error(problem);
   }
 

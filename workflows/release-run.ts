@@ -21,6 +21,7 @@ import { NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annota
 import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
 import { ReleasePhase, type ReleaseState } from '../model/release.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
+import { compareVersions } from '../model/version-order.js';
 import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
 
 /** Workflow time, as the timestamps in the release's state are written. */
@@ -62,7 +63,14 @@ export class ReleaseRun {
 
   superseded(): Promise<ReleaseState> {
     const by = this.state.supersededBy!;
-    return this.finish(ReleasePhase.superseded, `Superseded by ${by.version} (${by.workflowId})`);
+    const unordered = compareVersions(by.version, this.state.version) === undefined;
+    const why =
+      by.because === 'version'
+        ? `: ${by.version} is a higher version than ${this.state.version}`
+        : by.because === 'arrival'
+          ? `: it got there later${unordered ? `; ${by.version} and ${this.state.version} are not both SemVer, so arrival order decides` : ''}`
+          : '';
+    return this.finish(ReleasePhase.superseded, `Superseded by ${by.version} (${by.workflowId})${why}`);
   }
 
   /** Runs an activity call; a failure that outlived its retries fails the release. */

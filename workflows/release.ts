@@ -18,6 +18,8 @@ import { ReleaseRun } from './release-run.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
+/** A release yields only to a higher version (arrival order only between versions without an order). */
+const SUPERSEDE_BY_VERSION_PATCH = 'supersede-only-by-higher-version';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
@@ -37,11 +39,17 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   setHandler(
     supersedeSignal,
     (claim: EnvironmentClaim) => {
-      if (state.supersededBy === undefined && yieldsTo(state, claim)) {
-        state.supersededBy = { version: claim.version, workflowId: claim.workflowId };
-      }
+      if (state.supersededBy !== undefined) return;
+      // Releases that yielded to any later arrival keep doing so when their histories replay.
+      const because = yieldsTo(state, claim, patched(SUPERSEDE_BY_VERSION_PATCH));
+      if (because === undefined) return;
+      state.supersededBy = { version: claim.version, workflowId: claim.workflowId, because };
     },
-    { description: 'A newer version took this one’s place at an environment (sent by the environment’s claims workflow).' },
+    {
+      description:
+        'A higher version (or, between versions without an order, a later one) took this one’s place at an environment ' +
+        '(sent by the environment’s claims workflow).',
+    },
   );
   setHandler(stateQuery, () => state, {
     description: 'Where this version is: environments reached, promotions, pending gate, decisions, last error.',

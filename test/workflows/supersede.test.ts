@@ -69,7 +69,7 @@ describe('supersede (time skipping)', () => {
 
     const result = await older.handle.result();
     assert.equal(result.phase, ReleasePhase.superseded);
-    assert.deepEqual(result.supersededBy, { version: newer.version, workflowId: newer.handle.workflowId });
+    assert.deepEqual(result.supersededBy, { version: newer.version, workflowId: newer.handle.workflowId, because: 'version' });
     assert.match(result.currentStep, new RegExp(`Superseded by ${newer.version.replaceAll('.', '\\.')}`));
     assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the newer one still waits');
     await holding(PODINFO, 'prod', [newer.version]);
