@@ -38,7 +38,7 @@ export const rejectSignal = defineSignal<[Decision]>('reject');
 /** Validated decisions: refused without touching history when nothing matching waits; returns the record. */
 export const approveUpdate = defineUpdate<DecisionRecord, [Decision]>('approve');
 export const rejectUpdate = defineUpdate<DecisionRecord, [Decision]>('reject');
-/** A newer release's claim on an environment this release holds (sent by the claims workflow). */
+/** A claim that takes precedence over this release at an environment it holds (sent by the claims workflow). */
 export const supersedeSignal = defineSignal<[EnvironmentClaim]>('supersede');
 export const stateQuery = defineQuery<ReleaseState>('state');
 

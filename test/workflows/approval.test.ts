@@ -69,6 +69,24 @@ describe('approvals (dev server)', () => {
     await handle.terminate('test done');
   });
 
+  test('an Update before the gate opens is refused, saying that an early decision names environment and version', async () => {
+    const { handle, version } = await harness.startRelease('dev');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
+    const before = await harness.quiescent(handle);
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] }),
+      /a decision sent before its gate opens must name the environment and the version.*this one has no environment and no version/,
+    );
+    await refused(handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'prod' }] }), /this one has no version/);
+    // Named, it is still refused: only a signal waits for the gate.
+    await refused(
+      handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'prod', version }] }),
+      /not waiting for approval \(AwaitingDeployment\); only a signal waits for the gate to open/,
+    );
+    assert.equal((await handle.fetchHistory()).events?.length, before, 'refused updates leave no trace in history');
+    await handle.terminate('test done');
+  });
+
   test('an approver outside the Pipeline’s approvers is refused', async () => {
     const { handle } = await harness.startRelease('dev', GUARDED, 'api-dev');
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);

@@ -82,12 +82,13 @@ describe('bounded release state (time skipping)', () => {
   });
 
   test('decisions waiting for a gate that has not opened are bounded; the first ones are kept', async () => {
-    const { handle } = await harness.startRelease('dev');
+    const { handle, version } = await harness.startRelease('dev');
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
     const extra = 5;
     const early = Array.from({ length: RELEASE_LIMITS.earlyDecisions + extra }, (_, i) => ({
       approver: `early-${i}`,
       environment: 'prod',
+      version,
     }));
     await signalAll(handle, early.slice(0, 1));
     await signalAll(handle, early.slice(1));
@@ -103,10 +104,10 @@ describe('bounded release state (time skipping)', () => {
   });
 
   test('an early decision survives continue-as-new while Flux keeps repeating an event', async () => {
-    const { handle } = await harness.startRelease('dev', PODINFO, undefined, { maxHistoryEvents: 80 });
+    const { handle, version } = await harness.startRelease('dev', PODINFO, undefined, { maxHistoryEvents: 80 });
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
     const firstRunId = (await handle.describe()).runId;
-    await handle.signal(approveSignal, { approver: 'early-bird', environment: 'prod' });
+    await handle.signal(approveSignal, { approver: 'early-bird', environment: 'prod', version });
     // Each repeat adds a few events; the run used to refuse to continue as new while a decision waited.
     await eventually('a new run', async () => {
       await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'dev'));

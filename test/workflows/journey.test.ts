@@ -9,6 +9,7 @@ import {
   alreadyPromotedInto,
   appName,
   decisionProblem,
+  earlyDecisionProblem,
   furthestReached,
   initialState,
   journeyLine,
@@ -39,8 +40,8 @@ const deployed = (environment: string, receivedAt = '2026-01-01T00:00:00.000Z'):
   },
 });
 
-const waitingAt = (environment: string, since: string, approvers?: string[]): ReleaseState => ({
-  ...fresh(),
+const waitingAt = (environment: string, since: string, approvers?: string[], version?: string): ReleaseState => ({
+  ...fresh(version),
   phase: ReleasePhase.awaitingApproval,
   pendingGate: { kind: 'approval', environment, since, ...(approvers === undefined ? {} : { approvers }) },
 });
@@ -165,13 +166,13 @@ describe('decisionProblem', () => {
   });
 });
 
-describe('yieldsTo', () => {
+describe('yieldsTo, as releases did before versions were ordered (arrival order only)', () => {
   test('a release waiting at a gate yields to a claim on that environment that came later', () => {
     const state = waitingAt('prod', '2026-01-01T00:00:00.000Z');
-    assert.equal(yieldsTo(state, claim({})), true);
-    assert.equal(yieldsTo(state, claim({ at: '2025-12-31T00:00:00.000Z' })), false, 'an earlier claim does not supersede');
-    assert.equal(yieldsTo(state, claim({ environment: 'test' })), false, 'another environment does not matter');
-    assert.equal(yieldsTo(state, claim({ version: '1.0.0' })), false, 'a claim of its own version does not count');
+    assert.equal(yieldsTo(state, claim({})), 'arrival');
+    assert.equal(yieldsTo(state, claim({ at: '2025-12-31T00:00:00.000Z' })), undefined, 'an earlier claim does not supersede');
+    assert.equal(yieldsTo(state, claim({ environment: 'test' })), undefined, 'another environment does not matter');
+    assert.equal(yieldsTo(state, claim({ version: '1.0.0' })), undefined, 'a claim of its own version does not count');
   });
 
   test('a promoted release yields only to a later promotion into the environment it awaits', () => {
@@ -189,16 +190,61 @@ describe('yieldsTo', () => {
         },
       ],
     };
-    assert.equal(yieldsTo(state, claim({ reason: 'promoted' })), true);
-    assert.equal(yieldsTo(state, claim({ reason: 'waiting' })), false, 'a newer release merely waiting does not supersede a promoted one');
-    assert.equal(yieldsTo({ ...state, phase: ReleasePhase.completed }, claim({ reason: 'promoted' })), false);
+    assert.equal(yieldsTo(state, claim({ reason: 'promoted' })), 'arrival');
+    assert.equal(
+      yieldsTo(state, claim({ reason: 'waiting' })),
+      undefined,
+      'a newer release merely waiting does not supersede a promoted one',
+    );
+    assert.equal(yieldsTo({ ...state, phase: ReleasePhase.completed }, claim({ reason: 'promoted' })), undefined);
   });
 
   test('on equal times the smaller workflow ID counts as first', () => {
     const at = '2026-01-01T00:00:00.000Z';
     const state = waitingAt('prod', at);
     const mine = releaseWorkflowId(PIPELINE, '1.0.0');
-    assert.equal(yieldsTo(state, claim({ at, workflowId: `${mine}~` })), true);
-    assert.equal(yieldsTo(state, claim({ at, workflowId: mine.slice(0, -1) })), false);
+    assert.equal(yieldsTo(state, claim({ at, workflowId: `${mine}~` })), 'arrival');
+    assert.equal(yieldsTo(state, claim({ at, workflowId: mine.slice(0, -1) })), undefined);
+  });
+});
+
+describe('yieldsTo by version', () => {
+  const at = '2026-01-01T00:00:00.000Z';
+  const later = '2026-01-02T00:00:00.000Z';
+  const earlier = '2025-12-31T00:00:00.000Z';
+
+  test('a lower version arriving later does not supersede a higher one waiting', () => {
+    const state = waitingAt('prod', at, undefined, '6.7.1');
+    assert.equal(yieldsTo(state, claim({ version: '6.7.0', at: later }), true), undefined);
+    assert.equal(yieldsTo(state, claim({ version: '6.7.0', at: later })), 'arrival', 'the unpatched path still yields');
+  });
+
+  test('a higher version supersedes whenever it got there', () => {
+    const state = waitingAt('prod', at, undefined, '6.7.0');
+    assert.equal(yieldsTo(state, claim({ version: '6.7.1', at: later }), true), 'version');
+    assert.equal(yieldsTo(state, claim({ version: '6.7.1', at: earlier }), true), 'version');
+    assert.equal(yieldsTo(state, claim({ version: '6.7.1-rc.1', at: later }), true), 'version');
+    assert.equal(yieldsTo(state, claim({ version: '6.7.0-rc.1', at: later }), true), undefined);
+  });
+
+  test('versions without an order fall back to arrival order', () => {
+    const state = waitingAt('prod', at, undefined, 'main@sha1:bbb');
+    assert.equal(yieldsTo(state, claim({ version: 'main@sha1:aaa', at: later }), true), 'arrival');
+    assert.equal(yieldsTo(state, claim({ version: 'main@sha1:aaa', at: earlier }), true), undefined);
+    assert.equal(yieldsTo(state, claim({ version: '9.9.9', at: earlier }), true), undefined);
+  });
+});
+
+describe('earlyDecisionProblem', () => {
+  test('an early decision must name the environment and this release’s version', () => {
+    const state = fresh('6.7.1');
+    assert.match(
+      earlyDecisionProblem(state, { approver: 'ann' })!,
+      /must name the environment and the version.*no environment and no version/,
+    );
+    assert.match(earlyDecisionProblem(state, { approver: 'ann', environment: 'prod' })!, /has no version$/);
+    assert.match(earlyDecisionProblem(state, { approver: 'ann', version: '6.7.1' })!, /has no environment$/);
+    assert.match(earlyDecisionProblem(state, { approver: 'ann', environment: 'prod', version: '6.7.0' })!, /6\.7\.0 is not this release/);
+    assert.equal(earlyDecisionProblem(state, { approver: 'ann', environment: 'prod', version: '6.7.1' }), undefined);
   });
 });

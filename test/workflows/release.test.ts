@@ -142,12 +142,35 @@ describe('release workflow (time skipping)', () => {
   });
 
   test('an approval signalled before the gate is reached applies when it opens', async () => {
-    const { handle } = await harness.startRelease('dev');
+    const { handle, version } = await harness.startRelease('dev');
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
-    await handle.signal(approveSignal, { approver: 'early-bird', environment: 'prod' });
+    await handle.signal(approveSignal, { approver: 'early-bird', environment: 'prod', version });
     await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions[1]?.approval?.approver, 'early-bird');
+    await handle.terminate('test done');
+  });
+
+  test('an early decision that does not name both environment and version is ignored with the reason', async () => {
+    const { handle, version } = await harness.startRelease('dev');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
+    await handle.signal(approveSignal, { approver: 'no-gate-named' });
+    await handle.signal(approveSignal, { approver: 'no-version', environment: 'prod' });
+    await handle.signal(approveSignal, { approver: 'no-environment', version });
+    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    const state = await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    assert.deepEqual(
+      state.ignoredDecisions?.map((d) => [d.approver, d.why.replace(/.*; this one /, '')]),
+      [
+        ['no-gate-named', 'has no environment and no version'],
+        ['no-version', 'has no version'],
+        ['no-environment', 'has no environment'],
+      ],
+    );
+    assert.match(state.ignoredDecisions?.[0]?.why ?? '', /a decision sent before its gate opens must name the environment and the version/);
+    await env.sleep('1h');
+    assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the gate still waits');
+    assert.equal(harness.notifier.received.length, 1, 'only test was promoted');
     await handle.terminate('test done');
   });
 

@@ -1,6 +1,7 @@
 /**
- * Supersede on the real time-skipping test server: a newer version waiting for (or promoted into) an
- * environment ends the older one still waiting there, unless the Pipeline queues. Releases claim
+ * Supersede on the real time-skipping test server: a higher version waiting for (or promoted into)
+ * an environment ends the lower one still waiting there, unless the Pipeline queues (between
+ * revisions that are not SemVer, the later arrival ends the earlier). Releases claim
  * environments through one claims workflow per (Pipeline, environment), which needs no visibility
  * (this server has none): the order claims arrive in cannot let two releases miss each other.
  */
@@ -100,7 +101,39 @@ describe('supersede (time skipping)', () => {
     await Promise.all([older.handle.terminate('test done'), newer.handle.terminate('test done')]);
   });
 
-  test('a claim that arrives after a newer one still ends the release that got there first', async () => {
+  test('a lower version arriving after a higher one does not supersede it: it ends superseded by the higher one', async () => {
+    const higher = await harness.signalRelease('test', PODINFO, '7.0.1', 'podinfo-02-qa');
+    await harness.waitForPhase(higher, ReleasePhase.awaitingApproval);
+    await holding(PODINFO, 'prod', ['7.0.1']);
+    const lower = await harness.signalRelease('test', PODINFO, '7.0.0', 'podinfo-02-qa');
+
+    const result = await lower.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.deepEqual(result.supersededBy, { version: '7.0.1', workflowId: higher.workflowId, because: 'version' });
+    assert.match(result.currentStep, /Superseded by 7\.0\.1 .*: 7\.0\.1 is a higher version than 7\.0\.0/);
+    assert.equal((await higher.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the higher one still waits');
+    await holding(PODINFO, 'prod', ['7.0.1']);
+    await higher.terminate('test done');
+  });
+
+  test('revisions that are not SemVer have no order: the later arrival supersedes, and the state says why', async () => {
+    const first = await harness.signalRelease('test', PODINFO, 'main@sha1:bbbbbbb', 'podinfo-02-qa');
+    await harness.waitForPhase(first, ReleasePhase.awaitingApproval);
+    await holding(PODINFO, 'prod', ['main@sha1:bbbbbbb']);
+    const later = await harness.signalRelease('test', PODINFO, 'main@sha1:aaaaaaa', 'podinfo-02-qa');
+
+    const result = await first.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.deepEqual(result.supersededBy, { version: 'main@sha1:aaaaaaa', workflowId: later.workflowId, because: 'arrival' });
+    assert.match(
+      result.currentStep,
+      /it got there later; main@sha1:aaaaaaa and main@sha1:bbbbbbb are not both SemVer, so arrival order decides/,
+    );
+    assert.equal((await later.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
+    await later.terminate('test done');
+  });
+
+  test('claims taken in any order end the lower version', async () => {
     // The queueing Pipeline's releases claim nothing themselves: the claims are sent here, newest first.
     const older = await waitingForProd(GUARDED);
     const newer = await waitingForProd(GUARDED);
