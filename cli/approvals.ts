@@ -6,7 +6,6 @@
  * worker and the gateway do (config/: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key).
  */
 import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { RELEASE_WORKFLOW_TYPE } from '../gateway/release-starter.js';
@@ -14,7 +13,7 @@ import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
 import { stateQuery } from '../model/messages.js';
 import { ReleasePhase, type ReleaseState } from '../model/release.js';
 import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
-import { ExitCode, parsePipelineRef, UsageError } from './decide.js';
+import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './decide.js';
 import type { CommandIo } from './markers.js';
 
 export const APPROVALS_USAGE = `usage: baton approvals list [--pipeline <namespace>/<pipeline>] [--env <environment>] [--json]
@@ -76,22 +75,16 @@ export function waitingGatesQuery(options: { pipeline?: string; environment?: st
 }
 
 function parseListArgs(args: readonly string[]): ListOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        pipeline: { type: 'string' },
-        env: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      pipeline: { type: 'string' },
+      env: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return 'help';
   if (positionals.length !== 1 || positionals[0] !== 'list') {
     throw new UsageError(positionals.length === 0 ? 'expected a subcommand: list' : `unknown subcommand ${positionals.join(' ')}`);

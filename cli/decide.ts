@@ -5,7 +5,7 @@
  * or Temporal that is down (3, worth retrying).
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { PipelineRef } from '../model/pipeline.js';
 import { type Credential, type DecisionKind, displayGateway, sendDecision } from './gateway-client.js';
 import type { CommandIo } from './markers.js';
@@ -90,27 +90,30 @@ async function credentialFrom(
   throw new UsageError('no credential: give --token-file, --key-file or --token, or set BATON_APPROVAL_TOKEN or BATON_APPROVAL_KEY');
 }
 
-async function parseDecideArgs(args: readonly string[], env: NodeJS.ProcessEnv): Promise<DecideOptions | 'help'> {
-  let parsed;
+/** `parseArgs`, its refusals as usage errors. */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        comment: { type: 'string' },
-        approver: { type: 'string' },
-        gateway: { type: 'string' },
-        token: { type: 'string' },
-        'token-file': { type: 'string' },
-        'key-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    return parseArgs(config);
   } catch (error) {
     // parseArgs quotes an unknown option, never an option's value: safe to show.
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
+}
+
+async function parseDecideArgs(args: readonly string[], env: NodeJS.ProcessEnv): Promise<DecideOptions | 'help'> {
+  const { values, positionals } = parseCommandArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      comment: { type: 'string' },
+      approver: { type: 'string' },
+      gateway: { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'key-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return 'help';
   if (positionals.length !== 3) throw new UsageError('expected <namespace>/<pipeline> <environment> <version>');
   const [reference, environment, version] = positionals as [string, string, string];
