@@ -13,6 +13,7 @@ import { Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders, req
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { redactUrl } from '../http/redact-url.js';
+import { followRedirect, isRedirect } from '../http/redirects.js';
 import { trustedCertificates } from '../http/trust.js';
 import { DEFAULT_GIT_LIMITS, formatBytes, type GitLimits } from './limits.js';
 import { RefusedGitData } from './refused-git-data.js';
@@ -47,9 +48,6 @@ export class GitTimeoutError extends Error {
 
 type Body = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
-const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
 function flattenHeaders(message: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers)) {
@@ -64,29 +62,6 @@ async function collect(body: Body | undefined): Promise<Buffer | undefined> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   return Buffer.concat(chunks);
-}
-
-/**
- * Where a redirect may lead: the same origin (scheme, host and port), so neither the credentials
- * nor the repository's content can be sent elsewhere, nor downgraded from https to http.
- */
-export function redirectTarget(from: URL, location: string): URL | undefined {
-  let next: URL;
-  try {
-    next = new URL(location, from);
-  } catch {
-    return undefined;
-  }
-  return next.origin === from.origin ? next : undefined;
-}
-
-/** `location` resolved against `base` when it parses; as given otherwise (redactUrl copes with both). */
-function absolute(location: string, base: URL): string {
-  try {
-    return new URL(location, base).href;
-  } catch {
-    return location;
-  }
 }
 
 export function createGitHttpClient(options: GitHttpOptions = {}): GitHttpClient {
@@ -179,28 +154,18 @@ export function createGitHttpClient(options: GitHttpOptions = {}): GitHttpClient
       const message = await exchange(url, method, headers, body);
       const status = message.statusCode ?? 0;
       const location = message.headers.location;
-      if (REDIRECTS.has(status) && typeof location === 'string') {
+      if (isRedirect(status, location)) {
         message.destroy();
-        const next = redirectTarget(url, location);
-        if (next === undefined || hops >= MAX_REDIRECTS) {
-          const to = next?.href ?? absolute(location, url);
-          throw refuse(
-            new RefusedGitData(
-              `${redactUrl(url.href)} answered ${status} redirecting to ${redactUrl(to)}, which is not followed ` +
-                '(another origin, https to http, or too many redirects)',
-              'redirect',
-            ),
-          );
-        }
-        // As fetch does: 303, and 301/302 after a POST, continue as a GET without a body.
-        if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
-          method = 'GET';
+        const step = followRedirect(url, status, location, method, hops);
+        if (!step.followed) throw refuse(new RefusedGitData(step.refusal, 'redirect'));
+        if (step.dropsBody) {
           body = undefined;
           for (const name of Object.keys(headers)) {
             if (['content-type', 'content-length', 'content-encoding'].includes(name.toLowerCase())) delete headers[name];
           }
         }
-        url = next;
+        url = step.url;
+        method = step.method;
         continue;
       }
       const declared = Number(message.headers['content-length']);

@@ -4,7 +4,7 @@
  * redirects followed only within the same origin, so a server cannot send the token elsewhere.
  */
 import { Agent, type Dispatcher } from 'undici';
-import { redactUrl } from './redact-url.js';
+import { followRedirect, isRedirect } from './redirects.js';
 import { trustedCertificates } from './trust.js';
 
 export type Fetch = typeof globalThis.fetch;
@@ -12,8 +12,6 @@ export type Fetch = typeof globalThis.fetch;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Provider answers are JSON documents; a page of 100 pull requests with long bodies stays far below. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 export interface HttpClientOptions {
@@ -35,12 +33,9 @@ export class RedirectRefusedError extends Error {
   override readonly name = 'RedirectRefusedError';
   constructor(
     readonly status: number,
-    from: URL,
-    to: string,
+    refusal: string,
   ) {
-    super(
-      `${redactUrl(from.href)} answered ${status} redirecting to ${redactUrl(to)}, which is not followed (another origin, or too many)`,
-    );
+    super(refusal);
   }
 }
 
@@ -102,23 +97,17 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         ...(body === undefined ? {} : { body }),
       });
       const location = answer.headers.location;
-      if (REDIRECTS.has(answer.statusCode) && typeof location === 'string') {
+      if (isRedirect(answer.statusCode, location)) {
         await answer.body.dump();
-        let next: URL;
-        try {
-          next = new URL(location, url);
-        } catch {
-          throw new RedirectRefusedError(answer.statusCode, url, location);
-        }
-        if (next.origin !== url.origin || hops >= MAX_REDIRECTS) throw new RedirectRefusedError(answer.statusCode, url, next.href);
-        // As fetch does: 303, and 301/302 after a POST, continue as a GET without a body.
-        if (answer.statusCode === 303 || ((answer.statusCode === 301 || answer.statusCode === 302) && method === 'POST')) {
-          method = 'GET';
+        const step = followRedirect(url, answer.statusCode, location, method, hops);
+        if (!step.followed) throw new RedirectRefusedError(answer.statusCode, step.refusal);
+        if (step.dropsBody) {
           body = undefined;
           delete headers['content-type'];
           delete headers['content-length'];
         }
-        url = next;
+        url = step.url;
+        method = step.method;
         continue;
       }
       const status = answer.statusCode;

@@ -10,6 +10,7 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 // As a namespace: a build without one of these exports fails the tests that use it, not the file.
 import * as transport from '../../../activities/git/http-transport.js';
+import { redirectTarget } from '../../../activities/http/redirects.js';
 import { DEFAULT_GIT_LIMITS } from '../../../activities/git/limits.js';
 import { RefusedGitData } from '../../../activities/git/refused-git-data.js';
 import { promoteInRepository, type PromoteInRepositoryInput } from '../../../activities/git/repository.js';
@@ -118,10 +119,10 @@ describe('redirects', () => {
 
   test('https never goes down to http, nor to another host or port', () => {
     const from = new URL('https://git.example.com/team/repo.git/info/refs');
-    assert.equal(transport.redirectTarget(from, 'http://git.example.com/team/repo.git/info/refs'), undefined);
-    assert.equal(transport.redirectTarget(from, 'https://git.example.com:8443/x'), undefined);
-    assert.equal(transport.redirectTarget(from, 'https://other.example.com/x'), undefined);
-    assert.equal(transport.redirectTarget(from, '/moved/repo.git/info/refs')?.href, 'https://git.example.com/moved/repo.git/info/refs');
+    assert.equal(redirectTarget(from, 'http://git.example.com/team/repo.git/info/refs'), undefined);
+    assert.equal(redirectTarget(from, 'https://git.example.com:8443/x'), undefined);
+    assert.equal(redirectTarget(from, 'https://other.example.com/x'), undefined);
+    assert.equal(redirectTarget(from, '/moved/repo.git/info/refs')?.href, 'https://git.example.com/moved/repo.git/info/refs');
   });
 });
 
