@@ -65,7 +65,8 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
   test('the waiting release is found with the saved-view query, approved with "Send a Signal", and promoted into prod', () =>
     browser.capturingFailure('approve-in-temporal-ui', async () => {
       const { page } = browser;
-      // 6.7.1 goes dev → test and waits at prod's manual gate; 6.6.1 only reaches test's deployment.
+      // 6.7.1 goes dev → test and waits at prod's manual gate; 6.6.1, promoted into test after it, yields
+      // there to the higher 6.7.1 and ends superseded.
       const waiting = await sendFluxEvent(stack.gateway.url, 'dev', FIXTURES.upgradeSucceeded);
       assert.equal(waiting.status, 202);
       const handle = temporal.client.workflow.getHandle<typeof release>(waiting.body.workflowId);
@@ -79,7 +80,7 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
       const other = await sendFluxEvent(stack.gateway.url, 'dev', FIXTURES.installSucceededOci);
       assert.equal(other.status, 202);
       await visibleIn(temporal.client, waiting.body.workflowId, ReleasePhase.awaitingApproval);
-      await visibleIn(temporal.client, other.body.workflowId, ReleasePhase.awaitingDeployment);
+      await visibleIn(temporal.client, other.body.workflowId, ReleasePhase.superseded);
 
       await page.goto(`${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(AWAITING_APPROVAL)}`);
       const row = page.getByRole('link', { name: waiting.body.workflowId, exact: true });
