@@ -3,9 +3,10 @@
  * one member. Each set is checked against its contract in `model/activities.ts`.
  */
 import type { Client } from '@temporalio/client';
-import type { ClaimsActivities, ProviderActivities, ReleaseActivities } from '../model/activities.js';
+import type { ClaimsActivities, DecisionProofActivities, ProviderActivities, ReleaseActivities } from '../model/activities.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { noStatusWriter, type PipelineStatusWriter } from '../status/status-writer.js';
+import { createDecisionProofActivities } from './decision-proof.js';
 import { createNotificationActivities } from './notification-strategy.js';
 import type { Notifier } from './notify/notifier.js';
 import { createPipelineStatusActivities } from './pipeline-status.js';
@@ -22,6 +23,8 @@ export interface ActivityDependencies {
   statusWriter?: PipelineStatusWriter;
   /** The pull-request strategy's settings (the worker takes them from configuration). */
   pullRequests: PullRequestSettings;
+  /** The keys the gateway's decision proofs are checked with (BATON_DECISION_KEY[, _PREVIOUS]); none: no proof holds. */
+  decisionKeys?: readonly string[];
 }
 
 export type PullRequestSettings = Omit<PullRequestDependencies, 'pipelines'>;
@@ -43,5 +46,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),
-  } satisfies ReleaseActivities & ClaimsActivities;
+    ...createDecisionProofActivities(deps.decisionKeys ?? []),
+  } satisfies ReleaseActivities & ClaimsActivities & DecisionProofActivities;
 }

@@ -19,8 +19,8 @@ import type { CommandIo } from './markers.js';
 export const APPROVALS_USAGE = `usage: baton approvals list [--pipeline <namespace>/<pipeline>] [--env <environment>] [--json]
 
 Lists the releases waiting at a manual gate: pipeline, version, environment, since when, approvals
-received/required and who may decide (the Pipeline's promotion.baton.dev/approvers; "anyone" when
-unset). Decide with baton approve|reject.
+received/required and who may decide (the Pipeline's promotion.baton.dev/approvers[.<env>]; "anyone"
+when unset). Decide with baton approve|reject.
 
 Connects to Temporal like the worker and the gateway: TEMPORAL_ADDRESS (default localhost:7233),
 TEMPORAL_NAMESPACE (default default), TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CERT/KEY/CA,
@@ -43,10 +43,12 @@ export interface WaitingGate {
   environment: string;
   /** When the gate opened (ISO 8601); null when the release could not be queried. */
   since: string | null;
-  /** A gate takes one decision; `received` is 0 while it waits. */
+  /** Approvals received so far and how many the gate's policy requires. */
   approvals: { received: number; required: number };
-  /** Who may decide; null = anyone who can reach the gateway with a credential. */
+  /** Who may decide (users and `group:<name>`); null = anyone who can reach a channel. */
   approvers: string[] | null;
+  /** The channels a decision may come through; null = all. */
+  channels: string[] | null;
   expiresAt: string | null;
   workflowId: string;
   runId: string;
@@ -123,8 +125,9 @@ async function describeGate(client: Client, execution: WorkflowExecutionInfo): P
     version: state?.version ?? attributes.get(PromotionVersion) ?? '',
     environment: gate?.environment ?? attributes.get(PromotionTargetEnvironment) ?? '',
     since: gate?.since ?? null,
-    approvals: { received: 0, required: 1 },
+    approvals: { received: gate?.approvals?.length ?? 0, required: gate?.requiredApprovals ?? 1 },
     approvers: gate?.approvers ?? null,
+    channels: gate?.channels ?? null,
     expiresAt: gate?.expiresAt ?? null,
     workflowId: execution.workflowId,
     runId: execution.runId,
@@ -147,7 +150,7 @@ export async function listWaitingGates(client: Client, options: { pipeline?: str
 }
 
 function table(gates: readonly WaitingGate[]): string {
-  const header = ['PIPELINE', 'VERSION', 'ENVIRONMENT', 'SINCE', 'APPROVALS', 'APPROVERS'];
+  const header = ['PIPELINE', 'VERSION', 'ENVIRONMENT', 'SINCE', 'APPROVALS', 'APPROVERS', 'CHANNELS'];
   const rows = gates.map((gate) => [
     gate.pipeline,
     gate.version,
@@ -155,6 +158,7 @@ function table(gates: readonly WaitingGate[]): string {
     gate.since ?? '?',
     `${gate.approvals.received}/${gate.approvals.required}`,
     gate.approvers === null ? 'anyone' : gate.approvers.join(','),
+    gate.channels === null ? 'any' : gate.channels.join(','),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   return [header, ...rows]

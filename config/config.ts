@@ -37,6 +37,13 @@ export const configSchema = {
     BATON_ALLOW_UNSIGNED: { type: 'boolean', default: false },
     BATON_LEGACY_APPROVAL_SIGNATURE: { type: 'boolean', default: false },
     /** The OpenID issuer whose tokens approve (`Authorization: Bearer`); unset, approvals use approval keys only. */
+    /**
+     * The key the gateway proves its decisions with and the worker checks them with (both hold it,
+     * nobody else); unset, decisions through the gateway count as sent through Temporal.
+     */
+    BATON_DECISION_KEY: { type: 'string', minLength: 32 },
+    /** The key before a rotation: still accepted by the worker until every gateway signs with the new one. */
+    BATON_DECISION_KEY_PREVIOUS: { type: 'string', minLength: 32 },
     BATON_OIDC_ISSUER: { type: 'string', minLength: 1 },
     /** The `aud` an approval token must carry; required with the issuer. */
     BATON_OIDC_AUDIENCE: { type: 'string', minLength: 1 },
@@ -132,6 +139,11 @@ export interface Config {
    * names or `*.suffix` patterns. Empty: any host.
    */
   gitHosts: string[];
+  /**
+   * BATON_DECISION_KEY, then BATON_DECISION_KEY_PREVIOUS: the gateway proves decisions with the first,
+   * the worker accepts either. Empty: the gateway proves nothing.
+   */
+  decisionKeys: string[];
   logLevel: string;
 }
 
@@ -191,6 +203,16 @@ function oidcConfig(raw: Env): { oidc?: OidcConfig } {
       groupsClaim: raw.BATON_OIDC_GROUPS_CLAIM,
     },
   };
+}
+
+function decisionKeys(raw: Env): string[] {
+  if (raw.BATON_DECISION_KEY === undefined) {
+    if (raw.BATON_DECISION_KEY_PREVIOUS !== undefined) {
+      throw new ConfigError('BATON_DECISION_KEY_PREVIOUS is set without BATON_DECISION_KEY');
+    }
+    return [];
+  }
+  return [raw.BATON_DECISION_KEY, ...(raw.BATON_DECISION_KEY_PREVIOUS === undefined ? [] : [raw.BATON_DECISION_KEY_PREVIOUS])];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -265,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     eventsAddress: raw.BATON_EVENTS_ADDRESS,
     gitHosts,
+    decisionKeys: decisionKeys(raw),
     logLevel: raw.LOG_LEVEL,
   };
 }

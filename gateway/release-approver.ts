@@ -8,6 +8,7 @@ import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError, Workflow
 import { approveUpdate, type Decision, type DecisionAuthentication, rejectUpdate, stateQuery } from '../model/messages.js';
 import { type PipelineRef, pipelineKey } from '../model/pipeline.js';
 import { type DecisionRecord, releaseWorkflowId } from '../model/release.js';
+import { proveDecision } from '../activities/decision-proof.js';
 import { payloadProblem, workflowIdProblem } from '../model/temporal-limits.js';
 import { assertWithinLimits, boundedCalls } from './temporal-calls.js';
 
@@ -59,6 +60,11 @@ export class ApprovalRefusedError extends Error {
 export interface TemporalReleaseApproverOptions {
   /** Bound on the Update (and, separately, on the state query for the PR link). */
   timeoutMs: number;
+  /**
+   * BATON_DECISION_KEY: proves to the workflow that the gateway authenticated the decision. Without
+   * it the decision goes without its authentication and counts as sent through Temporal.
+   */
+  decisionKey?: string;
 }
 
 export function createTemporalReleaseApprover(client: Client, options: TemporalReleaseApproverOptions): ReleaseApprover {
@@ -68,13 +74,15 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
     async approve({ pipeline, version, environment, approver, comment, authentication, decision: kind = 'approve' }) {
       const workflowId = releaseWorkflowId(pipeline, version);
       const handle = client.workflow.getHandle(workflowId);
-      const decision: Decision = {
-        approver,
-        environment,
-        version,
-        ...(comment === undefined ? {} : { comment }),
-        ...(authentication === undefined ? {} : { authentication }),
-      };
+      const unproven: Decision = { approver, environment, version, ...(comment === undefined ? {} : { comment }) };
+      const decision: Decision =
+        options.decisionKey === undefined || authentication === undefined
+          ? unproven
+          : (() => {
+              const claimed = { ...unproven, authentication };
+              const verdict = kind === 'reject' ? 'rejected' : 'approved';
+              return { ...claimed, proof: proveDecision(options.decisionKey, { workflowId, verdict, decision: claimed }) };
+            })();
       assertWithinLimits(workflowIdProblem(workflowId), payloadProblem('the approval', decision));
       let outcome: { runId?: string; decision: DecisionRecord };
       try {

@@ -95,7 +95,16 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
 
     let approvals = overrides.approvals;
     if (approvals === undefined) {
-      const approver = createTemporalReleaseApprover(await temporalClient(), { timeoutMs: config.gateway.signalTimeoutMs });
+      const approver = createTemporalReleaseApprover(await temporalClient(), {
+        timeoutMs: config.gateway.signalTimeoutMs,
+        ...(config.decisionKeys[0] === undefined ? {} : { decisionKey: config.decisionKeys[0] }),
+      });
+      if (config.decisionKeys.length === 0) {
+        logger.warn(
+          'BATON_DECISION_KEY is not set: approvals through this gateway count as sent through Temporal, ' +
+            'and gates whose approval-channels leave out temporal refuse them',
+        );
+      }
       owned.push({ name: 'pending Temporal approvals', close: () => approver.drain(DRAIN_TIMEOUT_MS) });
       approvals = approver;
     }

@@ -6,6 +6,7 @@ import type { EnvironmentClaim } from './messages.js';
 import type { Pipeline, PipelineRef } from './pipeline.js';
 import type { PipelineStatusUpdate } from './pipeline-status.js';
 import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
+import type { Decision, DecisionRecord } from './release.js';
 
 /** A release's claim on an environment, for the environment's claims workflow. */
 export interface ClaimRequest {
@@ -46,4 +47,17 @@ export interface ClaimsActivities {
 export interface ProviderActivities {
   /** The pull-request strategy's provider step: find-or-create the pull request for the pushed branch. */
   openPullRequest(request: PromotionRequest): Promise<PromotionResult>;
+}
+
+/** A decision that claims the gateway authenticated it, and the release and verdict it was sent for. */
+export interface DecisionProofCheck {
+  workflowId: string;
+  verdict: DecisionRecord['decision'];
+  decision: Decision;
+}
+
+/** Run as local activities by the release workflow: the key stays in the worker, out of histories. */
+export interface DecisionProofActivities {
+  /** Whether the gateway's proof on the decision holds; `problem` says why not. */
+  checkDecisionProof(check: DecisionProofCheck): Promise<{ problem?: string }>;
 }

@@ -5,6 +5,8 @@
 export const FailureType = {
   pipelineNotFound: 'PipelineNotFound',
   invalidPipeline: 'InvalidPipeline',
+  /** An approve or reject Update that the gate's approval policy, quorum or the gateway's proof refused. */
+  decisionRefused: 'DecisionRefused',
   noPromotionStrategy: 'NoPromotionStrategy',
   notificationRejected: 'NotificationRejected',
   /** Kubernetes refused the Promote Event (credentials, RBAC, missing namespace, invalid Event). */

@@ -7,8 +7,18 @@ import type { Pipeline } from './pipeline.js';
 export const ANNOTATION_PREFIX = 'promotion.baton.dev';
 
 export const PipelineAnnotation = {
-  /** Comma-separated approvers allowed to decide manual gates; absent = anyone who can reach Temporal. */
+  /**
+   * Comma-separated users and `group:<name>` entries allowed to decide manual gates; absent = anyone
+   * who can reach a channel. `approvers.<env>` sets it for one environment.
+   */
   approvers: `${ANNOTATION_PREFIX}/approvers`,
+  /** How many distinct allowed approvers must approve (default 1); `required-approvals.<env>` for one environment. */
+  requiredApprovals: `${ANNOTATION_PREFIX}/required-approvals`,
+  /**
+   * Comma-separated channels a decision may arrive through: `oidc`, `approval-key`, `temporal`,
+   * `legacy-signature`; absent = all. `approval-channels.<env>` for one environment.
+   */
+  approvalChannels: `${ANNOTATION_PREFIX}/approval-channels`,
   /** How long a manual gate waits before the release ends as ApprovalExpired (`72h`, `7d`). */
   approvalTimeout: `${ANNOTATION_PREFIX}/approval-timeout`,
   /**

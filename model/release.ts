@@ -91,10 +91,12 @@ export interface DeploymentRecord {
  */
 export interface DecisionAuthentication {
   /**
-   * `oidc`: a token of the configured issuer; `approval-key`: a signature by a key of the Pipeline's
-   * approval Secret; `legacy-signature`: Weave's signature by the webhook key (BATON_LEGACY_APPROVAL_SIGNATURE).
+   * The channel: `oidc`, a token of the configured issuer; `approval-key`, a signature by a key of
+   * the Pipeline's approval Secret; `legacy-signature`, Weave's signature by the webhook key
+   * (BATON_LEGACY_APPROVAL_SIGNATURE) — these three vouched for by the gateway's proof; `temporal`, a
+   * signal or Update sent straight to Temporal, whose own authorization decided who could send it.
    */
-  method: 'oidc' | 'approval-key' | 'legacy-signature';
+  method: 'oidc' | 'approval-key' | 'legacy-signature' | 'temporal';
   /** Who approved: the token's user claim (oidc), else the name the signer typed. */
   subject: string;
   /** True when the issuer vouches for `subject`; false when the signer only asserted it. */
@@ -116,10 +118,23 @@ export interface Decision {
   /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
   version?: string;
   /**
-   * Set by the gateway's approval endpoint. Optional so that signals from `temporal`, `tctl` or the
-   * UI, and histories recorded before it existed, stay valid; a workflow may ignore it.
+   * Set by the gateway's approval endpoint, with `proof`. A decision sent straight to Temporal cannot
+   * claim it: without a proof that verifies, it is refused.
    */
   authentication?: DecisionAuthentication;
+  /** The gateway's proof that it authenticated this decision (decision-proof.ts). */
+  proof?: DecisionProof;
+}
+
+/**
+ * The gateway's HMAC (BATON_DECISION_KEY, shared by gateway and worker only) over the verdict, the
+ * release, the environment, the decision and its authentication: not a credential, it proves one
+ * decision and nothing else, and expires minutes after `issuedAt`.
+ */
+export interface DecisionProof {
+  issuedAt: string;
+  /** base64url HMAC-SHA256. */
+  signature: string;
 }
 
 /** A decision signalled before its gate opened; applied when the gate opens. */
@@ -131,6 +146,10 @@ export interface DecisionRecord {
   approver: string;
   comment?: string;
   at: string;
+  /** How the approver was authenticated (absent in decisions recorded before it was kept). */
+  authentication?: DecisionAuthentication;
+  /** Under a quorum: the approvals received, counting this one, and how many are required. */
+  quorum?: { received: number; required: number };
 }
 
 export interface PromotionRecord {
@@ -144,14 +163,22 @@ export interface PromotionRecord {
   /** The pull request opened or updated (pull-request strategy). */
   pullRequest?: { url: string; number: number };
   approval?: DecisionRecord;
+  /** Under a quorum: every approval that counted, in the order received. */
+  approvals?: DecisionRecord[];
 }
 
 export interface PendingGate {
   kind: 'approval';
   environment: string;
   since: string;
-  /** Who may decide; absent = anyone. */
+  /** Who may decide (users and `group:<name>`); absent = anyone. */
   approvers?: string[];
+  /** Distinct approvals required (absent = 1). */
+  requiredApprovals?: number;
+  /** The channels a decision may come through; absent = all. */
+  channels?: DecisionAuthentication['method'][];
+  /** The approvals received so far, under a quorum. */
+  approvals?: DecisionRecord[];
   /** When the gate gives up (ISO 8601). */
   expiresAt?: string;
 }

@@ -37,6 +37,7 @@ export async function activityDependencies(
     notifiers: await createNotifiers(config, log),
     ...(await statusWriter(config, log)),
     pullRequests: pullRequestSettings(config),
+    decisionKeys: config.decisionKeys,
   };
 }
 

@@ -6,7 +6,7 @@
 import { arrivedBefore, precedence } from '../model/environment-claims.js';
 import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
-import type { DeploymentRecord, Precedence, ReleaseInput, ReleaseState } from '../model/release.js';
+import type { DecisionAuthentication, DecisionProof, DeploymentRecord, Precedence, ReleaseInput, ReleaseState } from '../model/release.js';
 import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { keptEvent } from './bounded-state.js';
@@ -86,7 +86,7 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
       problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : clip(JSON.stringify(input), MAX_QUOTED_INPUT_LENGTH)}`,
     };
   }
-  const { approver, comment, environment, version } = input as Record<string, unknown>;
+  const { approver, comment, environment, version, authentication, proof } = input as Record<string, unknown>;
   if (typeof approver !== 'string' || approver.trim() === '') {
     return { problem: `an approver is required: ${DECISION_EXAMPLE}` };
   }
@@ -97,14 +97,74 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
   if (typeof comment === 'string' && comment.length > MAX_COMMENT_LENGTH) {
     return { problem: `the comment is longer than ${MAX_COMMENT_LENGTH} characters` };
   }
+  const claimed = readClaimedAuthentication(authentication, proof);
+  if ('problem' in claimed) return claimed;
   return {
     decision: {
       approver,
       ...(typeof comment === 'string' ? { comment } : {}),
       ...(typeof environment === 'string' ? { environment } : {}),
       ...(typeof version === 'string' ? { version } : {}),
+      ...claimed,
     },
   };
+}
+
+const METHODS: readonly string[] = ['oidc', 'approval-key', 'legacy-signature', 'temporal'];
+const MAX_GROUPS = 200;
+const MAX_CLAIM_CHARS = 1024;
+
+const shortString = (value: unknown): value is string => typeof value === 'string' && value.length <= MAX_CLAIM_CHARS;
+
+/**
+ * The authentication a decision claims and the gateway's proof of it, checked for shape only (the
+ * proof itself is checked by a local activity). Both or neither: a claim without a proof is what
+ * anyone who can signal the release could type.
+ */
+function readClaimedAuthentication(
+  authentication: unknown,
+  proof: unknown,
+): { authentication?: DecisionAuthentication; proof?: DecisionProof } | { problem: string } {
+  if (authentication === undefined && proof === undefined) return {};
+  if (authentication === undefined || proof === undefined) {
+    return {
+      problem:
+        'a decision sent straight to Temporal cannot say how it was authenticated (only the gateway can, with its proof): ' +
+        'leave "authentication" and "proof" out',
+    };
+  }
+  if (!isRecord(authentication) || !isRecord(proof)) return { problem: 'the decision’s authentication or proof is malformed' };
+  const { method, subject, verified, issuer, key, groups } = authentication;
+  const { issuedAt, signature } = proof;
+  if (
+    typeof method !== 'string' ||
+    !METHODS.includes(method) ||
+    !shortString(subject) ||
+    typeof verified !== 'boolean' ||
+    !(issuer === undefined || shortString(issuer)) ||
+    !(key === undefined || shortString(key)) ||
+    !(groups === undefined || (Array.isArray(groups) && groups.length <= MAX_GROUPS && groups.every(shortString))) ||
+    !shortString(issuedAt) ||
+    !shortString(signature)
+  ) {
+    return { problem: 'the decision’s authentication or proof is malformed' };
+  }
+  // Rebuilt field by field: nothing but what the proof covers enters the state.
+  return {
+    authentication: {
+      method: method as DecisionAuthentication['method'],
+      subject,
+      verified,
+      ...(issuer === undefined ? {} : { issuer }),
+      ...(groups === undefined ? {} : { groups: groups }),
+      ...(key === undefined ? {} : { key }),
+    },
+    proof: { issuedAt, signature },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Why a decision cannot apply to this release now, or undefined when it can. */
@@ -119,7 +179,8 @@ export function decisionProblem(state: ReleaseState, decision: Decision): string
   if (decision.version !== undefined && decision.version !== state.version) {
     return `version ${decision.version} is not waiting for approval; ${state.version} is`;
   }
-  if (gate.approvers !== undefined && !gate.approvers.includes(decision.approver)) {
+  // Gates opened under an approval policy check approvers against how they were authenticated.
+  if (gate.requiredApprovals === undefined && gate.approvers !== undefined && !gate.approvers.includes(decision.approver)) {
     return `${decision.approver} may not decide promotions into ${gate.environment} (approvers: ${gate.approvers.join(', ')})`;
   }
   return undefined;

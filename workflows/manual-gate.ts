@@ -4,11 +4,30 @@
  * release; `state.pendingGate` says which one is open.
  */
 import { msToNumber } from '@temporalio/common';
-import { condition, log, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  patched,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { DecisionProofActivities } from '../model/activities.js';
+import { type ApprovalPolicy, approvalPolicy, approverProblem } from '../model/approval-policy.js';
+import { FailureType } from '../model/failures.js';
 import { approveSignal, approveUpdate, type Decision, rejectSignal, rejectUpdate } from '../model/messages.js';
-import type { Pipeline } from '../model/pipeline.js';
+import { type Pipeline, pipelineKey } from '../model/pipeline.js';
 import { approvalTimeout, approvers } from '../model/pipeline-annotations.js';
-import { type DecisionRecord, type EarlyDecision, type PendingGate, ReleasePhase, type ReleasePolicy } from '../model/release.js';
+import {
+  type DecisionAuthentication,
+  type DecisionRecord,
+  type EarlyDecision,
+  type PendingGate,
+  ReleasePhase,
+  type ReleasePolicy,
+} from '../model/release.js';
 import { RELEASE_LIMITS } from '../model/release-limits.js';
 import { PromotionDecidedBy } from '../model/search-attributes.js';
 import { recordIgnoredDecision } from './bounded-state.js';
@@ -19,6 +38,16 @@ type Verdict = DecisionRecord['decision'];
 
 /** A decision signalled before its gate opens waits only when it names the environment and the version. */
 const EARLY_DECISIONS_NAME_GATE_PATCH = 'early-decisions-name-environment-and-version';
+/**
+ * Gates open under the Pipeline's approval policy (approvers and groups, quorum, channels) and know
+ * how each decision was authenticated. A gate opened before keeps deciding as it did.
+ */
+const APPROVAL_POLICY_PATCH = 'approval-policy-per-environment';
+
+const { checkDecisionProof } = proxyLocalActivities<DecisionProofActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3 },
+});
 
 /** A decision, or why there is none: news from Flux, nobody decided in time, a newer version took over. */
 export type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
@@ -26,8 +55,12 @@ export type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'supersed
 export class ManualGate {
   /** The decision on the open gate, until the release acts on it. */
   private decision: DecisionRecord | undefined;
+  /** Under a quorum: the approvals that counted towards the decision just taken. */
+  private counted: DecisionRecord[] = [];
   /** Decisions signalled before their gate opened; applied when it does. */
   private readonly early: EarlyDecision[];
+  /** "<app> <version>", as the waiting gate names the release (empty until a gate opens in this run). */
+  private label = '';
 
   constructor(
     private readonly run: ReleaseRun,
@@ -49,11 +82,11 @@ export class ManualGate {
       description: 'Reject the promotion waiting at a manual gate: {"approver": "you@example.com", "comment": "…"}.',
     });
     const validator = (input: unknown): void => this.validate(input);
-    setHandler(approveUpdate, (decision) => this.decide(decision, 'approved'), {
+    setHandler(approveUpdate, (decision) => this.onUpdatedDecision(decision, 'approved'), {
       validator,
       description: 'Approve the waiting promotion and get the recorded decision; refused when nothing matching waits.',
     });
-    setHandler(rejectUpdate, (decision) => this.decide(decision, 'rejected'), {
+    setHandler(rejectUpdate, (decision) => this.onUpdatedDecision(decision, 'rejected'), {
       validator,
       description: 'Reject the waiting promotion and get the recorded decision; refused when nothing matching waits.',
     });
@@ -83,6 +116,13 @@ export class ManualGate {
     return 'expired';
   }
 
+  /** Under a quorum, the approvals behind the decision `wait` returned last (taken once). */
+  takeApprovals(): DecisionRecord[] | undefined {
+    const counted = this.counted;
+    this.counted = [];
+    return counted.length > 1 ? counted : undefined;
+  }
+
   /** Closes the open gate without a decision (Flux reported the version past it, or the release completed). */
   async close(): Promise<void> {
     const { state } = this.run;
@@ -103,26 +143,43 @@ export class ManualGate {
     const { run } = this;
     const { state } = run;
     const since = now();
-    state.pendingGate = {
+    const gate: PendingGate = {
       kind: 'approval',
       environment: target,
       since,
-      approvers: approvers(pipeline),
       expiresAt: new Date(Date.now() + this.timeoutMs(pipeline)).toISOString(),
     };
+    if (patched(APPROVAL_POLICY_PATCH)) {
+      const read = approvalPolicy(pipeline, target);
+      if ('problem' in read) {
+        throw run.fail(
+          `Pipeline ${pipelineKey(state.pipeline)} has an invalid approval policy: ${read.problem}`,
+          FailureType.invalidPipeline,
+        );
+      }
+      const { approvers: allowed, requiredApprovals, channels } = read.policy;
+      Object.assign(gate, {
+        ...(allowed === undefined ? {} : { approvers: allowed }),
+        requiredApprovals,
+        ...(channels === undefined ? {} : { channels }),
+        approvals: [],
+      });
+    } else {
+      const allowed = approvers(pipeline);
+      if (allowed !== undefined) gate.approvers = allowed;
+    }
+    state.pendingGate = gate;
+    this.label = `${appName(pipeline.spec)} ${state.version}`;
     this.decision = undefined;
-    run.show(
-      ReleasePhase.awaitingApproval,
-      // The UI renders current details as markdown: the command is a code span so that it is
-      // copied as typed (no typographic dashes or quotes, `<you>` not taken for an HTML tag).
-      `Waiting for approval to promote ${appName(pipeline.spec)} ${state.version} into ${target} — approve in ` +
-        `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
-        `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
-        `--input '{"approver":"<you>","comment":"<why>"}'\``,
-      target,
-    );
+    this.counted = [];
+    this.showWaiting();
     for (const early of this.early.splice(0)) {
       if (this.decision !== undefined) break;
+      if (underPolicy(gate)) {
+        const admission = await this.admit(early, early.decision);
+        if ('problem' in admission) this.ignore(early.approver, early.decision, admission.problem);
+        continue;
+      }
       const problem = decisionProblem(state, early);
       if (problem === undefined) this.decide(early, early.decision);
       else this.ignore(early.approver, early.decision, problem);
@@ -135,7 +192,24 @@ export class ManualGate {
     await run.claim(pipeline, target, 'waiting', since);
   }
 
-  /** Applies a decision to the open gate; the caller has checked that it may. */
+  private showWaiting(): void {
+    const { state } = this.run;
+    const gate = state.pendingGate!;
+    const required = gate.requiredApprovals ?? 1;
+    const quorum = required > 1 ? ` (${gate.approvals?.length ?? 0} of ${required} approvals)` : '';
+    this.run.show(
+      ReleasePhase.awaitingApproval,
+      // The UI renders current details as markdown: the command is a code span so that it is
+      // copied as typed (no typographic dashes or quotes, `<you>` not taken for an HTML tag).
+      `Waiting for approval to promote ${this.label || state.version} into ${gate.environment}${quorum} — approve in ` +
+        `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
+        `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
+        `--input '{"approver":"<you>","comment":"<why>"}'\``,
+      gate.environment,
+    );
+  }
+
+  /** Applies a decision to the open gate; the caller has checked that it may (gates opened before approval policies). */
   private decide(decision: Decision, verdict: Verdict): DecisionRecord {
     const record: DecisionRecord = {
       decision: verdict,
@@ -149,6 +223,75 @@ export class ManualGate {
     removeWhere(this.early, (d) => d.environment === undefined || d.environment === record.environment);
     upsertSearchAttributes([{ key: PromotionDecidedBy, value: decision.approver }]);
     return record;
+  }
+
+  /**
+   * Who sent `decision`: the person the gateway's proof vouches for (checked by a local activity, so
+   * the key stays out of the history), or a name typed into a signal or Update sent through Temporal.
+   */
+  private async authenticate(
+    decision: Decision,
+    verdict: Verdict,
+  ): Promise<{ authentication: DecisionAuthentication } | { problem: string }> {
+    if (decision.proof === undefined || decision.authentication === undefined) {
+      return { authentication: { method: 'temporal', subject: decision.approver, verified: false } };
+    }
+    let problem: string | undefined;
+    try {
+      ({ problem } = await checkDecisionProof({ workflowId: workflowInfo().workflowId, verdict, decision }));
+    } catch (error) {
+      problem = `it could not be checked: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    return problem === undefined
+      ? { authentication: decision.authentication }
+      : { problem: `the gateway’s proof on this decision does not hold: ${problem}` };
+  }
+
+  /**
+   * Authenticates `decision` and, unless the gate, its policy or its quorum refuses it, records it.
+   * Everything after the proof check runs without yielding, so concurrent decisions see each other.
+   */
+  private async admit(decision: Decision, verdict: Verdict): Promise<{ record: DecisionRecord } | { problem: string }> {
+    const who = await this.authenticate(decision, verdict);
+    if ('problem' in who) return who;
+    const { authentication } = who;
+    const open = this.problem(decision);
+    if (open !== undefined) return { problem: open };
+    const gate = this.run.state.pendingGate!;
+    const refused = approverProblem(gateAsPolicy(gate), authentication, gate.environment);
+    if (refused !== undefined) return { problem: refused };
+    const required = gate.requiredApprovals ?? 1;
+    const approvals = gate.approvals ?? [];
+    if (verdict === 'approved' && approvals.some((a) => a.approver === decision.approver)) {
+      return { problem: `${decision.approver} already approved; ${approvals.length} of ${required} approvals, each from someone else` };
+    }
+    const record: DecisionRecord = {
+      decision: verdict,
+      environment: gate.environment,
+      approver: decision.approver,
+      ...(decision.comment === undefined ? {} : { comment: decision.comment }),
+      at: now(),
+      authentication,
+      ...(required > 1 ? { quorum: { received: approvals.length + (verdict === 'approved' ? 1 : 0), required } } : {}),
+    };
+    this.apply(record);
+    return { record };
+  }
+
+  /** Records an admitted decision: a rejection or the last approval required decides the gate. */
+  private apply(record: DecisionRecord): void {
+    const gate = this.run.state.pendingGate!;
+    const approvals = gate.approvals ?? [];
+    if (record.decision === 'approved') approvals.push(record);
+    gate.approvals = approvals;
+    upsertSearchAttributes([{ key: PromotionDecidedBy, value: record.approver }]);
+    if (record.decision === 'rejected' || approvals.length >= (gate.requiredApprovals ?? 1)) {
+      this.decision = record;
+      this.counted = record.decision === 'approved' ? [...approvals] : [];
+      removeWhere(this.early, (d) => d.environment === undefined || d.environment === record.environment);
+    } else {
+      this.showWaiting();
+    }
   }
 
   private ignore(approver: string | undefined, verdict: Verdict, why: string): void {
@@ -166,18 +309,30 @@ export class ManualGate {
   /** Why an Update cannot decide now: an Update cannot wait for a gate, and says what a signal would need. */
   private updateProblem(decision: Decision): string | undefined {
     const problem = this.problem(decision);
-    if (problem === undefined || this.run.state.pendingGate !== undefined) return problem;
+    if (problem === undefined) {
+      const gate = this.run.state.pendingGate!;
+      if (!underPolicy(gate)) return undefined;
+      // What the decision claims; the handler checks the claim's proof before anything is recorded.
+      const claimed = decision.proof === undefined ? undefined : decision.authentication;
+      return approverProblem(
+        gateAsPolicy(gate),
+        claimed ?? { method: 'temporal', subject: decision.approver, verified: false },
+        gate.environment,
+      );
+    }
+    if (this.run.state.pendingGate !== undefined) return problem;
     const early = earlyDecisionProblem(this.run.state, decision);
     return early ?? `${problem}; only a signal waits for the gate to open`;
   }
 
   /** Signals cannot be refused: a decision that does not apply is recorded as ignored instead. */
-  private onSignalledDecision(verdict: Verdict): (input: unknown) => void {
-    return (input) => {
+  private onSignalledDecision(verdict: Verdict): (input: unknown) => Promise<void> {
+    return async (input) => {
       const read = readDecision(input);
       if ('problem' in read) return this.ignore(undefined, verdict, read.problem);
       const { decision } = read;
-      if (this.run.state.pendingGate === undefined) {
+      const gate = this.run.state.pendingGate;
+      if (gate === undefined) {
         // Releases that kept any early decision keep doing so when their histories replay.
         const early = patched(EARLY_DECISIONS_NAME_GATE_PATCH) ? earlyDecisionProblem(this.run.state, decision) : undefined;
         if (early !== undefined) return this.ignore(decision.approver, verdict, early);
@@ -186,10 +341,23 @@ export class ManualGate {
         else this.ignore(decision.approver, verdict, `${this.early.length} decisions already wait for the next gate; decide once it opens`);
         return;
       }
+      if (underPolicy(gate)) {
+        const admission = await this.admit(decision, verdict);
+        if ('problem' in admission) this.ignore(decision.approver, verdict, admission.problem);
+        return;
+      }
       const problem = this.problem(decision);
       if (problem === undefined) this.decide(decision, verdict);
       else this.ignore(decision.approver, verdict, problem);
     };
+  }
+
+  /** An Update's decision, validated already; refused (the Update fails, the release goes on) when it no longer applies. */
+  private async onUpdatedDecision(decision: Decision, verdict: Verdict): Promise<DecisionRecord> {
+    if (!underPolicy(this.run.state.pendingGate)) return this.decide(decision, verdict);
+    const admission = await this.admit(decision, verdict);
+    if ('problem' in admission) throw ApplicationFailure.nonRetryable(admission.problem, FailureType.decisionRefused);
+    return admission.record;
   }
 
   /** Updates can be refused, before anything is written to history. */
@@ -211,6 +379,19 @@ export class ManualGate {
     }
     return msToNumber(this.policy.approvalTimeout ?? this.policy.idleTimeout);
   }
+}
+
+/** Whether `gate` was opened under an approval policy (gates opened before policies have no quorum). */
+function underPolicy(gate: PendingGate | undefined): boolean {
+  return gate?.requiredApprovals !== undefined;
+}
+
+function gateAsPolicy(gate: PendingGate): ApprovalPolicy {
+  return {
+    requiredApprovals: gate.requiredApprovals ?? 1,
+    ...(gate.approvers === undefined ? {} : { approvers: gate.approvers }),
+    ...(gate.channels === undefined ? {} : { channels: gate.channels }),
+  };
 }
 
 function removeWhere<T>(items: T[], predicate: (item: T) => boolean): void {

@@ -19,10 +19,12 @@ export interface PromoteInput {
   promotion: Promotion;
   /** The manual gate's decision, when the target has one. */
   approval?: DecisionRecord;
+  /** Under a quorum, every approval that counted. */
+  approvals?: DecisionRecord[];
 }
 
 export async function promote(run: ReleaseRun, activities: ReleaseActivityProxies, input: PromoteInput): Promise<void> {
-  const { pipeline, source, target, promotion, approval } = input;
+  const { pipeline, source, target, promotion, approval, approvals } = input;
   const { state } = run;
   const strategy = strategyName(promotion);
   if (strategy === undefined) {
@@ -32,7 +34,14 @@ export async function promote(run: ReleaseRun, activities: ReleaseActivityProxie
       FailureType.noPromotionStrategy,
     );
   }
-  const record: PromotionRecord = { sourceEnvironment: source, targetEnvironment: target, strategy, startedAt: now(), approval };
+  const record: PromotionRecord = {
+    sourceEnvironment: source,
+    targetEnvironment: target,
+    strategy,
+    startedAt: now(),
+    approval,
+    ...(approvals === undefined ? {} : { approvals }),
+  };
   state.promotions.push(record);
   run.show(ReleasePhase.promoting, `Promoting ${state.version} from ${source} into ${target} (${strategy})`, target);
   const request: PromotionRequest = {
@@ -57,7 +66,7 @@ export async function promote(run: ReleaseRun, activities: ReleaseActivityProxie
   state.lastError = undefined;
   run.show(
     ReleasePhase.awaitingDeployment,
-    `Promoted ${state.version} into ${target}${approval === undefined ? '' : `, approved by ${approval.approver},`} ` +
+    `Promoted ${state.version} into ${target}${approval === undefined ? '' : `, approved by ${approvedBy(approval, approvals)},`} ` +
       `(${record.outcome}); waiting for Flux to report it in ${target}`,
     target,
   );
@@ -69,4 +78,8 @@ export async function promote(run: ReleaseRun, activities: ReleaseActivityProxie
     },
   });
   await run.claim(pipeline, target, 'promoted', record.completedAt);
+}
+
+function approvedBy(approval: DecisionRecord, approvals: DecisionRecord[] | undefined): string {
+  return approvals === undefined ? approval.approver : approvals.map((a) => a.approver).join(' and ');
 }

@@ -106,6 +106,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
 
     // 4. The manual gate, when the target has one.
     let approval: DecisionRecord | undefined;
+    let approvals: DecisionRecord[] | undefined;
     if (promotion.manual === true) {
       const outcome = await gate.wait(pipeline, target);
       if (outcome === 'interrupted') continue;
@@ -120,10 +121,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       }
       if (outcome.decision === 'rejected') return rejected(run, { source: furthest.environment, target, promotion, rejection: outcome });
       approval = outcome;
+      approvals = gate.takeApprovals();
     }
 
     // 5. Promote; the next loop waits for Flux to report the version in the target.
-    await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval });
+    await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals });
   }
 }
 

@@ -70,6 +70,8 @@ const Approved = Type.Object({
     approver: Type.String(),
     comment: Type.Optional(Type.String()),
     at: Type.String(),
+    /** Under a quorum: approvals received (this one included) and required; the gate decides at `required`. */
+    quorum: Type.Optional(Type.Object({ received: Type.Integer(), required: Type.Integer() })),
   }),
   /** How the gateway authenticated the approver (what the workflow received with the decision). */
   authentication: Type.Object({

@@ -130,10 +130,13 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
 
     const listed = await baton(['approvals', 'list']);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /^PIPELINE\s+VERSION\s+ENVIRONMENT\s+SINCE\s+APPROVALS\s+APPROVERS$/m);
+    assert.match(listed.stdout, /^PIPELINE\s+VERSION\s+ENVIRONMENT\s+SINCE\s+APPROVALS\s+APPROVERS\s+CHANNELS$/m);
     assert.match(
       listed.stdout,
-      new RegExp(`^flux-system/podinfo-02\\s+7\\.0\\.0\\s+prod\\s+${state.pendingGate?.since}\\s+0/1\\s+anyone$`, 'm'),
+      new RegExp(
+        `^flux-system/podinfo-02\\s+7\\.0\\.0\\s+prod\\s+${state.pendingGate?.since}\\s+0/1\\s+anyone\\s+temporal,oidc,approval-key$`,
+        'm',
+      ),
     );
 
     const filtered = await baton(['approvals', 'list', '--pipeline', PIPELINE, '--env', 'prod']);
@@ -160,6 +163,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
           since: state.pendingGate?.since,
           approvals: { received: 0, required: 1 },
           approvers: null,
+          channels: ['temporal', 'oidc', 'approval-key'],
           expiresAt: state.pendingGate?.expiresAt ?? null,
           workflowId: handle.workflowId,
         },
@@ -274,7 +278,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
       assert.deepEqual(more, []);
       assert.deepEqual([gate?.version, gate?.environment, gate?.approvers], [version, 'prod', ['alice@example.com', 'bob@example.com']]);
       const text = await baton(['approvals', 'list', '--env', 'prod']);
-      assert.match(text.stdout, /^team-a\/guarded\s+\S+\s+prod\s+\S+\s+0\/1\s+alice@example\.com,bob@example\.com$/m);
+      assert.match(text.stdout, /^team-a\/guarded\s+\S+\s+prod\s+\S+\s+0\/1\s+alice@example\.com,bob@example\.com\s+any$/m);
       await handle.terminate('test done');
     } finally {
       await harness.stop();

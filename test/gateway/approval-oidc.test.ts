@@ -22,6 +22,7 @@ import { freePort } from '../support/free-port.js';
 import { APPROVAL_AUDIENCE, FLAWED, OTHER_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer, USERS } from '../support/oidc-issuer.js';
 import { APPROVAL_KEY, HMAC_KEY } from '../support/signing.js';
 import { PODINFO, ReleaseHarness } from '../workflows/harness.js';
+import { TEST_DECISION_KEY } from '../support/decision-key.js';
 import {
   captureLogs,
   directorySource,
@@ -113,7 +114,7 @@ before(async () => {
   app = await testApp({
     pipelines,
     releases: unreachableStarter(),
-    approvals: createTemporalReleaseApprover(env.client, { timeoutMs: 10_000 }),
+    approvals: createTemporalReleaseApprover(env.client, { timeoutMs: 10_000, decisionKey: TEST_DECISION_KEY }),
     config: { oidc: oidc(issuer.issuer) },
     logger: logs.logger,
   });
@@ -148,17 +149,20 @@ describe('approving with a token', () => {
     });
 
     const state = await harness.promotedInto(handle, 'prod');
-    assert.equal(state.promotions.find((p) => p.targetEnvironment === 'prod')?.approval?.approver, USERS.alice.email);
-    // The Update's input carries the authentication (claims, never the token) into the history.
+    const approval = state.promotions.find((p) => p.targetEnvironment === 'prod')?.approval;
+    assert.equal(approval?.approver, USERS.alice.email);
+    assert.deepEqual(approval?.authentication, body.authentication, 'the workflow kept how she was authenticated');
+    // The Update's input carries the authentication (claims, never the token) and the gateway's proof into the history.
     const history = await handle.fetchHistory();
     const accepted = history.events?.find(
       (e) => e.workflowExecutionUpdateAcceptedEventAttributes,
     )?.workflowExecutionUpdateAcceptedEventAttributes;
     const data = accepted?.acceptedRequest?.input?.args?.payloads?.[0]?.data;
     assert.ok(data !== undefined && data !== null, 'the approve Update is in the history');
-    const decision = JSON.parse(Buffer.from(data).toString('utf8')) as { approver: string; authentication?: unknown };
+    const decision = JSON.parse(Buffer.from(data).toString('utf8')) as { approver: string; authentication?: unknown; proof?: unknown };
     assert.equal(decision.approver, USERS.alice.email);
     assert.deepEqual(decision.authentication, body.authentication);
+    assert.ok(decision.proof !== undefined, 'the gateway proved the decision');
     const text = historyText(history);
     assert.ok(text.includes('prod-approvers'), 'payloads are decoded');
     for (const secret of secrets) assert.ok(!text.includes(secret), 'a token in the workflow history');

@@ -35,6 +35,7 @@ import {
 import { fixtureBody, FIXTURES } from '../support/events.js';
 import { freePort } from '../support/free-port.js';
 import { APPROVAL_KEY, HMAC_KEY } from '../support/signing.js';
+import { TEST_DECISION_KEY } from '../support/decision-key.js';
 
 const UI = 'http://localhost:8233/namespaces/default/workflows';
 
@@ -74,9 +75,12 @@ function assertRefused(response: { statusCode: number; body: string; json: () =>
 
 before(async () => {
   env = await startDevServer();
-  harness = await ReleaseHarness.start(env);
+  // The example's prod gate leaves Weave's legacy signature out of its channels; these tests let it in.
+  harness = await ReleaseHarness.start(env, {
+    exampleAnnotations: { 'promotion.baton.dev/approval-channels.prod': 'temporal, oidc, approval-key, legacy-signature' },
+  });
   pipelines = await directorySource(EXAMPLE_PIPELINES_DIR);
-  const approvals = createTemporalReleaseApprover(env.client, { timeoutMs: 10_000 });
+  const approvals = createTemporalReleaseApprover(env.client, { timeoutMs: 10_000, decisionKey: TEST_DECISION_KEY });
   app = await testApp({ pipelines, releases: unreachableStarter(), approvals });
   legacyApp = await testApp({ pipelines, releases: unreachableStarter(), approvals, config: { legacyApprovalSignature: true } });
   const manifests = await manifestDirectory({
@@ -266,7 +270,7 @@ describe('delivered to the release workflow', () => {
     const otherReplica = await testApp({
       pipelines,
       releases: unreachableStarter(),
-      approvals: createTemporalReleaseApprover(env.client, { timeoutMs: 10_000 }),
+      approvals: createTemporalReleaseApprover(env.client, { timeoutMs: 10_000, decisionKey: TEST_DECISION_KEY }),
     });
     try {
       assertRefused(await otherReplica.inject(request), /not waiting for approval/);

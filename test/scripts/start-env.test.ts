@@ -21,8 +21,20 @@ describe('npm start environment', () => {
 
   test('keeps every other variable and does not change what it was given', () => {
     const given = { TEMPORAL_ADDRESS: 'temporal:7233', BATON_PORT: '9000' };
-    assert.deepEqual(startEnvironment(given), { ...given, BATON_HOST: '127.0.0.1' });
+    const started = startEnvironment(given);
+    assert.deepEqual({ ...started, BATON_DECISION_KEY: undefined }, { ...given, BATON_HOST: '127.0.0.1', BATON_DECISION_KEY: undefined });
     assert.deepEqual(given, { TEMPORAL_ADDRESS: 'temporal:7233', BATON_PORT: '9000' });
+  });
+
+  test('gateway and worker share a decision key made for the run, unless BATON_DECISION_KEY gives one', () => {
+    const first = loadConfig(startEnvironment({})).decisionKeys;
+    const second = loadConfig(startEnvironment({})).decisionKeys;
+    assert.equal(first.length, 1);
+    assert.ok(first[0]!.length >= 32);
+    assert.notEqual(first[0], second[0], 'a fresh key each run, never a published one');
+    const given = 'k'.repeat(40);
+    assert.deepEqual(loadConfig(startEnvironment({ BATON_DECISION_KEY: given })).decisionKeys, [given]);
+    assert.deepEqual(loadConfig({}).decisionKeys, [], 'without npm start, no key unless configured');
   });
 
   test('scripts/start.ts builds its configuration from that environment', async () => {

@@ -2,6 +2,7 @@
  * Baton as `npm start` runs it — worker and gateway in one process over the example Pipelines — on a
  * Temporal server a test started, for the integration tests.
  */
+import { randomBytes } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { loadConfig } from '../../config/config.js';
@@ -25,6 +26,8 @@ export async function startBatonStack(temporal: TestWorkflowEnvironment, env: Re
     BATON_PORT: '0',
     BATON_PIPELINES_DIR: 'examples/pipelines',
     LOG_LEVEL: 'silent',
+    // As npm start does: gateway and worker share a decision key.
+    BATON_DECISION_KEY: randomBytes(32).toString('base64url'),
     ...env,
   });
   const pipelines = await createPipelineSource(config.pipelines, log);

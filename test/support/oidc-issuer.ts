@@ -24,6 +24,7 @@ export interface TestUser {
 export const USERS = {
   alice: { email: 'alice@example.com', groups: ['prod-approvers'] },
   bob: { email: 'bob@example.com', groups: ['developers'] },
+  carol: { email: 'carol@example.com', groups: ['prod-approvers'] },
 } as const satisfies Record<string, TestUser>;
 
 /** Clients whose tokens are wrong in one way: their user is alice. */

@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { FailureType } from '../../model/failures.js';
 import { approveSignal, approveUpdate, type Decision, rejectUpdate } from '../../model/messages.js';
 import { ReleasePhase } from '../../model/release.js';
 import { PromotionDecidedBy } from '../../model/search-attributes.js';
@@ -108,6 +111,40 @@ describe('approvals (dev server)', () => {
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions[0]?.approval?.approver, 'after-restart');
     assert.equal(harness.notifier.received[0]?.message, `Promote pipeline flux-system/podinfo-02 to prod with version ${version}`);
+    await handle.terminate('test done');
+  });
+
+  test('an approval policy that cannot be read fails the release at the gate, naming the annotation', async () => {
+    const { handle } = await harness.startRelease('dev', { namespace: 'team-a', name: 'bad-policy' }, 'api-dev');
+    await assert.rejects(handle.result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.ok(error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, FailureType.invalidPipeline);
+      assert.equal(error.cause.nonRetryable, true);
+      assert.match(
+        error.cause.message,
+        /Pipeline team-a\/bad-policy has an invalid approval policy: annotation promotion\.baton\.dev\/required-approvals\.prod: 'two' is not a number/,
+      );
+      return true;
+    });
+    assert.equal(harness.notifier.received.length, 0, 'nothing promoted');
+  });
+
+  test('Temporal decisions carry how they were sent: a typed name, marked asserted', async () => {
+    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] });
+    assert.deepEqual(record.authentication, { method: 'temporal', subject: 'alice', verified: false });
+    // A claim of the gateway's authentication without its proof is what anyone could type.
+    const next = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    await harness.waitForPhase(next.handle, ReleasePhase.awaitingApproval);
+    await refused(
+      next.handle.executeUpdate(approveUpdate, {
+        args: [{ approver: 'alice', authentication: { method: 'oidc', subject: 'alice', verified: true } }],
+      }),
+      /a decision sent straight to Temporal cannot say how it was authenticated/,
+    );
+    await next.handle.terminate('test done');
     await handle.terminate('test done');
   });
 

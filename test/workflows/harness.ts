@@ -22,6 +22,7 @@ import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { pullRequestSettings } from '../../worker/dependencies.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 import { release } from '../../workflows/release.js';
+import { TEST_DECISION_KEY } from '../support/decision-key.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { RecordingNotifier } from '../support/recording-notifier.js';
@@ -61,6 +62,23 @@ spec:
 ---
 apiVersion: pipelines.weave.works/v1alpha1
 kind: Pipeline
+metadata:
+  name: bad-policy
+  namespace: team-a
+  annotations: {promotion.baton.dev/required-approvals.prod: two}
+spec:
+  appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
+  environments:
+    - name: dev
+      targets: [{namespace: api-dev}]
+    - name: prod
+      targets: [{namespace: api-prod}]
+  promotion:
+    manual: true
+    strategy: {notification: {}}
+---
+apiVersion: pipelines.weave.works/v1alpha1
+kind: Pipeline
 metadata: {name: by-pull-request, namespace: team-a}
 spec:
   appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
@@ -79,9 +97,14 @@ async function annotatedExample(annotations: Record<string, string>): Promise<st
   const example = await readFile('examples/pipelines/podinfo-02.yaml', 'utf8');
   if (Object.keys(annotations).length === 0) return example;
   const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
+  // An annotation the example sets already is replaced (a second one would be a duplicate key).
+  const without = example
+    .split('\n')
+    .filter((line) => !Object.keys(annotations).some((key) => line.startsWith(`    ${key}:`)))
+    .join('\n');
   // Into the example's own annotations block when it has one (a second block would be a duplicate key).
-  const annotated = example.includes('\n  annotations:\n')
-    ? example.replace('\n  annotations:\n', `\n  annotations:\n${lines.join('\n')}\n`)
+  const annotated = without.includes('\n  annotations:\n')
+    ? without.replace('\n  annotations:\n', `\n  annotations:\n${lines.join('\n')}\n`)
     : example.replace('  namespace: flux-system\nspec:', `  namespace: flux-system\n  annotations:\n${lines.join('\n')}\nspec:`);
   assert.notEqual(annotated, example, 'the example Pipeline got its annotations');
   return annotated;
@@ -147,6 +170,7 @@ export class ReleaseHarness {
         notifiers: [this.notifier],
         temporal: this.env.client,
         pullRequests: this.pullRequests,
+        decisionKeys: [TEST_DECISION_KEY],
       }),
     });
     this.running = this.worker.run();
