@@ -832,6 +832,34 @@ void describe('deploy/chart with helm', () => {
     assert.equal(byName.get('BATON_EVENTS_ADDRESS'), undefined);
     assert.equal(byName.get('NODE_OPTIONS')?.value, '--max-old-space-size=768');
   });
+
+  test('the gateway and the worker, and nothing else, share the decision key of one Secret', () => {
+    const keyRefs = (rendered: ReturnType<typeof helmTemplate>) =>
+      ['gateway', 'worker'].map((component) => {
+        const deployment = rendered.find((d) => d.kind === 'Deployment' && d.metadata.name === `baton-${component}`)!;
+        const env = podTemplate(deployment).spec.containers[0]!.env ?? [];
+        return env.filter((e) => e.name.startsWith('BATON_DECISION_KEY')).map((e) => [e.name, e.valueFrom]);
+      });
+    const made = helmTemplate(helm);
+    const secret = made.find((d) => d.kind === 'Secret' && d.metadata.name === 'baton-decision-key') as
+      { data?: Record<string, string>; metadata: { annotations?: Record<string, string> } } | undefined;
+    assert.ok(secret, 'without decisionKey.secretName the chart makes the Secret');
+    assert.ok(Buffer.from(secret.data?.['decision-key'] ?? '', 'base64').length >= 32, 'a key long enough for config/config.ts');
+    assert.equal(secret.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    const fromChart = [['BATON_DECISION_KEY', { secretKeyRef: { name: 'baton-decision-key', key: 'decision-key' } }]];
+    assert.deepEqual(keyRefs(made), [fromChart, fromChart]);
+
+    const own = helmTemplate(helm, [
+      '-f',
+      valuesFile('decision-key.yaml', { decisionKey: { secretName: 'ours', secretKey: 'now', previousSecretKey: 'before' } }),
+    ]);
+    assert.equal(own.filter((d) => d.kind === 'Secret').length, 0, "the user's Secret is used, none is made");
+    const refs = [
+      ['BATON_DECISION_KEY', { secretKeyRef: { name: 'ours', key: 'now' } }],
+      ['BATON_DECISION_KEY_PREVIOUS', { secretKeyRef: { name: 'ours', key: 'before' } }],
+    ];
+    assert.deepEqual(keyRefs(own), [refs, refs]);
+  });
 });
 
 function deepMerge(target: Record<string, unknown>, source: object): void {

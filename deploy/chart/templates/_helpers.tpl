@@ -182,6 +182,27 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding the decision key: the user's, or the one the chart makes. */}}
+{{- define "baton.decisionKeySecretName" -}}
+{{- default (printf "%s-decision-key" (include "baton.fullname" .)) .Values.decisionKey.secretName }}
+{{- end }}
+
+{{/* The decision key, shared by the gateway (which proves decisions) and the worker (which checks them). */}}
+{{- define "baton.decisionKeyEnv" -}}
+- name: BATON_DECISION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "baton.decisionKeySecretName" . | quote }}
+      key: {{ .Values.decisionKey.secretKey | quote }}
+{{- if .Values.decisionKey.previousSecretKey }}
+- name: BATON_DECISION_KEY_PREVIOUS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "baton.decisionKeySecretName" . | quote }}
+      key: {{ .Values.decisionKey.previousSecretKey | quote }}
+{{- end }}
+{{- end }}
+
 {{/* Everything a Baton container needs besides its command: image, env, security, mounts. */}}
 {{- define "baton.containerCommon" -}}
 image: {{ include "baton.image" . | quote }}
@@ -191,6 +212,7 @@ env:
   {{- with include "baton.temporalCredentialsEnv" . }}
   {{- . | nindent 2 }}
   {{- end }}
+  {{- include "baton.decisionKeyEnv" . | nindent 2 }}
   {{- with .Values.extraEnv }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
