@@ -5,19 +5,22 @@
  * of prod-approvers. Decisions sent straight to Temporal, typed or forged, do not count there.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { stringify } from 'yaml';
 import { proveDecision } from '../../activities/decision-proof.js';
 import { createTemporalReleaseApprover } from '../../gateway/release-approver.js';
-import { approveSignal, stateQuery } from '../../model/messages.js';
+import { approveSignal, deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { type Decision, type DecisionRecord, ReleasePhase } from '../../model/release.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
 import { approvalPath } from '../support/approvals.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
+import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { APPROVAL_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer, USERS } from '../support/oidc-issuer.js';
 import { ReleaseHarness } from '../workflows/harness.js';
@@ -162,6 +165,15 @@ describe('a 2-of-3 quorum through OIDC only', () => {
     );
     assert.match(state.currentStep, /approved by alice@example\.com and bob@example\.com/);
     assert.equal(harness.notifier.received.filter((r) => r.workflowId === handle.workflowId).length, 1, 'promoted once');
+
+    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'prod', 'api-prod'));
+    assert.equal((await handle.result()).phase, ReleasePhase.completed);
+    const journey = await handle.fetchHistory();
+    const text = historyToJSON(journey);
+    assert.ok(!text.includes(TEST_DECISION_KEY), 'the decision key is not in the history');
+    assert.ok(!text.includes(Buffer.from(TEST_DECISION_KEY).toString('base64')), 'not even encoded');
+    // A release decided under an approval policy, for test/replay.
+    if (process.env.BATON_RECORD_POLICY_HISTORY) await writeFile(process.env.BATON_RECORD_POLICY_HISTORY, text);
   });
 
   test('one allowed rejection ends the release, whatever approvals came before', async () => {
