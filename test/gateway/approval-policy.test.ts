@@ -5,8 +5,10 @@
  * of prod-approvers. Decisions sent straight to Temporal, typed or forged, do not count there.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -17,6 +19,7 @@ import { approveSignal, deployedSignal, stateQuery } from '../../model/messages.
 import type { PipelineRef } from '../../model/pipeline.js';
 import { type Decision, type DecisionRecord, ReleasePhase } from '../../model/release.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
+import { serverBinary } from '../infra/binaries.js';
 import { startDevServer } from '../infra/temporal.js';
 import { approvalPath } from '../support/approvals.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
@@ -25,6 +28,8 @@ import { eventually } from '../support/eventually.js';
 import { APPROVAL_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer, USERS } from '../support/oidc-issuer.js';
 import { ReleaseHarness } from '../workflows/harness.js';
 import { directorySource, manifestDirectory, testApp, unreachableStarter } from './helpers.js';
+
+const run = promisify(execFile);
 
 const QUORUM: PipelineRef = { namespace: 'team-a', name: 'quorum' };
 const BY_GROUP: PipelineRef = { namespace: 'team-a', name: 'by-group' };
@@ -118,9 +123,22 @@ describe('a 2-of-3 quorum through OIDC only', () => {
     assert.equal(again.statusCode, 422, again.body);
     assert.match(again.json<{ reason: string }>().reason, /alice@example\.com already approved; 1 of 2 approvals/);
 
-    // Straight to Temporal: a typed name; a claim of OIDC proved with another key; alice's real
-    // decision lifted from the history with carol's name put in.
-    await handle.signal(approveSignal, { approver: USERS.carol.email, environment: 'prod', version });
+    // Straight to Temporal: a typed name with `temporal workflow signal`; a claim of OIDC proved
+    // with another key; alice's real decision lifted from the history with carol's name put in.
+    await run(serverBinary('temporal'), [
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'approve',
+      '--input',
+      JSON.stringify({ approver: USERS.carol.email, environment: 'prod', version }),
+      '--address',
+      env.address,
+      '--namespace',
+      'default',
+    ]);
     const claimed = {
       approver: USERS.carol.email,
       environment: 'prod',
