@@ -3,6 +3,7 @@
  * by side effect); each returns its exit status.
  */
 import { runApprovalsCommand } from './approvals.js';
+import { CONTROL_COMMANDS, runControlsCommand } from './controls.js';
 import { runDecideCommand } from './decide.js';
 import { type CommandIo, runMarkersCommand } from './markers.js';
 
@@ -11,6 +12,9 @@ const COMMANDS: Record<string, (args: readonly string[], io: CommandIo) => Promi
   approvals: runApprovalsCommand,
   approve: (args, io) => runDecideCommand('approve', args, io),
   reject: (args, io) => runDecideCommand('reject', args, io),
+  ...Object.fromEntries(
+    CONTROL_COMMANDS.map((name) => [name, (args: readonly string[], io: CommandIo) => runControlsCommand(name, args, io)]),
+  ),
 };
 
 const USAGE = `usage: baton <command> [args…]
@@ -20,8 +24,13 @@ commands:
   approvals   list the releases waiting at a manual gate (baton approvals list --help)
   approve     approve a waiting release through the gateway (baton approve --help)
   reject      reject a waiting release through the gateway (baton reject --help)
+  stop        stop promotions (one Pipeline, one environment, or --all) until resumed (baton stop --help)
+  resume      lift a stop
+  hold        stop promotions into one environment of one Pipeline; unhold lifts it
+  freeze      hold promotions between two dates; unfreeze lifts it
+  controls    list the stops and freezes in force or to come
 
-exit codes of approvals, approve and reject: 0 ok; 1 refused (by the gateway or Temporal);
+exit codes of approvals, approve, reject and the controls: 0 ok; 1 refused (by the gateway or Temporal);
 2 usage error; 3 unreachable or temporarily unavailable, retry later.
 `;
 

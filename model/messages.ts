@@ -1,8 +1,9 @@
 /**
- * Signals, queries and updates of the release and environment-claims workflows, defined once for the
- * workflows, the gateway, the CLI and the tests.
+ * Signals, queries and updates of the release, environment-claims and promotion-controls workflows,
+ * defined once for the workflows, the gateway, the CLI and the tests.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ControlWatcher, FreezeRequest, PromotionControl, ResumeRequest, StopRequest, UnfreezeRequest } from './promotion-controls.js';
 import type { Decision, DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
 
 export type { Decision, DecisionAuthentication } from './release.js';
@@ -46,3 +47,18 @@ export const stateQuery = defineQuery<ReleaseState>('state');
 export const claimSignal = defineSignal<[EnvironmentClaim]>('claim');
 /** The releases holding the environment, in the order they got there. */
 export const claimsQuery = defineQuery<EnvironmentClaim[]>('claims');
+
+/** Stop promotions in a scope until resumed; returns the stop (promotion-controls workflow). */
+export const stopUpdate = defineUpdate<PromotionControl, [StopRequest]>('stop');
+/** Lift the stops of a scope (or all); returns the stops lifted. */
+export const resumeUpdate = defineUpdate<PromotionControl[], [ResumeRequest]>('resume');
+/** Freeze promotions in a scope between two dates; returns the freeze. */
+export const freezeUpdate = defineUpdate<PromotionControl, [FreezeRequest]>('freeze');
+/** Lift a freeze by its id; returns it. */
+export const unfreezeUpdate = defineUpdate<PromotionControl, [UnfreezeRequest]>('unfreeze');
+/** Every stop and freeze in force or to come. */
+export const controlsQuery = defineQuery<PromotionControl[]>('controls');
+/** A held release asks to be told when the controls change (sent by an activity of the release). */
+export const watchControlsSignal = defineSignal<[ControlWatcher]>('watchControls');
+/** To a held release: the stops or freezes changed; look again. */
+export const controlsChangedSignal = defineSignal('controlsChanged');

@@ -1,2 +1,3 @@
 export { environmentClaims } from './environment-claims.js';
 export { release } from './release.js';
+export { promotionControls } from './promotion-controls.js';

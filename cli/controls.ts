@@ -1,0 +1,203 @@
+/**
+ * Stop-the-line, holds and freezes from a terminal, as Updates of the promotion-controls workflow
+ * (started on first use, on the release task queue): they are in its history, visible in the
+ * Temporal UI, and Temporal's authorization decides who may send them.
+ *
+ *   baton stop [<ns/name> | --all] [--env <env>] --reason "…"      baton resume [<ns/name> | --all] [--env <env>]
+ *   baton hold <ns/name> --env <env> --reason "…"                  baton unhold <ns/name> --env <env>
+ *   baton freeze [<ns/name> | --all] [--env <env>] --from <date> --until <date> --reason "…"
+ *   baton unfreeze <freeze-id>                                      baton controls [--json]
+ */
+import { userInfo } from 'node:os';
+import { Client, Connection, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
+import { controlsQuery, freezeUpdate, resumeUpdate, stopUpdate, unfreezeUpdate } from '../model/messages.js';
+import {
+  type ControlScope,
+  controlScope,
+  describeControl,
+  PROMOTION_CONTROLS_WORKFLOW_ID,
+  PROMOTION_CONTROLS_WORKFLOW_TYPE,
+  type PromotionControl,
+  type PromotionControlsInput,
+} from '../model/promotion-controls.js';
+import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './decide.js';
+import type { CommandIo } from './markers.js';
+
+export const CONTROL_COMMANDS = ['stop', 'resume', 'hold', 'unhold', 'freeze', 'unfreeze', 'controls'] as const;
+export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+
+export const CONTROLS_USAGE = `usage:
+  baton stop [<namespace>/<pipeline> | --all] [--env <environment>] --reason "…" [--by <you>]
+  baton resume [<namespace>/<pipeline> | --all] [--env <environment>] [--by <you>]
+  baton hold <namespace>/<pipeline> --env <environment> --reason "…" [--by <you>]
+  baton unhold <namespace>/<pipeline> --env <environment> [--by <you>]
+  baton freeze [<namespace>/<pipeline> | --all] [--env <environment>] --from <date-time> --until <date-time> --reason "…" [--by <you>]
+  baton unfreeze <freeze-id> [--by <you>]
+  baton controls [--json]
+
+stop holds every promotion in its scope that has not started — waiting releases and new ones —
+until resume lifts it: resume lifts the stops of exactly the scope given (baton stop --all, then
+baton resume --all; --env narrows either to one environment).
+hold and unhold are stop and resume for one environment of one Pipeline. freeze holds promotions
+between two ISO 8601 date-times (2026-12-24T00:00:00+01:00); releases resume by themselves when it
+ends. Promotion steps already running finish. Who, when and why is shown on every release held.
+
+--by defaults to BATON_USER, else your login name. Connects to Temporal like the worker
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, BATON_TASK_QUEUE).
+
+exit codes: 0 done; 1 refused by Temporal (the reason is printed); 2 usage error;
+3 Temporal unreachable or temporarily unavailable, retry later.
+`;
+
+const TEMPORAL_TIMEOUT_MS = 10_000;
+
+type Request =
+  | { command: 'stop'; scope: ControlScope; reason: string; by: string }
+  | { command: 'resume'; scope: ControlScope; by: string }
+  | { command: 'freeze'; scope: ControlScope; reason: string; by: string; from: string; until: string }
+  | { command: 'unfreeze'; id: string; by: string }
+  | { command: 'controls'; json: boolean };
+
+function parse(command: ControlCommand, args: readonly string[], env: NodeJS.ProcessEnv): Request | 'help' {
+  const { values, positionals } = parseCommandArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      all: { type: 'boolean', default: false },
+      env: { type: 'string' },
+      reason: { type: 'string' },
+      by: { type: 'string' },
+      from: { type: 'string' },
+      until: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const by = values.by ?? env.BATON_USER ?? userInfo().username;
+  if (command === 'controls') {
+    if (positionals.length > 0) throw new UsageError(`controls takes no arguments, not ${positionals.join(' ')}`);
+    return { command, json: values.json };
+  }
+  if (command === 'unfreeze') {
+    if (positionals.length !== 1) throw new UsageError('unfreeze takes the freeze id (baton controls lists them)');
+    return { command, id: positionals[0]!, by };
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected ${positionals.slice(1).join(' ')}`);
+  const pipeline = positionals[0] === undefined ? undefined : parsePipelineRef(positionals[0]);
+  if (positionals[0] !== undefined && pipeline === undefined)
+    throw new UsageError(`expected <namespace>/<pipeline>, not ${positionals[0]}`);
+  if (values.env === '') throw new UsageError('--env is empty');
+  if (values.all && pipeline !== undefined) throw new UsageError('--all and a Pipeline exclude each other');
+  if (command === 'hold' || command === 'unhold') {
+    if (pipeline === undefined || values.env === undefined) throw new UsageError(`${command} takes <namespace>/<pipeline> and --env`);
+  } else if (pipeline === undefined && !values.all) {
+    throw new UsageError('name the Pipeline, or say --all for every Pipeline');
+  }
+  const scope = controlScope(pipeline, values.env);
+  if (command === 'resume' || command === 'unhold') return { command: 'resume', scope, by };
+  if (values.reason === undefined || values.reason.trim() === '') throw new UsageError('--reason is required: everyone held sees it');
+  if (command === 'freeze') {
+    if (values.from === undefined || values.until === undefined) throw new UsageError('freeze needs --from and --until');
+    return { command, scope, reason: values.reason, by, from: values.from, until: values.until };
+  }
+  return { command: 'stop', scope, reason: values.reason, by };
+}
+
+function table(controls: readonly PromotionControl[]): string {
+  if (controls.length === 0) return 'no stop or freeze: promotions run when due\n';
+  return controls.map((c) => `${c.id.padEnd(10)} ${describeControl(c)}${c.kind === 'freeze' ? ` (from ${c.from})` : ''}\n`).join('');
+}
+
+async function send(
+  client: Client,
+  temporal: TemporalConfig,
+  request: Exclude<Request, { command: 'controls' }>,
+): Promise<PromotionControl[]> {
+  const start = (): WithStartWorkflowOperation<(input: PromotionControlsInput) => Promise<void>> =>
+    new WithStartWorkflowOperation<(input: PromotionControlsInput) => Promise<void>>(PROMOTION_CONTROLS_WORKFLOW_TYPE, {
+      workflowId: PROMOTION_CONTROLS_WORKFLOW_ID,
+      taskQueue: temporal.taskQueue,
+      args: [{}],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      staticSummary: 'Stops and freezes of promotions (baton stop, hold, freeze)',
+    });
+  switch (request.command) {
+    case 'stop':
+      return [await client.workflow.executeUpdateWithStart(stopUpdate, { args: [request], startWorkflowOperation: start() })];
+    case 'freeze':
+      return [await client.workflow.executeUpdateWithStart(freezeUpdate, { args: [request], startWorkflowOperation: start() })];
+    case 'resume':
+      return client.workflow.getHandle(PROMOTION_CONTROLS_WORKFLOW_ID).executeUpdate(resumeUpdate, { args: [request] });
+    case 'unfreeze':
+      return [await client.workflow.getHandle(PROMOTION_CONTROLS_WORKFLOW_ID).executeUpdate(unfreezeUpdate, { args: [request] })];
+  }
+}
+
+export async function runControlsCommand(
+  command: ControlCommand,
+  args: readonly string[],
+  io: CommandIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let request: Request | 'help';
+  let temporal: TemporalConfig;
+  try {
+    request = parse(command, args, env);
+    temporal = loadConfig(env).temporal;
+  } catch (error) {
+    if (!(error instanceof UsageError) && !(error instanceof ConfigError)) throw error;
+    io.stderr(`error: ${error.message}\n\n${error instanceof UsageError ? CONTROLS_USAGE : ''}`);
+    return ExitCode.usage;
+  }
+  if (request === 'help') {
+    io.stdout(CONTROLS_USAGE);
+    return ExitCode.ok;
+  }
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...(await temporalConnectionOptions(temporal)), connectTimeout: TEMPORAL_TIMEOUT_MS });
+  } catch (error) {
+    io.stderr(
+      `error: Temporal at ${temporal.address} could not be reached (${error instanceof Error ? error.message : String(error)}); retry later\n`,
+    );
+    return ExitCode.unavailable;
+  }
+  try {
+    const client = new Client({ connection, namespace: temporal.namespace });
+    if (request.command === 'controls') {
+      let controls: PromotionControl[];
+      try {
+        controls = await client.workflow.getHandle(PROMOTION_CONTROLS_WORKFLOW_ID).query(controlsQuery);
+      } catch (error) {
+        if (error instanceof Error && error.name === 'WorkflowNotFoundError') controls = [];
+        else throw error;
+      }
+      io.stdout(request.json ? `${JSON.stringify(controls, null, 2)}\n` : table(controls));
+      return ExitCode.ok;
+    }
+    const done = await send(client, temporal, request);
+    io.stdout(
+      request.command === 'resume'
+        ? `resumed: lifted ${done.map((c) => c.id).join(', ')}\n`
+        : `${request.command === 'unfreeze' ? 'lifted' : 'set'} ${table(done)}`,
+    );
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) {
+      io.stderr(`refused: ${error.cause?.message ?? error.message}\n`);
+      return ExitCode.refused;
+    }
+    if (error instanceof Error && error.name === 'WorkflowNotFoundError') {
+      io.stderr('refused: nothing is stopped or frozen (no promotion-controls workflow yet)\n');
+      return ExitCode.refused;
+    }
+    io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return isTemporalUnavailable(error) ? ExitCode.unavailable : ExitCode.refused;
+  } finally {
+    await connection.close();
+  }
+}
