@@ -116,6 +116,11 @@ export interface Decision {
   /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
   version?: string;
   /**
+   * An approval that may promote a version lower than the one already promoted into the environment
+   * (Pipelines that queue versions refuse a plain approval then).
+   */
+  allowDowngrade?: boolean;
+  /**
    * Set by the gateway's approval endpoint. Optional so that signals from `temporal`, `tctl` or the
    * UI, and histories recorded before it existed, stay valid; a workflow may ignore it.
    */
@@ -130,6 +135,8 @@ export interface DecisionRecord {
   environment: string;
   approver: string;
   comment?: string;
+  /** The approval allowed promoting a version lower than the one already in the environment. */
+  allowDowngrade?: true;
   at: string;
 }
 
@@ -195,6 +202,11 @@ export interface ReleaseState {
     /** Absent in releases that yielded before versions were ordered (they yielded by arrival). */
     because?: Precedence;
   };
+  /**
+   * Queue mode: a higher version already promoted into the environment this release waits for (or
+   * was about to be promoted into); only an approval with `allowDowngrade` promotes it then.
+   */
+  higherVersionIn?: { environment: string; version: string; workflowId: string };
   lastError?: string;
 }
 

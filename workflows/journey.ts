@@ -6,9 +6,10 @@
 import { arrivedBefore, precedence } from '../model/environment-claims.js';
 import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
-import type { DeploymentRecord, Precedence, ReleaseInput, ReleaseState } from '../model/release.js';
+import type { DecisionRecord, DeploymentRecord, Precedence, ReleaseInput, ReleaseState } from '../model/release.js';
 import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
+import { compareVersions } from '../model/version-order.js';
 import { keptEvent } from './bounded-state.js';
 
 export function initialState(input: ReleaseInput): ReleaseState {
@@ -86,7 +87,7 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
       problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : clip(JSON.stringify(input), MAX_QUOTED_INPUT_LENGTH)}`,
     };
   }
-  const { approver, comment, environment, version } = input as Record<string, unknown>;
+  const { approver, comment, environment, version, allowDowngrade } = input as Record<string, unknown>;
   if (typeof approver !== 'string' || approver.trim() === '') {
     return { problem: `an approver is required: ${DECISION_EXAMPLE}` };
   }
@@ -94,6 +95,7 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
   for (const [name, value] of Object.entries({ comment, environment, version })) {
     if (value !== undefined && typeof value !== 'string') return { problem: `${name} must be a string` };
   }
+  if (allowDowngrade !== undefined && typeof allowDowngrade !== 'boolean') return { problem: 'allowDowngrade must be true or false' };
   if (typeof comment === 'string' && comment.length > MAX_COMMENT_LENGTH) {
     return { problem: `the comment is longer than ${MAX_COMMENT_LENGTH} characters` };
   }
@@ -103,12 +105,13 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
       ...(typeof comment === 'string' ? { comment } : {}),
       ...(typeof environment === 'string' ? { environment } : {}),
       ...(typeof version === 'string' ? { version } : {}),
+      ...(allowDowngrade === true ? { allowDowngrade } : {}),
     },
   };
 }
 
 /** Why a decision cannot apply to this release now, or undefined when it can. */
-export function decisionProblem(state: ReleaseState, decision: Decision): string | undefined {
+export function decisionProblem(state: ReleaseState, decision: Decision, verdict?: DecisionRecord['decision']): string | undefined {
   const gate = state.pendingGate;
   if (gate === undefined) {
     return `${state.version} of ${state.pipeline.namespace}/${state.pipeline.name} is not waiting for approval (${state.phase})`;
@@ -122,7 +125,44 @@ export function decisionProblem(state: ReleaseState, decision: Decision): string
   if (gate.approvers !== undefined && !gate.approvers.includes(decision.approver)) {
     return `${decision.approver} may not decide promotions into ${gate.environment} (approvers: ${gate.approvers.join(', ')})`;
   }
+  const higher = higherVersionAt(state, gate.environment);
+  if (verdict === 'approved' && higher !== undefined && decision.allowDowngrade !== true) {
+    return (
+      `${higher.version}, a higher version, is already promoted into ${gate.environment}: approving ${state.version} ` +
+      `would downgrade it; send "allowDowngrade": true with the approval to do that (or reject)`
+    );
+  }
   return undefined;
+}
+
+/** Queue mode: the higher version already promoted into `environment`, when this release knows of one. */
+export function higherVersionAt(state: ReleaseState, environment: string): ReleaseState['higherVersionIn'] {
+  const higher = state.higherVersionIn;
+  return higher?.environment === environment ? higher : undefined;
+}
+
+/**
+ * Queue mode: what to remember of the version promoted last into `environment` — a version higher
+ * than this release's. Versions without an order (not both SemVer) never count as a downgrade: there
+ * is nothing to compare, so the approval decides as it always did.
+ */
+export function higherPromoted(state: ReleaseState, promoted: EnvironmentClaim | undefined): ReleaseState['higherVersionIn'] {
+  if (promoted === undefined || (compareVersions(promoted.version, state.version) ?? 0) <= 0) return undefined;
+  return { environment: promoted.environment, version: promoted.version, workflowId: promoted.workflowId };
+}
+
+/** Starts the gate's sentence about a higher version already in its environment. */
+const DOWNGRADE_NOTE = '\n\nNot promoted by a plain approval: ';
+
+/** `step` with the sentence about a higher version already in `environment` brought up to date (or removed). */
+export function withDowngradeNote(state: ReleaseState, step: string, environment: string): string {
+  const base = step.split(DOWNGRADE_NOTE)[0]!;
+  const higher = higherVersionAt(state, environment);
+  if (higher === undefined) return base;
+  return (
+    `${base}${DOWNGRADE_NOTE}${higher.version}, a higher version, is already in ${environment}. To downgrade, approve ` +
+    `with "allowDowngrade": true (\`baton approve --allow-downgrade\`); or reject.`
+  );
 }
 
 /**

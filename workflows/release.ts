@@ -4,17 +4,36 @@
  * once, then waits for Flux to report the version there, until the last environment is reached.
  */
 import { allHandlersFinished, condition, continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ReleaseActivities } from '../model/activities.js';
 import { FailureType } from '../model/failures.js';
-import { type DeployedSignal, deployedSignal, type EnvironmentClaim, stateQuery, supersedeSignal } from '../model/messages.js';
-import { effectivePromotion, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
+import {
+  type DeployedSignal,
+  deployedSignal,
+  type EnvironmentClaim,
+  environmentPromotedSignal,
+  stateQuery,
+  supersedeSignal,
+} from '../model/messages.js';
+import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
+import { NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
 import { type DecisionRecord, type ReleaseInput, ReleasePhase, type ReleasePolicy, type ReleaseState } from '../model/release.js';
 import { RELEASE_LIMITS } from '../model/release-limits.js';
 import { bounded } from './bounded-state.js';
-import { alreadyPromotedInto, appName, furthestReached, initialState, journeyLine, recordDeployment, yieldsTo } from './journey.js';
+import {
+  alreadyPromotedInto,
+  appName,
+  furthestReached,
+  higherPromoted,
+  initialState,
+  journeyLine,
+  recordDeployment,
+  withDowngradeNote,
+  yieldsTo,
+} from './journey.js';
 import { ManualGate } from './manual-gate.js';
 import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
-import { ReleaseRun } from './release-run.js';
+import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
@@ -49,6 +68,20 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       description:
         'A higher version (or, between versions without an order, a later one) took this one’s place at an environment ' +
         '(sent by the environment’s claims workflow).',
+    },
+  );
+  setHandler(
+    environmentPromotedSignal,
+    (promoted: EnvironmentClaim) => {
+      const gate = state.pendingGate;
+      if (gate?.environment !== promoted.environment || promoted.workflowId === workflowInfo().workflowId) return;
+      state.higherVersionIn = higherPromoted(state, promoted);
+      run.show(state.phase, withDowngradeNote(state, state.currentStep, gate.environment));
+    },
+    {
+      description:
+        'A version was promoted into the environment this release waits at, when the Pipeline queues versions ' +
+        '(sent by the environment’s claims workflow): a higher one makes approving this one a downgrade.',
     },
   );
   setHandler(stateQuery, () => state, {
@@ -104,7 +137,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       );
     }
 
-    // 4. The manual gate, when the target has one.
+    // 4. Queue mode: a higher version already in the target is not downgraded unasked.
+    if (state.pendingGate?.environment !== target && (await higherVersionInTarget(run, activities.release, pipeline, target))) {
+      if (promotion.manual !== true) return outranked(run, target);
+    }
+
+    // 5. The manual gate, when the target has one.
     let approval: DecisionRecord | undefined;
     if (promotion.manual === true) {
       const outcome = await gate.wait(pipeline, target);
@@ -122,9 +160,42 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       approval = outcome;
     }
 
-    // 5. Promote; the next loop waits for Flux to report the version in the target.
+    // 6. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval });
   }
+}
+
+/**
+ * Queue mode: looks up the version promoted last into `target` and remembers it in the state when
+ * it is higher than this release's; true then. The claims workflow is the source: it takes the
+ * claims of the environment one at a time, durably, and keeps the last promoted version as long as
+ * it runs, which it does once it has one. Pipeline.status is not: it exists only in Kubernetes
+ * mode, is written best effort, and its lastPromotion also records waiting and rejected releases.
+ */
+async function higherVersionInTarget(run: ReleaseRun, activities: ReleaseActivities, pipeline: Pipeline, target: string): Promise<boolean> {
+  const { state } = run;
+  // Releases recorded before queued Pipelines kept versions in order looked nothing up.
+  if (newerVersionPolicy(pipeline) !== NewerVersionPolicy.queue || !patched(QUEUE_IN_ORDER_PATCH)) return false;
+  const promoted = await run.call(
+    () => activities.promotedVersion({ pipeline: state.pipeline, environment: target }),
+    `looking up the version promoted into ${target} failed: `,
+  );
+  state.higherVersionIn = higherPromoted(state, promoted === undefined ? undefined : { ...promoted, environment: target });
+  return state.higherVersionIn !== undefined;
+}
+
+/** Ends a release that would downgrade an environment without a gate: nobody can allow it there. */
+function outranked(run: ReleaseRun, target: string): Promise<ReleaseState> {
+  const { state } = run;
+  const higher = state.higherVersionIn!;
+  state.supersededBy = { version: higher.version, workflowId: higher.workflowId, because: 'version' };
+  return run.finish(
+    ReleasePhase.superseded,
+    `Not promoted into ${target}: ${higher.version}, a higher version, is already there (${higher.workflowId}). ` +
+      `The Pipeline queues versions and never downgrades an environment unasked; ${target} has no manual gate where ` +
+      `an approval with "allowDowngrade": true could allow it`,
+    target,
+  );
 }
 
 /** Ends the release at a rejection, recorded as a promotion that never ran. */

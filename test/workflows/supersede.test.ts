@@ -8,13 +8,12 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import protos from '@temporalio/proto';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import { createSupersedeActivities } from '../../activities/supersede.js';
 import { CLAIMS_HISTORY_LIMIT, environmentClaimsWorkflowId } from '../../model/environment-claims.js';
-import { approveSignal, claimsQuery, deployedSignal, type EnvironmentClaim, stateQuery } from '../../model/messages.js';
+import { approveSignal, claimsQuery, deployedSignal, type EnvironmentClaim, promotedQuery, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { ReleasePhase } from '../../model/release.js';
 import type { environmentClaims } from '../../workflows/environment-claims.js';
@@ -91,13 +90,18 @@ describe('supersede (time skipping)', () => {
     await newer.handle.terminate('test done');
   });
 
-  test('a Pipeline that queues keeps both versions waiting and claims nothing', async () => {
+  test('a Pipeline that queues keeps both versions waiting: its claims supersede nobody', async () => {
     const older = await waitingForProd(GUARDED);
     const newer = await waitingForProd(GUARDED);
     await older.handle.signal(approveSignal, { approver: 'bob@example.com' });
     await harness.promotedInto(older.handle, 'prod');
-    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
-    await assert.rejects(claimsOn(GUARDED, 'prod').describe(), WorkflowNotFoundError);
+    await eventually('the claims workflow to remember the promotion', async () => {
+      return (await claimsOn(GUARDED, 'prod').query(promotedQuery))?.version === older.version || undefined;
+    });
+    const newerState = await newer.handle.query(stateQuery);
+    assert.equal(newerState.phase, ReleasePhase.awaitingApproval);
+    assert.equal(newerState.higherVersionIn, undefined, 'the lower version promoted makes approving the higher one no downgrade');
+    await holding(GUARDED, 'prod', []);
     await Promise.all([older.handle.terminate('test done'), newer.handle.terminate('test done')]);
   });
 
@@ -134,7 +138,7 @@ describe('supersede (time skipping)', () => {
   });
 
   test('claims taken in any order end the lower version', async () => {
-    // The queueing Pipeline's releases claim nothing themselves: the claims are sent here, newest first.
+    // The queueing Pipeline's releases send queued claims, which supersede nobody: these are sent here, newest first.
     const older = await waitingForProd(GUARDED);
     const newer = await waitingForProd(GUARDED);
     const claim = (release: typeof older): EnvironmentClaim => ({
