@@ -19,6 +19,8 @@ export interface Approval {
   environment: string;
   approver: string;
   comment?: string;
+  /** An approval that may downgrade the environment (a Pipeline that queues versions asks for it). */
+  allowDowngrade?: boolean;
   /** How the gateway authenticated the approver; passed to the workflow with the decision. */
   authentication?: DecisionAuthentication;
   /** `reject` sends the `reject` Update (`POST /rejection/…`); default `approve`. */
@@ -65,7 +67,7 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
   const calls = boundedCalls(client);
 
   return {
-    async approve({ pipeline, version, environment, approver, comment, authentication, decision: kind = 'approve' }) {
+    async approve({ pipeline, version, environment, approver, comment, allowDowngrade, authentication, decision: kind = 'approve' }) {
       const workflowId = releaseWorkflowId(pipeline, version);
       const handle = client.workflow.getHandle(workflowId);
       const decision: Decision = {
@@ -73,6 +75,7 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
         environment,
         version,
         ...(comment === undefined ? {} : { comment }),
+        ...(allowDowngrade === true ? { allowDowngrade } : {}),
         ...(authentication === undefined ? {} : { authentication }),
       };
       assertWithinLimits(workflowIdProblem(workflowId), payloadProblem('the approval', decision));

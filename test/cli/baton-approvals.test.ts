@@ -180,7 +180,17 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
 
     const approved = await baton(
-      ['approve', PIPELINE, 'prod', '7.1.0', '--approver', 'cli-user@example.com', '--comment', 'ship it from the CLI'],
+      [
+        'approve',
+        PIPELINE,
+        'prod',
+        '7.1.0',
+        '--approver',
+        'cli-user@example.com',
+        '--comment',
+        'ship it from the CLI',
+        '--allow-downgrade',
+      ],
       { BATON_APPROVAL_KEY: APPROVAL_KEY },
     );
     assert.equal(approved.code, 0, approved.stderr);
@@ -192,8 +202,8 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     });
     const approval = promoted.promotions.find((p) => p.targetEnvironment === 'prod')?.approval;
     assert.deepEqual(
-      [approval?.decision, approval?.approver, approval?.comment],
-      ['approved', 'cli-user@example.com', 'ship it from the CLI'],
+      [approval?.decision, approval?.approver, approval?.comment, approval?.allowDowngrade],
+      ['approved', 'cli-user@example.com', 'ship it from the CLI', true],
     );
 
     const again = await baton(['reject', PIPELINE, 'prod', '7.1.0', '--key-file', keyFile, '--approver', 'cli-user@example.com']);
@@ -327,6 +337,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
       [['approve', PIPELINE, 'prod', '1.0.0', '--key-file', join(dir, 'missing')], {}, /cannot read the key file .*missing: ENOENT/],
       [['approve', PIPELINE, 'prod', '1.0.0', '--token', 'x', '--gateway', 'ftp://example.com'], {}, /--gateway must be an http\(s\) URL/],
       [['approve', PIPELINE, 'prod', '1.0.0', '--bogus'], {}, /Unknown option '--bogus'/],
+      [['reject', PIPELINE, 'prod', '1.0.0', '--key-file', 'k', '--allow-downgrade'], {}, /--allow-downgrade applies to approve only/],
       [['approve', PIPELINE, 'prod', '1.0.0'], { BATON_APPROVAL_TOKEN: 'eyJ secret\r' }, /the token contains spaces .*\(it is not shown\)/],
       [['approvals'], {}, /expected a subcommand: list/],
       [['approvals', 'list', '--pipeline', 'nope'], {}, /--pipeline expects <namespace>\/<pipeline>/],
