@@ -37,6 +37,11 @@ export interface EnvironmentClaim {
 }
 
 export const deployedSignal = defineSignal<[DeployedSignal]>('deployed');
+/**
+ * Flux reported that deploying the release's version failed (sent by the gateway, only to a release
+ * that runs): the release stops promoting and ends Failed.
+ */
+export const deploymentFailedSignal = defineSignal<[DeployedSignal]>('deployment-failed');
 /** Fire-and-forget decisions (`temporal workflow signal`, `tctl`, the UI's signal form). */
 export const approveSignal = defineSignal<[Decision]>('approve');
 export const rejectSignal = defineSignal<[Decision]>('reject');

@@ -11,7 +11,7 @@ import { ReleasePhase } from '../../model/release.js';
 import { PromotionDecidedBy } from '../../model/search-attributes.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
-import { GUARDED, PODINFO, refused, ReleaseHarness } from './harness.js';
+import { GUARDED, PODINFO, refused, ReleaseHarness, TEST_TARGETS } from './harness.js';
 
 /** A Pipeline of its own for the downgrade test: the versions it promotes stay out of the others' way. */
 const QUEUED_REF = { namespace: 'team-a', name: 'queued' };
@@ -51,7 +51,7 @@ describe('approvals (dev server)', () => {
   beforeEach(() => harness.reset());
 
   test('an approve Update returns the decision, records the approver; a second decision is refused without touching history', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'lgtm', environment: 'prod' }] });
     assert.deepEqual([record.decision, record.environment, record.approver, record.comment], ['approved', 'prod', 'alice', 'lgtm']);
@@ -66,7 +66,7 @@ describe('approvals (dev server)', () => {
   });
 
   test('an Update for an environment, version or approver that does not match is refused', async () => {
-    const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle, version } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await refused(
       handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'test' }] }),
@@ -123,7 +123,7 @@ describe('approvals (dev server)', () => {
   });
 
   test('a release waiting for approval survives a worker restart and continues when approved', async () => {
-    const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle, version } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await harness.restartWorker();
     await handle.signal(approveSignal, { approver: 'after-restart' });
@@ -134,7 +134,7 @@ describe('approvals (dev server)', () => {
   });
 
   test('concurrent approvals: exactly one decision wins', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     const outcomes = await Promise.allSettled(
       ['alice', 'bob', 'carol'].map((approver) => handle.executeUpdate(approveUpdate, { args: [{ approver }] })),

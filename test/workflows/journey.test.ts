@@ -16,6 +16,9 @@ import {
   journeyLine,
   readDecision,
   recordDeployment,
+  recordTargetReport,
+  settleTargets,
+  withTargetsNote,
   withDowngradeNote,
   yieldsTo,
 } from '../../workflows/journey.js';
@@ -87,6 +90,75 @@ describe('recordDeployment', () => {
     for (let i = 1; i < RELEASE_LIMITS.reachedEnvironments + 10; i += 1) recordDeployment(state, deployed(`env-${i}`));
     assert.equal(state.reached.length, RELEASE_LIMITS.reachedEnvironments);
     assert.equal(recordDeployment(state, deployed('x'.repeat(RELEASE_LIMITS.eventFieldChars + 1))), false);
+  });
+});
+
+describe('every target reports', () => {
+  const TWO_TARGETS: PipelineSpec = {
+    ...SPEC,
+    environments: SPEC.environments.map((env) =>
+      env.name === 'test'
+        ? {
+            name: 'test',
+            targets: [
+              { namespace: 'qa' },
+              { namespace: 'perf', clusterRef: { kind: 'GitopsCluster', name: 'dev', namespace: 'flux-system' } },
+            ],
+          }
+        : env,
+    ),
+  };
+  const reportFrom = (namespace: string, receivedAt: string): DeployedSignal => {
+    const signal = deployed('test', receivedAt);
+    return { ...signal, event: { ...signal.event, involvedObject: { ...signal.event.involvedObject, namespace } } };
+  };
+
+  test('an environment is reached once every target reported; a repeat is not news', () => {
+    const state = fresh();
+    assert.equal(recordTargetReport(state, reportFrom('qa', '2026-01-01T00:00:01.000Z')), true);
+    settleTargets(state, TWO_TARGETS, false);
+    assert.equal(state.reached.length, 0, 'perf has not reported');
+    assert.deepEqual(
+      state.targets?.map((t) => [t.namespace, t.cluster, t.status, t.reportedAt]),
+      [
+        ['qa', undefined, 'reported', '2026-01-01T00:00:01.000Z'],
+        ['perf', 'flux-system/dev', 'waiting', undefined],
+      ],
+    );
+    assert.match(
+      withTargetsNote(state, 'Promoted', 'test'),
+      /^Promoted\n\nTargets of test: waiting for perf \(flux-system\/dev\) to report 1\.0\.0; reported: qa at 2026-01-01T00:00:01\.000Z$/,
+    );
+    assert.equal(recordTargetReport(state, reportFrom('qa', '2026-01-01T00:00:02.000Z')), false, 'the same target again');
+
+    assert.equal(recordTargetReport(state, reportFrom('perf', '2026-01-01T00:00:03.000Z')), true);
+    settleTargets(state, TWO_TARGETS, false);
+    assert.deepEqual(
+      state.reached.map((r) => [r.environment, r.reachedAt]),
+      [['test', '2026-01-01T00:00:03.000Z']],
+    );
+    assert.equal(withTargetsNote(state, withTargetsNote(state, 'Promoted', 'test'), 'test'), 'Promoted');
+    assert.equal(recordTargetReport(state, reportFrom('perf', '2026-01-01T00:00:04.000Z')), false);
+    assert.equal(state.reached[0]?.repeats, 1);
+  });
+
+  test('with any target, the first report reaches the environment', () => {
+    const state = fresh();
+    recordTargetReport(state, reportFrom('perf', '2026-01-01T00:00:01.000Z'));
+    settleTargets(state, TWO_TARGETS, true);
+    assert.deepEqual(
+      state.reached.map((r) => r.environment),
+      ['test'],
+    );
+    assert.equal(recordTargetReport(state, reportFrom('qa', '2026-01-01T00:00:02.000Z')), false, 'listed, but no news');
+    assert.equal(state.targets?.find((t) => t.namespace === 'qa')?.status, 'reported');
+  });
+
+  test('a report from a namespace the Pipeline no longer lists does not count', () => {
+    const state = fresh();
+    recordTargetReport(state, reportFrom('gone', '2026-01-01T00:00:01.000Z'));
+    settleTargets(state, TWO_TARGETS, true);
+    assert.equal(state.reached.length, 0);
   });
 });
 

@@ -14,7 +14,7 @@ import { approveSignal, promotedQuery, rejectSignal, stateQuery } from '../../mo
 import { ReleasePhase } from '../../model/release.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
-import { PODINFO, type ReleaseHandle, ReleaseHarness } from './harness.js';
+import { PODINFO, type ReleaseHandle, ReleaseHarness, TEST_TARGETS } from './harness.js';
 
 describe('versions in order when a Pipeline queues them (time skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -43,7 +43,7 @@ describe('versions in order when a Pipeline queues them (time skipping)', () => 
 
   /** A release that waits at prod's gate (test reported it). */
   const waitingForProd = async (version: string): Promise<ReleaseHandle> => {
-    const handle = await harness.signalRelease('test', PODINFO, version, 'podinfo-02-qa');
+    const handle = await harness.signalRelease('test', PODINFO, version, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     return handle;
   };
@@ -116,7 +116,7 @@ describe('versions in order when a Pipeline queues them (time skipping)', () => 
     const lower = await harness.signalRelease('dev', PODINFO, '3.0.0');
     await harness.waitForPhase(lower, ReleasePhase.awaitingDeployment);
     await lower.signal(approveSignal, { approver: 'early-bird', environment: 'prod', version: '3.0.0' });
-    await harness.signalRelease('test', PODINFO, '3.0.0', 'podinfo-02-qa');
+    await harness.signalRelease('test', PODINFO, '3.0.0', TEST_TARGETS);
     const waiting = await harness.waitForPhase(lower, ReleasePhase.awaitingApproval);
     assert.equal(waiting.higherVersionIn?.version, '3.1.0');
     assert.match(waiting.currentStep, /Not promoted by a plain approval: 3\.1\.0/);
