@@ -97,12 +97,13 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     });
   }
 
-  /** Release `version` of podinfo-02 reported in dev, then in test: it waits at prod's gate. */
+  /** Release `version` of podinfo-02 reported in dev, then in both targets of test: it waits at prod's gate. */
   async function waitingAtProd(version: string) {
     const workflowId = `release/${PIPELINE}/${version}`;
     for (const [environment, namespace] of [
       ['dev', 'podinfo-02-dev'],
       ['test', 'podinfo-02-qa'],
+      ['test', 'podinfo-02-perf'],
     ] as const) {
       const body = variant(FIXTURES.upgradeSucceeded, ['6.7.1', version], ['"namespace":"podinfo-02-dev"', `"namespace":"${namespace}"`]);
       const response = await fetch(`${stack.gateway.url}/promotion/${PIPELINE}/${environment}`, {
@@ -276,7 +277,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
   test("a Pipeline's approvers are listed (a release of the test harness, on its own task queue)", async () => {
     const harness = await ReleaseHarness.start(temporal);
     try {
-      const { handle, version } = await harness.startRelease('dev', GUARDED);
+      const { handle, version } = await harness.startRelease('dev', GUARDED, 'api-dev');
       await visibleIn(temporal.client, handle.workflowId, ReleasePhase.awaitingApproval);
       const json = await baton(['approvals', 'list', '--json', '--pipeline', 'team-a/guarded']);
       assert.equal(json.code, 0, json.stderr);
