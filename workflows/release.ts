@@ -241,7 +241,8 @@ async function deploymentFailed(run: ReleaseRun, gate: ManualGate, failure: Depl
   const environment = clip(failure.environment, RELEASE_LIMITS.eventFieldChars);
   state.failure = { environment, receivedAt: clip(failure.receivedAt, RELEASE_LIMITS.eventFieldChars), event };
   await gate.close();
-  await run.mirror({ environment, lastPromotion: run.summary(ReleasePhase.failed) });
+  // Pipeline.status shows what Baton promoted: an environment it did not promote into keeps its entry.
+  if (alreadyPromotedInto(state, environment)) await run.mirror({ environment, lastPromotion: run.summary(ReleasePhase.failed) });
   const { kind, namespace, name } = event.involvedObject;
   return run.fail(
     `Flux reported ${event.reason} for ${state.version} in ${environment} (${kind} ${namespace}/${name}): ${event.message}`,
