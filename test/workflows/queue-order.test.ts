@@ -7,7 +7,9 @@
  * awaiting one lets the server skip time, and the releases still waiting would expire.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { environmentClaimsWorkflowId } from '../../model/environment-claims.js';
 import { approveSignal, promotedQuery, rejectSignal, stateQuery } from '../../model/messages.js';
@@ -104,6 +106,9 @@ describe('versions in order when a Pipeline queues them (time skipping)', () => 
     assert.equal(promoted.promotions.at(-1)?.approval?.allowDowngrade, true);
     assert.equal(harness.notifier.received[1]?.message, 'Promote pipeline flux-system/podinfo-02 to prod with version 2.0.0');
     await promotedLastInto('prod', '2.0.0');
+    // A plain approval ignored, a downgrade allowed: test/replay keeps this history.
+    if (process.env.BATON_RECORD_DOWNGRADE_HISTORY)
+      await writeFile(process.env.BATON_RECORD_DOWNGRADE_HISTORY, historyToJSON(await lower.fetchHistory()));
     await Promise.all([lower, higher].map((handle) => handle.terminate('test done')));
   });
 

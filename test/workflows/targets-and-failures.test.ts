@@ -5,9 +5,11 @@
  * still wait: awaiting one lets the server skip time.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { deploymentFailedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
@@ -169,5 +171,8 @@ describe('every target reports; failures stop the release (time skipping)', () =
     assert.equal(state.pendingGate, undefined, 'the gate closed');
     assert.equal(state.failure?.event.reason, 'HealthCheckFailed');
     assert.equal(harness.notifier.received.length, 0, 'nothing promoted into prod');
+    // Every target reported, a gate opened, a failure ended it: test/replay keeps this history.
+    if (process.env.BATON_RECORD_FAILURE_HISTORY)
+      await writeFile(process.env.BATON_RECORD_FAILURE_HISTORY, historyToJSON(await handle.fetchHistory()));
   });
 });
