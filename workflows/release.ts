@@ -95,10 +95,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   setHandler(
     environmentPromotedSignal,
     (promoted: EnvironmentClaim) => {
-      const gate = state.pendingGate;
-      if (gate?.environment !== promoted.environment || promoted.workflowId === workflowInfo().workflowId) return;
+      const open = state.pendingGate;
+      if (open?.environment !== promoted.environment || promoted.workflowId === workflowInfo().workflowId) return;
       state.higherVersionIn = higherPromoted(state, promoted);
-      run.show(state.phase, withDowngradeNote(state, state.currentStep, gate.environment));
+      run.show(state.phase, withDowngradeNote(state, state.currentStep, open.environment));
     },
     {
       description:
