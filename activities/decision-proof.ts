@@ -2,8 +2,9 @@
  * The gateway's proof that it authenticated a decision: an HMAC with BATON_DECISION_KEY, a key only
  * the gateway and the worker hold, over everything the decision says. Anyone who can signal the
  * release through Temporal can copy a decision from a history, but not make one: a proof binds the
- * verdict, the release, the environment, the approver, the comment and how they were authenticated,
- * and it expires. The workflow checks it in a local activity, so the key never enters a history.
+ * verdict, the release, the environment, the approver, the comment, a downgrade it allows and how
+ * the approver was authenticated, and it expires. The workflow checks it in a local activity, so the
+ * key never enters a history.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { DecisionProofActivities, DecisionProofCheck } from '../model/activities.js';
@@ -30,6 +31,7 @@ function provenBytes(
     decision.version ?? null,
     decision.approver,
     decision.comment ?? null,
+    decision.allowDowngrade === true,
     auth === undefined ? null : [auth.method, auth.subject, auth.verified, auth.issuer ?? null, auth.groups ?? null, auth.key ?? null],
   ]);
 }

@@ -14,7 +14,8 @@ import {
   environmentClaimsSummary,
   environmentClaimsWorkflowId,
 } from '../model/environment-claims.js';
-import { claimSignal, type EnvironmentClaim } from '../model/messages.js';
+import { claimSignal, type EnvironmentClaim, promotedQuery } from '../model/messages.js';
+import type { PipelineRef } from '../model/pipeline.js';
 
 export function createSupersedeActivities(client: Client) {
   /**
@@ -38,6 +39,26 @@ export function createSupersedeActivities(client: Client) {
 
     /** The former name of `claimEnvironment`: releases started before the rename schedule it. */
     supersedeOlderReleases: ({ pipeline, signal }: SupersedeRequest): Promise<void> => claimEnvironment({ pipeline, claim: signal }),
+
+    /**
+     * The version promoted last into the environment of a Pipeline that queues versions. Asked of the
+     * claims workflow, which takes claims one at a time and keeps this across continue-as-new; no
+     * claims workflow means nothing was promoted there since queued promotions were remembered.
+     */
+    async promotedVersion({
+      pipeline,
+      environment,
+    }: {
+      pipeline: PipelineRef;
+      environment: string;
+    }): Promise<EnvironmentClaim | undefined> {
+      try {
+        return await client.workflow.getHandle(environmentClaimsWorkflowId(pipeline, environment)).query(promotedQuery);
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      }
+    },
 
     /** Those of `workflowIds` that no longer run: completed, failed, terminated, or gone from the server. */
     async closedReleases(workflowIds: string[]): Promise<string[]> {

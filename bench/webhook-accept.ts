@@ -42,6 +42,7 @@ function signedRequest(version: string): { body: string; headers: Record<string,
 /** A starter that takes nothing to Temporal: what the HTTP layer alone can do. */
 const noTemporal: ReleaseStarter = {
   deliver: (d) => Promise.resolve({ workflowId: `release/flux-system/podinfo-02/${d.version}`, runId: 'none' }),
+  deliverFailure: () => Promise.resolve(undefined),
   checkReachable: () => Promise.resolve(),
   drain: () => Promise.resolve(),
 };

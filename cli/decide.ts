@@ -23,7 +23,13 @@ gateway (POST /${command === 'approve' ? 'approval' : 'rejection'}/…).
 
 options:
   --comment <text>      recorded with the decision
-  --approver <name>     who decides: required with an approval key; with a token the gateway
+${
+  command === 'approve'
+    ? `  --allow-downgrade     promote even though a higher version is already in <environment> (a
+                        Pipeline that queues versions refuses a plain approval then)
+`
+    : ''
+}  --approver <name>     who decides: required with an approval key; with a token the gateway
                         records the token's user (a different name is refused)
   --gateway <url>       the gateway (default: $BATON_GATEWAY_URL, else ${DEFAULT_GATEWAY})
   --token <jwt>         an OpenID token (visible to other local users in the process list:
@@ -51,6 +57,7 @@ interface DecideOptions {
   version: string;
   approver?: string;
   comment?: string;
+  allowDowngrade?: boolean;
   credential: Credential;
 }
 
@@ -100,12 +107,13 @@ export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnTy
   }
 }
 
-async function parseDecideArgs(args: readonly string[], env: NodeJS.ProcessEnv): Promise<DecideOptions | 'help'> {
+async function parseDecideArgs(decision: DecisionKind, args: readonly string[], env: NodeJS.ProcessEnv): Promise<DecideOptions | 'help'> {
   const { values, positionals } = parseCommandArgs({
     args: [...args],
     allowPositionals: true,
     options: {
       comment: { type: 'string' },
+      'allow-downgrade': { type: 'boolean' },
       approver: { type: 'string' },
       gateway: { type: 'string' },
       token: { type: 'string' },
@@ -115,6 +123,7 @@ async function parseDecideArgs(args: readonly string[], env: NodeJS.ProcessEnv):
     },
   });
   if (values.help) return 'help';
+  if (values['allow-downgrade'] === true && decision !== 'approve') throw new UsageError('--allow-downgrade applies to approve only');
   if (positionals.length !== 3) throw new UsageError('expected <namespace>/<pipeline> <environment> <version>');
   const [reference, environment, version] = positionals as [string, string, string];
   const pipeline = parsePipelineRef(reference);
@@ -144,6 +153,7 @@ async function parseDecideArgs(args: readonly string[], env: NodeJS.ProcessEnv):
     credential,
     ...(values.approver === undefined ? {} : { approver: values.approver }),
     ...(values.comment === undefined ? {} : { comment: values.comment }),
+    ...(values['allow-downgrade'] === true ? { allowDowngrade: true } : {}),
   };
 }
 
@@ -163,7 +173,7 @@ export async function runDecideCommand(
 ): Promise<number> {
   let options: DecideOptions | 'help';
   try {
-    options = await parseDecideArgs(args, env);
+    options = await parseDecideArgs(decision, args, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`error: ${error.message}\n\n${decideUsage(decision)}`);

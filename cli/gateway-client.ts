@@ -23,6 +23,8 @@ export interface DecisionRequest {
   /** Required with a key; with a token the gateway takes the token's user. */
   approver?: string;
   comment?: string;
+  /** approve only: promote even when a higher version is already in the environment. */
+  allowDowngrade?: boolean;
   credential: Credential;
   /** Bound on the whole exchange (default 30 s). */
   timeoutMs?: number;
@@ -111,6 +113,7 @@ export async function sendDecision(request: DecisionRequest, fetchImpl: typeof f
   const body = JSON.stringify({
     ...(request.approver === undefined ? {} : { approver: request.approver }),
     ...(request.comment === undefined ? {} : { comment: request.comment }),
+    ...(request.allowDowngrade === true ? { allowDowngrade: true } : {}),
   });
   const credentials: Record<string, string> =
     request.credential.kind === 'token'

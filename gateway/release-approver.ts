@@ -20,6 +20,8 @@ export interface Approval {
   environment: string;
   approver: string;
   comment?: string;
+  /** An approval that may downgrade the environment (a Pipeline that queues versions asks for it). */
+  allowDowngrade?: boolean;
   /** How the gateway authenticated the approver; passed to the workflow with the decision. */
   authentication?: DecisionAuthentication;
   /** `reject` sends the `reject` Update (`POST /rejection/…`); default `approve`. */
@@ -71,10 +73,16 @@ export function createTemporalReleaseApprover(client: Client, options: TemporalR
   const calls = boundedCalls(client);
 
   return {
-    async approve({ pipeline, version, environment, approver, comment, authentication, decision: kind = 'approve' }) {
+    async approve({ pipeline, version, environment, approver, comment, allowDowngrade, authentication, decision: kind = 'approve' }) {
       const workflowId = releaseWorkflowId(pipeline, version);
       const handle = client.workflow.getHandle(workflowId);
-      const unproven: Decision = { approver, environment, version, ...(comment === undefined ? {} : { comment }) };
+      const unproven: Decision = {
+        approver,
+        environment,
+        version,
+        ...(comment === undefined ? {} : { comment }),
+        ...(allowDowngrade === true ? { allowDowngrade } : {}),
+      };
       const decision: Decision =
         options.decisionKey === undefined || authentication === undefined
           ? unproven

@@ -3,9 +3,15 @@
  * (pipeline, version). The signal and the start are one atomic server call, so when `deliver`
  * resolves the event is durable workflow state, and a repeated event signals the same execution.
  */
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { DeployedSignal } from '../model/messages.js';
-import { deployedSignal } from '../model/messages.js';
+import { deployedSignal, deploymentFailedSignal } from '../model/messages.js';
 import { effectivePromotion, pipelineKey, type Pipeline, strategyName } from '../model/pipeline.js';
 import { type DeploymentEvent, ReleasePhase, type ReleaseInput, type ReleasePolicy, releaseWorkflowId } from '../model/release.js';
 import { PromotionPipeline, PromotionState, PromotionVersion } from '../model/search-attributes.js';
@@ -47,6 +53,12 @@ export interface ReleaseStarter {
    * be now, `TemporalLimitError` when Temporal would refuse it whenever it is sent.
    */
   deliver(delivery: Delivery): Promise<DeliveryReceipt>;
+  /**
+   * Hands a Flux failure event to the running release of its version, which stops there; never
+   * starts one. Resolves with the release's workflow ID, or undefined when none runs. Throws as
+   * `deliver` does.
+   */
+  deliverFailure(delivery: Delivery): Promise<{ workflowId: string } | undefined>;
   /** Cheap reachability check for readiness probes; throws `TemporalUnavailableError`. */
   checkReachable(timeoutMs: number): Promise<void>;
   /**
@@ -143,6 +155,23 @@ export function createTemporalReleaseStarter(client: Client, options: TemporalRe
           if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
           const description = await client.workflow.getHandle(workflowId).describe();
           return { workflowId, runId: description.runId, alreadyCompleted: true };
+        }
+      });
+    },
+
+    async deliverFailure({ pipeline, version, environment, event, receivedAt }) {
+      const workflowId = releaseWorkflowId({ namespace: pipeline.namespace, name: pipeline.name }, version);
+      const signal: DeployedSignal = { environment, event, receivedAt };
+      assertWithinLimits(workflowIdProblem(workflowId), payloadProblem('the event', signal));
+      return calls.run(options.signalTimeoutMs, `delivering a failure to ${workflowId}`, async () => {
+        try {
+          // A plain signal, never signal-with-start: a failure of a version no release promotes
+          // (or one that already ended) has nobody to stop.
+          await client.workflow.getHandle(workflowId).signal(deploymentFailedSignal, signal);
+          return { workflowId };
+        } catch (error) {
+          if (error instanceof WorkflowNotFoundError) return undefined;
+          throw error;
         }
       });
     },

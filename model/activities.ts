@@ -35,6 +35,8 @@ export interface ReleaseActivities {
   claimEnvironment(request: ClaimRequest): Promise<void>;
   /** `claimEnvironment` under its former name: releases started before the rename schedule it. */
   supersedeOlderReleases(request: SupersedeRequest): Promise<void>;
+  /** Queue mode: the claim of the version promoted last into the environment, as its claims workflow remembers it. */
+  promotedVersion(request: { pipeline: PipelineRef; environment: string }): Promise<EnvironmentClaim | undefined>;
 }
 
 /** Scheduled by the environment-claims workflow. */

@@ -17,6 +17,9 @@ export interface EnvironmentClaimsInput {
   /** Carried over continue-as-new: the holders, and the claims received but not taken yet. */
   holders?: EnvironmentClaim[];
   pending?: EnvironmentClaim[];
+  /** Queue mode, carried over continue-as-new: the version promoted last, and the releases waiting at the gate. */
+  promoted?: EnvironmentClaim;
+  queuedWaiting?: EnvironmentClaim[];
 }
 
 /** The claims workflow's signature, for starting it by name with typed arguments. */

@@ -41,5 +41,7 @@ export const FailureType = {
   providerRateLimited: 'ProviderRateLimited',
   /** Retryable: the git provider's API failed (5xx) or could not be reached. */
   providerUnavailable: 'ProviderUnavailable',
+  /** Flux reported that deploying the release's version failed (UpgradeFailed, HealthCheckFailed…). */
+  deploymentFailed: 'DeploymentFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

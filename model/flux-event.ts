@@ -51,6 +51,14 @@ export function judgeEvent(event: FluxEvent, promotingReasons: readonly string[]
   return { promotes: true };
 }
 
+/** The reasons of Flux's failure events that stop a running release of the version (with severity `error`). */
+export const FAILURE_REASONS: readonly string[] = ['UpgradeFailed', 'InstallFailed', 'HealthCheckFailed', 'ReconciliationFailed'];
+
+/** Whether an event reports that deploying its revision failed. */
+export function isFailureEvent(event: FluxEvent): boolean {
+  return event.severity === 'error' && FAILURE_REASONS.includes(event.reason);
+}
+
 /** What a release keeps of an event: enough to explain the journey, nothing sensitive. */
 export function deploymentEvent(event: FluxEvent, revision: string): DeploymentEvent {
   const { apiVersion, kind, namespace, name } = event.involvedObject;

@@ -30,9 +30,19 @@ export interface EnvironmentClaim {
   reason: 'waiting' | 'promoted';
   /** When it got there (ISO 8601); only releases that got there earlier yield. */
   at: string;
+  /**
+   * Sent by a release of a Pipeline that queues versions: nobody yields to it. The claims workflow
+   * remembers the version promoted last and tells the waiting releases about it.
+   */
+  queued?: true;
 }
 
 export const deployedSignal = defineSignal<[DeployedSignal]>('deployed');
+/**
+ * Flux reported that deploying the release's version failed (sent by the gateway, only to a release
+ * that runs): the release stops promoting and ends Failed.
+ */
+export const deploymentFailedSignal = defineSignal<[DeployedSignal]>('deployment-failed');
 /** Fire-and-forget decisions (`temporal workflow signal`, `tctl`, the UI's signal form). */
 export const approveSignal = defineSignal<[Decision]>('approve');
 export const rejectSignal = defineSignal<[Decision]>('reject');
@@ -47,6 +57,13 @@ export const stateQuery = defineQuery<ReleaseState>('state');
 export const claimSignal = defineSignal<[EnvironmentClaim]>('claim');
 /** The releases holding the environment, in the order they got there. */
 export const claimsQuery = defineQuery<EnvironmentClaim[]>('claims');
+/** Queue mode: the claim of the version promoted last into the environment, if any. */
+export const promotedQuery = defineQuery<EnvironmentClaim | undefined>('promoted');
+/**
+ * Queue mode: a version was promoted into the environment this release waits at (sent by the
+ * claims workflow); the release compares it with its own.
+ */
+export const environmentPromotedSignal = defineSignal<[EnvironmentClaim]>('environment-promoted');
 
 /** Stop promotions in a scope until resumed; returns the stop (promotion-controls workflow). */
 export const stopUpdate = defineUpdate<PromotionControl, [StopRequest]>('stop');

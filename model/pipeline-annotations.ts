@@ -28,7 +28,18 @@ export const PipelineAnnotation = {
   approvalSecret: `${ANNOTATION_PREFIX}/approval-secret`,
   /** What a newer version does to an older one waiting for the same environment: `supersede` or `queue`. */
   newerVersion: `${ANNOTATION_PREFIX}/newer-version`,
+  /** When an environment counts as reached: `all` its targets reported the version (default), or `any` (Weave's behaviour). */
+  requireTargets: `${ANNOTATION_PREFIX}/require-targets`,
 } as const;
+
+export const RequiredTargets = { all: 'all', any: 'any' } as const;
+export type RequiredTargets = (typeof RequiredTargets)[keyof typeof RequiredTargets];
+
+export function requiredTargets(pipeline: Pipeline): RequiredTargets {
+  return pipeline.annotations?.[PipelineAnnotation.requireTargets]?.trim() === RequiredTargets.any
+    ? RequiredTargets.any
+    : RequiredTargets.all;
+}
 
 export const NewerVersionPolicy = { supersede: 'supersede', queue: 'queue' } as const;
 export type NewerVersionPolicy = (typeof NewerVersionPolicy)[keyof typeof NewerVersionPolicy];

@@ -11,6 +11,8 @@ export const RELEASE_LIMITS = {
   eventFieldChars: 256,
   /** Environments a release records as reached: more than any Pipeline has. */
   reachedEnvironments: 64,
+  /** Targets whose reports a release keeps (every target of every environment): more than any Pipeline has. */
+  targets: 256,
   /** Ignored decisions kept; older ones are only counted. */
   ignoredDecisions: 20,
   /** Why a decision was ignored (it may quote the input). */

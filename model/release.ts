@@ -86,6 +86,30 @@ export interface DeploymentRecord {
 }
 
 /**
+ * One target of an environment (a namespace, on the cluster its `clusterRef` names) and whether Flux
+ * reported the release's version there. Events name the namespace only, so targets are told apart
+ * by namespace: two targets with the same namespace on different clusters count as one.
+ */
+export interface TargetStatus {
+  environment: string;
+  namespace: string;
+  /** The target's `clusterRef`, `<namespace>/<name>` or `<name>`, as the Pipeline names it. */
+  cluster?: string;
+  /** `reported`: Flux reported the version there (at `reportedAt`); `waiting`: not yet. */
+  status: 'reported' | 'waiting';
+  reportedAt?: string;
+  /** The event that reported it. */
+  event?: DeploymentEvent;
+}
+
+/** A Flux failure for the release's version, which ended it. */
+export interface DeploymentFailure {
+  environment: string;
+  receivedAt: string;
+  event: DeploymentEvent;
+}
+
+/**
  * How the gateway authenticated the person behind a decision. Never a credential: the key's name,
  * not its value; the token's claims, not the token.
  */
@@ -118,6 +142,11 @@ export interface Decision {
   /** When set, the decision applies only to this version (the approval endpoint's `{revision}`). */
   version?: string;
   /**
+   * An approval that may promote a version lower than the one already promoted into the environment
+   * (Pipelines that queue versions refuse a plain approval then).
+   */
+  allowDowngrade?: boolean;
+  /**
    * Set by the gateway's approval endpoint, with `proof`. A decision sent straight to Temporal cannot
    * claim it: without a proof that verifies, it is refused.
    */
@@ -145,6 +174,8 @@ export interface DecisionRecord {
   environment: string;
   approver: string;
   comment?: string;
+  /** The approval allowed promoting a version lower than the one already in the environment. */
+  allowDowngrade?: true;
   at: string;
   /** How the approver was authenticated (absent in decisions recorded before it was kept). */
   authentication?: DecisionAuthentication;
@@ -206,6 +237,11 @@ export interface ReleaseState {
   /** One sentence saying what the release does now. */
   currentStep: string;
   reached: DeploymentRecord[];
+  /**
+   * Each target of the environments Flux reported the version in, and when it did. An environment
+   * is reached once every target reported (or any, with `promotion.baton.dev/require-targets: any`).
+   */
+  targets?: TargetStatus[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
   /**
@@ -222,6 +258,13 @@ export interface ReleaseState {
     /** Absent in releases that yielded before versions were ordered (they yielded by arrival). */
     because?: Precedence;
   };
+  /**
+   * Queue mode: a higher version already promoted into the environment this release waits for (or
+   * was about to be promoted into); only an approval with `allowDowngrade` promotes it then.
+   */
+  higherVersionIn?: { environment: string; version: string; workflowId: string };
+  /** The Flux failure that ended the release. */
+  failure?: DeploymentFailure;
   lastError?: string;
 }
 

@@ -35,6 +35,8 @@ export function recordIgnoredDecision(state: ReleaseState, ignored: IgnoredDecis
 /** `state` with everything a sender controls cut to the limits (a carried state may predate them). */
 export function bounded(state: ReleaseState): ReleaseState {
   for (const reached of state.reached) reached.event = keptEvent(reached.event);
+  for (const target of state.targets ?? []) if (target.event !== undefined) target.event = keptEvent(target.event);
+  if (state.failure !== undefined) state.failure.event = keptEvent(state.failure.event);
   if (state.ignoredDecisions !== undefined) {
     state.ignoredDecisions = state.ignoredDecisions.map(keptIgnoredDecision);
     dropOldestIgnored(state, state.ignoredDecisions);

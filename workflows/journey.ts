@@ -6,9 +6,19 @@
 import { arrivedBefore, precedence } from '../model/environment-claims.js';
 import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
-import type { DecisionAuthentication, DecisionProof, DeploymentRecord, Precedence, ReleaseInput, ReleaseState } from '../model/release.js';
+import type {
+  DecisionAuthentication,
+  DecisionProof,
+  DecisionRecord,
+  DeploymentRecord,
+  Precedence,
+  ReleaseInput,
+  ReleaseState,
+  TargetStatus,
+} from '../model/release.js';
 import { ReleasePhase, releaseWorkflowId } from '../model/release.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
+import { compareVersions } from '../model/version-order.js';
 import { keptEvent } from './bounded-state.js';
 
 export function initialState(input: ReleaseInput): ReleaseState {
@@ -43,6 +53,99 @@ export function recordDeployment(state: ReleaseState, signal: DeployedSignal): b
   };
   state.reached.push(record);
   return true;
+}
+
+/**
+ * Records a target's report of the version (the event's namespace names the target); returns false
+ * when it is not news for the journey: that target reported already (a repeat), or its environment
+ * is reached already (its report is still listed). The environment is reached by `settleTargets`,
+ * which knows the Pipeline's targets.
+ */
+export function recordTargetReport(state: ReleaseState, signal: DeployedSignal): boolean {
+  const { environment } = signal;
+  const namespace = clip(signal.event.involvedObject.namespace, RELEASE_LIMITS.eventFieldChars);
+  const reached = state.reached.find((r) => r.environment === environment);
+  const targets = (state.targets ??= []);
+  const known = targets.find((t) => t.environment === environment && t.namespace === namespace);
+  if (known?.status === 'reported') {
+    if (reached !== undefined) reached.repeats += 1;
+    return false;
+  }
+  if (environment.length > RELEASE_LIMITS.eventFieldChars) return false;
+  const report = {
+    status: 'reported' as const,
+    reportedAt: clip(signal.receivedAt, RELEASE_LIMITS.eventFieldChars),
+    event: keptEvent(signal.event),
+  };
+  if (known !== undefined) Object.assign(known, report);
+  else if (targets.length < RELEASE_LIMITS.targets) targets.push({ environment, namespace, ...report });
+  else return false;
+  return reached === undefined;
+}
+
+/**
+ * Lists every target of the environments with a report (those not reported as `waiting`) and
+ * records as reached each environment whose targets all reported — any of them when `anyTarget`.
+ */
+export function settleTargets(state: ReleaseState, spec: PipelineSpec, anyTarget: boolean): void {
+  const targets = state.targets ?? [];
+  for (const environment of spec.environments) {
+    const reports = targets.filter((t) => t.environment === environment.name);
+    if (reports.length === 0) continue;
+    for (const target of environment.targets) {
+      const listed = reports.find((t) => t.namespace === target.namespace);
+      const cluster = target.clusterRef === undefined ? undefined : clusterName(target.clusterRef);
+      if (listed !== undefined) {
+        if (cluster !== undefined) listed.cluster = cluster;
+      } else if (targets.length < RELEASE_LIMITS.targets) {
+        targets.push({
+          environment: environment.name,
+          namespace: target.namespace,
+          ...(cluster === undefined ? {} : { cluster }),
+          status: 'waiting',
+        });
+      }
+    }
+    if (state.reached.some((r) => r.environment === environment.name) || state.reached.length >= RELEASE_LIMITS.reachedEnvironments)
+      continue;
+    const mine = environment.targets.map((target) => reports.find((t) => t.namespace === target.namespace && t.status === 'reported'));
+    const reported = mine.filter((t) => t !== undefined);
+    if (reported.length === 0 || (!anyTarget && reported.length < mine.length)) continue;
+    // The report that completed the environment stands for it (the pull-request body quotes it).
+    const last = reported.reduce((a, b) => (b.reportedAt! > a.reportedAt! ? b : a));
+    state.reached.push({ environment: environment.name, reachedAt: last.reportedAt!, event: last.event!, repeats: 0 });
+  }
+}
+
+function clusterName(ref: { name: string; namespace?: string }): string {
+  return ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
+}
+
+/** Starts the sentence about the targets of an environment that have not all reported. */
+const TARGETS_NOTE = '\n\nTargets of ';
+
+/** `step` with the sentence about `environment`'s targets brought up to date: who reported, who has not. */
+export function withTargetsNote(state: ReleaseState, step: string, environment: string): string {
+  const base = step.split(TARGETS_NOTE)[0]!;
+  const targets = (state.targets ?? []).filter((t) => t.environment === environment);
+  const waiting = targets.filter((t) => t.status === 'waiting');
+  if (waiting.length === 0 || state.reached.some((r) => r.environment === environment)) return base;
+  const name = (t: TargetStatus): string => (t.cluster === undefined ? t.namespace : `${t.namespace} (${t.cluster})`);
+  const reported = targets.filter((t) => t.status === 'reported').map((t) => `${name(t)} at ${t.reportedAt}`);
+  return (
+    `${base}${TARGETS_NOTE}${environment}: waiting for ${waiting.map(name).join(', ')} to report ${state.version}` +
+    (reported.length === 0 ? '' : `; reported: ${reported.join(', ')}`)
+  );
+}
+
+/** The environment whose targets the release waits for: reported somewhere, not reached, furthest along. */
+export function environmentAwaitingTargets(state: ReleaseState, spec: PipelineSpec): string | undefined {
+  let found: string | undefined;
+  for (const environment of spec.environments) {
+    const reported = (state.targets ?? []).some((t) => t.environment === environment.name && t.status === 'reported');
+    if (reported && !state.reached.some((r) => r.environment === environment.name)) found = environment.name;
+  }
+  return found;
 }
 
 /** The reached environment furthest along the pipeline (environments the spec no longer has are skipped). */
@@ -86,7 +189,7 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
       problem: `a decision is a JSON object like ${DECISION_EXAMPLE}, not ${input === undefined ? 'no input' : clip(JSON.stringify(input), MAX_QUOTED_INPUT_LENGTH)}`,
     };
   }
-  const { approver, comment, environment, version, authentication, proof } = input as Record<string, unknown>;
+  const { approver, comment, environment, version, allowDowngrade, authentication, proof } = input as Record<string, unknown>;
   if (typeof approver !== 'string' || approver.trim() === '') {
     return { problem: `an approver is required: ${DECISION_EXAMPLE}` };
   }
@@ -94,6 +197,7 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
   for (const [name, value] of Object.entries({ comment, environment, version })) {
     if (value !== undefined && typeof value !== 'string') return { problem: `${name} must be a string` };
   }
+  if (allowDowngrade !== undefined && typeof allowDowngrade !== 'boolean') return { problem: 'allowDowngrade must be true or false' };
   if (typeof comment === 'string' && comment.length > MAX_COMMENT_LENGTH) {
     return { problem: `the comment is longer than ${MAX_COMMENT_LENGTH} characters` };
   }
@@ -105,6 +209,7 @@ export function readDecision(input: unknown): { decision: Decision } | { problem
       ...(typeof comment === 'string' ? { comment } : {}),
       ...(typeof environment === 'string' ? { environment } : {}),
       ...(typeof version === 'string' ? { version } : {}),
+      ...(allowDowngrade === true ? { allowDowngrade } : {}),
       ...claimed,
     },
   };
@@ -168,7 +273,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Why a decision cannot apply to this release now, or undefined when it can. */
-export function decisionProblem(state: ReleaseState, decision: Decision): string | undefined {
+export function decisionProblem(state: ReleaseState, decision: Decision, verdict?: DecisionRecord['decision']): string | undefined {
   const gate = state.pendingGate;
   if (gate === undefined) {
     return `${state.version} of ${state.pipeline.namespace}/${state.pipeline.name} is not waiting for approval (${state.phase})`;
@@ -183,7 +288,44 @@ export function decisionProblem(state: ReleaseState, decision: Decision): string
   if (gate.requiredApprovals === undefined && gate.approvers !== undefined && !gate.approvers.includes(decision.approver)) {
     return `${decision.approver} may not decide promotions into ${gate.environment} (approvers: ${gate.approvers.join(', ')})`;
   }
+  const higher = higherVersionAt(state, gate.environment);
+  if (verdict === 'approved' && higher !== undefined && decision.allowDowngrade !== true) {
+    return (
+      `${higher.version}, a higher version, is already promoted into ${gate.environment}: approving ${state.version} ` +
+      `would downgrade it; send "allowDowngrade": true with the approval to do that (or reject)`
+    );
+  }
   return undefined;
+}
+
+/** Queue mode: the higher version already promoted into `environment`, when this release knows of one. */
+export function higherVersionAt(state: ReleaseState, environment: string): ReleaseState['higherVersionIn'] {
+  const higher = state.higherVersionIn;
+  return higher?.environment === environment ? higher : undefined;
+}
+
+/**
+ * Queue mode: what to remember of the version promoted last into `environment` — a version higher
+ * than this release's. Versions without an order (not both SemVer) never count as a downgrade: there
+ * is nothing to compare, so the approval decides as it always did.
+ */
+export function higherPromoted(state: ReleaseState, promoted: EnvironmentClaim | undefined): ReleaseState['higherVersionIn'] {
+  if (promoted === undefined || (compareVersions(promoted.version, state.version) ?? 0) <= 0) return undefined;
+  return { environment: promoted.environment, version: promoted.version, workflowId: promoted.workflowId };
+}
+
+/** Starts the gate's sentence about a higher version already in its environment. */
+const DOWNGRADE_NOTE = '\n\nNot promoted by a plain approval: ';
+
+/** `step` with the sentence about a higher version already in `environment` brought up to date (or removed). */
+export function withDowngradeNote(state: ReleaseState, step: string, environment: string): string {
+  const base = step.split(DOWNGRADE_NOTE)[0]!;
+  const higher = higherVersionAt(state, environment);
+  if (higher === undefined) return base;
+  return (
+    `${base}${DOWNGRADE_NOTE}${higher.version}, a higher version, is already in ${environment}. To downgrade, approve ` +
+    `with "allowDowngrade": true (\`baton approve --allow-downgrade\`); or reject.`
+  );
 }
 
 /**

@@ -31,7 +31,7 @@ import {
 import { RELEASE_LIMITS } from '../model/release-limits.js';
 import { PromotionDecidedBy } from '../model/search-attributes.js';
 import { recordIgnoredDecision } from './bounded-state.js';
-import { appName, decisionProblem, earlyDecisionProblem, readDecision } from './journey.js';
+import { appName, decisionProblem, earlyDecisionProblem, readDecision, withDowngradeNote } from './journey.js';
 import { now, type ReleaseRun } from './release-run.js';
 
 type Verdict = DecisionRecord['decision'];
@@ -81,13 +81,12 @@ export class ManualGate {
     setHandler(rejectSignal, this.onSignalledDecision('rejected'), {
       description: 'Reject the promotion waiting at a manual gate: {"approver": "you@example.com", "comment": "…"}.',
     });
-    const validator = (input: unknown): void => this.validate(input);
     setHandler(approveUpdate, (decision) => this.onUpdatedDecision(decision, 'approved'), {
-      validator,
+      validator: (input: unknown): void => this.validate(input, 'approved'),
       description: 'Approve the waiting promotion and get the recorded decision; refused when nothing matching waits.',
     });
     setHandler(rejectUpdate, (decision) => this.onUpdatedDecision(decision, 'rejected'), {
-      validator,
+      validator: (input: unknown): void => this.validate(input, 'rejected'),
       description: 'Reject the waiting promotion and get the recorded decision; refused when nothing matching waits.',
     });
   }
@@ -180,7 +179,7 @@ export class ManualGate {
         if ('problem' in admission) this.ignore(early.approver, early.decision, admission.problem);
         continue;
       }
-      const problem = decisionProblem(state, early);
+      const problem = decisionProblem(state, early, early.decision);
       if (problem === undefined) this.decide(early, early.decision);
       else this.ignore(early.approver, early.decision, problem);
     }
@@ -201,10 +200,14 @@ export class ManualGate {
       ReleasePhase.awaitingApproval,
       // The UI renders current details as markdown: the command is a code span so that it is
       // copied as typed (no typographic dashes or quotes, `<you>` not taken for an HTML tag).
-      `Waiting for approval to promote ${this.label || state.version} into ${gate.environment}${quorum} — approve in ` +
-        `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
-        `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
-        `--input '{"approver":"<you>","comment":"<why>"}'\``,
+      withDowngradeNote(
+        state,
+        `Waiting for approval to promote ${this.label || state.version} into ${gate.environment}${quorum} — approve in ` +
+          `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
+          `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
+          `--input '{"approver":"<you>","comment":"<why>"}'\``,
+        gate.environment,
+      ),
       gate.environment,
     );
   }
@@ -216,6 +219,7 @@ export class ManualGate {
       environment: this.run.state.pendingGate!.environment,
       approver: decision.approver,
       ...(decision.comment === undefined ? {} : { comment: decision.comment }),
+      ...(verdict === 'approved' && decision.allowDowngrade === true ? { allowDowngrade: true as const } : {}),
       at: now(),
     };
     this.decision = record;
@@ -255,7 +259,7 @@ export class ManualGate {
     const who = await this.authenticate(decision, verdict);
     if ('problem' in who) return who;
     const { authentication } = who;
-    const open = this.problem(decision);
+    const open = this.problem(decision, verdict);
     if (open !== undefined) return { problem: open };
     const gate = this.run.state.pendingGate!;
     const refused = approverProblem(gateAsPolicy(gate), authentication, gate.environment);
@@ -270,6 +274,7 @@ export class ManualGate {
       environment: gate.environment,
       approver: decision.approver,
       ...(decision.comment === undefined ? {} : { comment: decision.comment }),
+      ...(verdict === 'approved' && decision.allowDowngrade === true ? { allowDowngrade: true as const } : {}),
       at: now(),
       authentication,
       ...(required > 1 ? { quorum: { received: approvals.length + (verdict === 'approved' ? 1 : 0), required } } : {}),
@@ -300,15 +305,15 @@ export class ManualGate {
   }
 
   /** Why `decision` cannot decide the open gate now, or undefined when it can. */
-  private problem(decision: Decision): string | undefined {
+  private problem(decision: Decision, verdict: Verdict): string | undefined {
     return this.decision === undefined
-      ? decisionProblem(this.run.state, decision)
+      ? decisionProblem(this.run.state, decision, verdict)
       : `already ${this.decision.decision} by ${this.decision.approver}`;
   }
 
   /** Why an Update cannot decide now: an Update cannot wait for a gate, and says what a signal would need. */
-  private updateProblem(decision: Decision): string | undefined {
-    const problem = this.problem(decision);
+  private updateProblem(decision: Decision, verdict: Verdict): string | undefined {
+    const problem = this.problem(decision, verdict);
     if (problem === undefined) {
       const gate = this.run.state.pendingGate!;
       if (!underPolicy(gate)) return undefined;
@@ -346,7 +351,7 @@ export class ManualGate {
         if ('problem' in admission) this.ignore(decision.approver, verdict, admission.problem);
         return;
       }
-      const problem = this.problem(decision);
+      const problem = this.problem(decision, verdict);
       if (problem === undefined) this.decide(decision, verdict);
       else this.ignore(decision.approver, verdict, problem);
     };
@@ -361,10 +366,10 @@ export class ManualGate {
   }
 
   /** Updates can be refused, before anything is written to history. */
-  private validate(input: unknown): void {
+  private validate(input: unknown, verdict: Verdict): void {
     const read = readDecision(input);
     if ('problem' in read) throw new Error(read.problem);
-    const problem = this.updateProblem(read.decision);
+    const problem = this.updateProblem(read.decision, verdict);
     if (problem !== undefined) throw new Error(problem);
   }
 

@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -23,6 +24,12 @@ import { ReleasePhase, type ReleaseState } from '../model/release.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { compareVersions } from '../model/version-order.js';
 import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
+
+/**
+ * Pipelines that queue versions never downgrade an environment unasked: their releases claim
+ * environments (queued claims, which nobody yields to) and look at what was promoted there last.
+ */
+export const QUEUE_IN_ORDER_PATCH = 'queue-never-downgrades-unasked';
 
 /** Workflow time, as the timestamps in the release's state are written. */
 export const now = (): string => new Date().toISOString();
@@ -96,10 +103,26 @@ export class ReleaseRun {
     return { version: this.state.version, state: phase, workflowId: workflowInfo().workflowId, at };
   }
 
-  /** Claims `environment` so that older releases holding it end (unless the Pipeline queues versions). */
+  /**
+   * Claims `environment` so that lower releases holding it end; when the Pipeline queues versions,
+   * so that its claims workflow remembers what was promoted there and tells the waiting releases.
+   */
   async claim(pipeline: Pipeline, environment: string, reason: EnvironmentClaim['reason'], at: string): Promise<void> {
-    if (newerVersionPolicy(pipeline) === NewerVersionPolicy.queue) return;
     const { state } = this;
+    if (newerVersionPolicy(pipeline) === NewerVersionPolicy.queue) {
+      // Releases recorded before queued Pipelines kept versions in order claimed nothing.
+      if (!patched(QUEUE_IN_ORDER_PATCH)) return;
+      const claim: EnvironmentClaim = {
+        version: state.version,
+        environment,
+        workflowId: workflowInfo().workflowId,
+        reason,
+        at,
+        queued: true,
+      };
+      await this.call(() => this.activities.claimEnvironment({ pipeline: state.pipeline, claim }), 'claiming the environment failed: ');
+      return;
+    }
     await this.call(
       () =>
         this.activities.supersedeOlderReleases({

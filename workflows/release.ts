@@ -3,23 +3,58 @@
  * furthest environment reached it runs the next environment's gate and promotion strategy exactly
  * once, then waits for Flux to report the version there, until the last environment is reached.
  */
-import { allHandlersFinished, condition, continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  type ApplicationFailure,
+  condition,
+  continueAsNew,
+  log,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ReleaseActivities } from '../model/activities.js';
 import { FailureType } from '../model/failures.js';
-import { type DeployedSignal, deployedSignal, type EnvironmentClaim, stateQuery, supersedeSignal } from '../model/messages.js';
-import { effectivePromotion, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
+import {
+  type DeployedSignal,
+  deployedSignal,
+  deploymentFailedSignal,
+  type EnvironmentClaim,
+  environmentPromotedSignal,
+  stateQuery,
+  supersedeSignal,
+} from '../model/messages.js';
+import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
+import { NewerVersionPolicy, newerVersionPolicy, RequiredTargets, requiredTargets } from '../model/pipeline-annotations.js';
 import { type DecisionRecord, type ReleaseInput, ReleasePhase, type ReleasePolicy, type ReleaseState } from '../model/release.js';
-import { RELEASE_LIMITS } from '../model/release-limits.js';
-import { bounded } from './bounded-state.js';
-import { alreadyPromotedInto, appName, furthestReached, initialState, journeyLine, recordDeployment, yieldsTo } from './journey.js';
+import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
+import { bounded, keptEvent } from './bounded-state.js';
+import {
+  alreadyPromotedInto,
+  appName,
+  environmentAwaitingTargets,
+  furthestReached,
+  higherPromoted,
+  initialState,
+  journeyLine,
+  recordDeployment,
+  recordTargetReport,
+  settleTargets,
+  withDowngradeNote,
+  withTargetsNote,
+  yieldsTo,
+} from './journey.js';
 import { ManualGate } from './manual-gate.js';
 import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
-import { ReleaseRun } from './release-run.js';
+import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
 /** A release yields only to a higher version (arrival order only between versions without an order). */
 const SUPERSEDE_BY_VERSION_PATCH = 'supersede-only-by-higher-version';
+/** An environment is reached when every target reported the version (or any, by annotation), not at its first report. */
+const EVERY_TARGET_PATCH = 'environment-reached-when-every-target-reports';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
@@ -27,13 +62,19 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const state = input.carriedState === undefined ? initialState(input) : bounded(input.carriedState);
   const run = new ReleaseRun(state, activities.release);
   const inbox: DeployedSignal[] = [];
-  const gate = new ManualGate(run, policy, () => inbox.length > 0, input.earlyDecisions);
+  /** Flux failures for this version; the first one ends the release. */
+  const failures: DeployedSignal[] = [];
+  const gate = new ManualGate(run, policy, () => inbox.length > 0 || failures.length > 0, input.earlyDecisions);
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
-  const mayContinueAsNew = (): boolean => inbox.length === 0 && (gate.earlyDecisions.length === 0 || patched(CARRY_EARLY_DECISIONS_PATCH));
+  const mayContinueAsNew = (): boolean =>
+    inbox.length === 0 && failures.length === 0 && (gate.earlyDecisions.length === 0 || patched(CARRY_EARLY_DECISIONS_PATCH));
 
   setHandler(deployedSignal, (signal) => void inbox.push(signal), {
     description: 'Flux reported the version in an environment (sent by the gateway).',
+  });
+  setHandler(deploymentFailedSignal, (signal) => void failures.push(signal), {
+    description: 'Flux reported that deploying the version failed in an environment (sent by the gateway): the release ends Failed.',
   });
   gate.listen();
   setHandler(
@@ -51,11 +92,27 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         '(sent by the environment’s claims workflow).',
     },
   );
+  setHandler(
+    environmentPromotedSignal,
+    (promoted: EnvironmentClaim) => {
+      const open = state.pendingGate;
+      if (open?.environment !== promoted.environment || promoted.workflowId === workflowInfo().workflowId) return;
+      state.higherVersionIn = higherPromoted(state, promoted);
+      run.show(state.phase, withDowngradeNote(state, state.currentStep, open.environment));
+    },
+    {
+      description:
+        'A version was promoted into the environment this release waits at, when the Pipeline queues versions ' +
+        '(sent by the environment’s claims workflow): a higher one makes approving this one a downgrade.',
+    },
+  );
   setHandler(stateQuery, () => state, {
     description: 'Where this version is: environments reached, promotions, pending gate, decisions, last error.',
   });
 
   for (;;) {
+    if (failures.length > 0) throw await deploymentFailed(run, gate, failures[0]!);
+
     // 1. Keep the history short: continue as new when no deployment waits to be recorded.
     if (historyIsLong(policy) && mayContinueAsNew()) {
       await condition(allHandlersFinished);
@@ -68,7 +125,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     // 2. Wait for news from Flux (an open gate waits in step 4 instead).
     const gated = state.pendingGate !== undefined;
     if (inbox.length === 0 && !gated) {
-      const woke = await condition(() => inbox.length > 0 || state.supersededBy !== undefined, policy.idleTimeout);
+      const woke = await condition(() => inbox.length > 0 || failures.length > 0 || state.supersededBy !== undefined, policy.idleTimeout);
+      if (failures.length > 0) throw await deploymentFailed(run, gate, failures[0]!);
       if (state.supersededBy !== undefined) return run.superseded();
       if (!woke) {
         run.show(ReleasePhase.expired, `Expired: nothing happened for ${String(policy.idleTimeout)} after: ${state.currentStep}`);
@@ -76,12 +134,20 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       }
     }
     let news = false;
-    for (const signal of inbox.splice(0)) news = recordDeployment(state, signal) || news;
+    // Releases recorded before targets were told apart took an environment's first report as the environment's.
+    const perTarget = inbox.length > 0 && patched(EVERY_TARGET_PATCH);
+    for (const signal of inbox.splice(0)) news = (perTarget ? recordTargetReport(state, signal) : recordDeployment(state, signal)) || news;
     if (!news && !gated) continue;
 
     // 3. Resolve the Pipeline as it is now, and the environment to promote into next.
     const pipeline = await run.call(() => activities.release.resolvePipeline(state.pipeline), '');
     const { spec } = pipeline;
+    if (state.targets !== undefined) {
+      settleTargets(state, spec, requiredTargets(pipeline) === RequiredTargets.any);
+      const awaiting = environmentAwaitingTargets(state, spec);
+      const step = awaiting === undefined ? state.currentStep : withTargetsNote(state, state.currentStep, awaiting);
+      if (step !== state.currentStep) run.show(state.phase, step);
+    }
     const furthest = furthestReached(state, spec);
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
@@ -104,7 +170,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       );
     }
 
-    // 4. The manual gate, when the target has one.
+    // 4. Queue mode: a higher version already in the target is not downgraded unasked.
+    if (state.pendingGate?.environment !== target && (await higherVersionInTarget(run, activities.release, pipeline, target))) {
+      if (promotion.manual !== true) return outranked(run, target);
+    }
+
+    // 5. The manual gate, when the target has one.
     let approval: DecisionRecord | undefined;
     let approvals: DecisionRecord[] | undefined;
     if (promotion.manual === true) {
@@ -124,9 +195,61 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       approvals = gate.takeApprovals();
     }
 
-    // 5. Promote; the next loop waits for Flux to report the version in the target.
+    // 6. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals });
   }
+}
+
+/**
+ * Queue mode: looks up the version promoted last into `target` and remembers it in the state when
+ * it is higher than this release's; true then. The claims workflow is the source: it takes the
+ * claims of the environment one at a time, durably, and keeps the last promoted version as long as
+ * it runs, which it does once it has one. Pipeline.status is not: it exists only in Kubernetes
+ * mode, is written best effort, and its lastPromotion also records waiting and rejected releases.
+ */
+async function higherVersionInTarget(run: ReleaseRun, activities: ReleaseActivities, pipeline: Pipeline, target: string): Promise<boolean> {
+  const { state } = run;
+  // Releases recorded before queued Pipelines kept versions in order looked nothing up.
+  if (newerVersionPolicy(pipeline) !== NewerVersionPolicy.queue || !patched(QUEUE_IN_ORDER_PATCH)) return false;
+  const promoted = await run.call(
+    () => activities.promotedVersion({ pipeline: state.pipeline, environment: target }),
+    `looking up the version promoted into ${target} failed: `,
+  );
+  state.higherVersionIn = higherPromoted(state, promoted === undefined ? undefined : { ...promoted, environment: target });
+  return state.higherVersionIn !== undefined;
+}
+
+/** Ends a release that would downgrade an environment without a gate: nobody can allow it there. */
+function outranked(run: ReleaseRun, target: string): Promise<ReleaseState> {
+  const { state } = run;
+  const higher = state.higherVersionIn!;
+  state.supersededBy = { version: higher.version, workflowId: higher.workflowId, because: 'version' };
+  return run.finish(
+    ReleasePhase.superseded,
+    `Not promoted into ${target}: ${higher.version}, a higher version, is already there (${higher.workflowId}). ` +
+      `The Pipeline queues versions and never downgrades an environment unasked; ${target} has no manual gate where ` +
+      `an approval with "allowDowngrade": true could allow it`,
+    target,
+  );
+}
+
+/**
+ * The failure that ends a release Flux reported a failed deployment of: nothing more is promoted, the
+ * open gate (if any) closes, and the event is kept in the state.
+ */
+async function deploymentFailed(run: ReleaseRun, gate: ManualGate, failure: DeployedSignal): Promise<ApplicationFailure> {
+  const { state } = run;
+  const event = keptEvent(failure.event);
+  const environment = clip(failure.environment, RELEASE_LIMITS.eventFieldChars);
+  state.failure = { environment, receivedAt: clip(failure.receivedAt, RELEASE_LIMITS.eventFieldChars), event };
+  await gate.close();
+  // Pipeline.status shows what Baton promoted: an environment it did not promote into keeps its entry.
+  if (alreadyPromotedInto(state, environment)) await run.mirror({ environment, lastPromotion: run.summary(ReleasePhase.failed) });
+  const { kind, namespace, name } = event.involvedObject;
+  return run.fail(
+    `Flux reported ${event.reason} for ${state.version} in ${environment} (${kind} ${namespace}/${name}): ${event.message}`,
+    FailureType.deploymentFailed,
+  );
 }
 
 /** Ends the release at a rejection, recorded as a promotion that never ran. */

@@ -69,6 +69,7 @@ const Approved = Type.Object({
     environment: Type.String(),
     approver: Type.String(),
     comment: Type.Optional(Type.String()),
+    allowDowngrade: Type.Optional(Type.Boolean()),
     at: Type.String(),
     /** Under a quorum: approvals received (this one included) and required; the gate decides at `required`. */
     quorum: Type.Optional(Type.Object({ received: Type.Integer(), required: Type.Integer() })),
@@ -89,6 +90,8 @@ const ApprovalBody = Type.Object(
   {
     approver: Type.String({ minLength: 1, maxLength: 256, pattern: '\\S' }),
     comment: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** Promote even when a higher version is already in the environment (Pipelines that queue versions). */
+    allowDowngrade: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -96,7 +99,11 @@ type ApprovalBody = Static<typeof ApprovalBody>;
 
 /** With a token the approver is the token's user: the body may leave it out (or be empty). */
 const TokenApprovalBody = Type.Object(
-  { approver: Type.Optional(ApprovalBody.properties.approver), comment: ApprovalBody.properties.comment },
+  {
+    approver: Type.Optional(ApprovalBody.properties.approver),
+    comment: ApprovalBody.properties.comment,
+    allowDowngrade: ApprovalBody.properties.allowDowngrade,
+  },
   { additionalProperties: false },
 );
 type TokenApprovalBody = Static<typeof TokenApprovalBody>;
@@ -109,7 +116,7 @@ const validateTokenApprovalBody = ajv.compile<TokenApprovalBody>(TokenApprovalBo
 function readApproval(
   auth: ApprovalAuth,
   raw: Buffer,
-): { approver: string; comment?: string; authentication: ApprovalAuth['authentication'] } {
+): { approver: string; comment?: string; allowDowngrade?: boolean; authentication: ApprovalAuth['authentication'] } {
   if (auth.kind === 'legacy') return { approver: LEGACY_APPROVER, authentication: auth.authentication };
   if (auth.kind === 'approval-key') {
     const body = parseApprovalBody(raw, validateApprovalBody);
@@ -123,7 +130,12 @@ function readApproval(
       details: { approver: body.approver, subject },
     });
   }
-  return { approver: subject, ...(body.comment === undefined ? {} : { comment: body.comment }), authentication: auth.authentication };
+  return {
+    approver: subject,
+    ...(body.comment === undefined ? {} : { comment: body.comment }),
+    ...(body.allowDowngrade === undefined ? {} : { allowDowngrade: body.allowDowngrade }),
+    authentication: auth.authentication,
+  };
 }
 
 function parseApprovalBody<T>(raw: Buffer, validate: ((value: unknown) => value is T) & { errors?: unknown }): T {
@@ -139,7 +151,7 @@ function parseApprovalBody<T>(raw: Buffer, validate: ((value: unknown) => value 
         e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
       return escapeHtml(`body${e.instancePath} ${e.message ?? 'is invalid'}${extra}`);
     });
-    throw new HttpError(400, `body is not an approval {"approver", "comment"?}: ${problems.join(', ')}`);
+    throw new HttpError(400, `body is not an approval {"approver", "comment"?, "allowDowngrade"?}: ${problems.join(', ')}`);
   }
   return parsed;
 }
@@ -233,6 +245,7 @@ export function approvalRoutes(deps: ApprovalRouteDeps) {
               environment: env,
               approver: body.approver,
               ...(body.comment === undefined ? {} : { comment: body.comment }),
+              ...(kind === 'approve' && body.allowDowngrade === true ? { allowDowngrade: true } : {}),
               authentication: body.authentication,
               decision: kind,
             };

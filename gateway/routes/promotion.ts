@@ -3,12 +3,12 @@
  * check runs at the earliest request phase that can decide it; docs/http-api.md lists every answer
  * and its phase.
  */
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
-import { deploymentEvent, eventRevision, type FluxEvent, judgeEvent } from '../../model/flux-event.js';
+import { deploymentEvent, eventRevision, type FluxEvent, isFailureEvent, judgeEvent } from '../../model/flux-event.js';
 import { escapeHtml } from '../../model/html.js';
 import {
   effectivePromotion,
@@ -56,9 +56,12 @@ const PromotionParams = Type.Object({ namespace: Type.String(), name: Type.Strin
 
 const Accepted = Type.Object({
   workflowId: Type.String(),
-  runId: Type.String(),
+  /** Absent for a failure event: it is signalled to whichever run of the release is current. */
+  runId: Type.Optional(Type.String()),
   url: Type.String(),
   alreadyCompleted: Type.Optional(Type.Boolean()),
+  /** The event reported a failed deployment, delivered to the running release, which stops. */
+  failure: Type.Optional(Type.Boolean()),
 });
 
 const Ignored = Type.Object({ ignored: Type.Boolean(), reason: Type.String() });
@@ -160,6 +163,9 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
           throw new HttpError(422, 'involved object does not match Pipeline definition');
         }
 
+        if (isFailureEvent(event))
+          return deliverFailure(request, reply, { pipeline, version, environment: env, event, revision, receivedAt });
+
         const verdict = judgeEvent(event, config.promotingReasons);
         if (!verdict.promotes) {
           metrics.ignoredEvents.inc({ cause: event.severity === 'info' ? 'reason' : 'severity' });
@@ -230,6 +236,53 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
     );
     return Promise.resolve();
   };
+
+  /**
+   * A failure of a version a running release promoted stops that release; one no release runs for
+   * is acknowledged (200 ignored) as before, and never starts one.
+   */
+  async function deliverFailure(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    {
+      pipeline,
+      version,
+      environment,
+      event,
+      revision,
+      receivedAt,
+    }: { pipeline: Pipeline; version: string; environment: string; event: FluxEvent; revision: string; receivedAt: string },
+  ) {
+    const context = { pipeline: pipelineKey(pipeline), environment, version, reason: event.reason };
+    let delivered: { workflowId: string } | undefined;
+    try {
+      delivered = await releases.deliverFailure({ pipeline, version, environment, event: deploymentEvent(event, revision), receivedAt });
+    } catch (error) {
+      if (error instanceof TemporalUnavailableError) {
+        // Not lost: Flux retries, and the failure still stops the release.
+        throw new HttpError(503, 'Temporal is unavailable, the failure was not delivered; retry later', {
+          headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+          details: context,
+          cause: error,
+        });
+      }
+      if (error instanceof TemporalLimitError) {
+        throw new HttpError(422, `the event cannot be recorded: ${error.message}`, { details: context });
+      }
+      throw new HttpError(500, INTERNAL_ERROR_MESSAGE, { details: { ...context, problem: 'signalling the failure failed' }, cause: error });
+    }
+    if (delivered === undefined) {
+      metrics.ignoredEvents.inc({ cause: 'severity' });
+      request.log.info(context, 'failure event for a version no release runs for; ignored');
+      return reply.code(200).send({
+        ignored: true,
+        reason: `no release of this version runs for ${escapeHtml(pipelineKey(pipeline))}: a failure event stops a running release and never starts one`,
+      });
+    }
+    const url = workflowUrl(config.temporal, delivered.workflowId);
+    request.log.warn({ ...context, workflowId: delivered.workflowId }, 'failure event delivered: the release stops');
+    return reply.code(202).header('location', url).send({ workflowId: delivered.workflowId, url, failure: true });
+  }
 }
 
 /**

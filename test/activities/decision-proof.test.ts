@@ -25,6 +25,7 @@ describe("the gateway's decision proof", () => {
   const altered: [string, (d: Decision) => Decision][] = [
     ['another approver', (d) => ({ ...d, approver: 'mallory@example.com' })],
     ['another comment', (d) => ({ ...d, comment: 'lgtm' })],
+    ['a downgrade it did not allow', (d) => ({ ...d, allowDowngrade: true })],
     ['another environment', (d) => ({ ...d, environment: 'staging' })],
     ['another version', (d) => ({ ...d, version: '6.6.0' })],
     ['another group', (d) => ({ ...d, authentication: { ...d.authentication!, groups: ['admins'] } })],

@@ -18,7 +18,7 @@ import { serverBinary } from '../infra/binaries.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
 import { visibleIn } from '../support/visibility.js';
-import { PODINFO, type ReleaseHandle, ReleaseHarness } from '../workflows/harness.js';
+import { PODINFO, type ReleaseHandle, ReleaseHarness, TEST_TARGETS } from '../workflows/harness.js';
 
 const run = promisify(execFile);
 
@@ -55,7 +55,7 @@ describe('approving from the command line: tctl and temporal (dev server)', () =
   }
 
   async function waitingForApproval(): Promise<{ handle: ReleaseHandle; version: string }> {
-    const started = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const started = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
     await visibleIn(env.client, started.handle.workflowId, ReleasePhase.awaitingApproval);
     return started;
@@ -125,7 +125,7 @@ describe('approving from the command line: tctl and temporal (dev server)', () =
     await tctl('workflow', 'signal', '--workflow_id', handle.workflowId, '--name', 'approve', '--input', '{"comment":"lgtm"}');
     await ignoredDecisions(handle, 1);
 
-    await harness.signalRelease('test', PODINFO, version, 'podinfo-02-qa');
+    await harness.signalRelease('test', PODINFO, version, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await tctl('workflow', 'signal', '--workflow_id', handle.workflowId, '--name', 'approve');
     await temporal('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '"alice@example.com"');

@@ -97,12 +97,13 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     });
   }
 
-  /** Release `version` of podinfo-02 reported in dev, then in test: it waits at prod's gate. */
+  /** Release `version` of podinfo-02 reported in dev, then in both targets of test: it waits at prod's gate. */
   async function waitingAtProd(version: string) {
     const workflowId = `release/${PIPELINE}/${version}`;
     for (const [environment, namespace] of [
       ['dev', 'podinfo-02-dev'],
       ['test', 'podinfo-02-qa'],
+      ['test', 'podinfo-02-perf'],
     ] as const) {
       const body = variant(FIXTURES.upgradeSucceeded, ['6.7.1', version], ['"namespace":"podinfo-02-dev"', `"namespace":"${namespace}"`]);
       const response = await fetch(`${stack.gateway.url}/promotion/${PIPELINE}/${environment}`, {
@@ -184,7 +185,17 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
 
     const approved = await baton(
-      ['approve', PIPELINE, 'prod', '7.1.0', '--approver', 'cli-user@example.com', '--comment', 'ship it from the CLI'],
+      [
+        'approve',
+        PIPELINE,
+        'prod',
+        '7.1.0',
+        '--approver',
+        'cli-user@example.com',
+        '--comment',
+        'ship it from the CLI',
+        '--allow-downgrade',
+      ],
       { BATON_APPROVAL_KEY: APPROVAL_KEY },
     );
     assert.equal(approved.code, 0, approved.stderr);
@@ -196,8 +207,8 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
     });
     const approval = promoted.promotions.find((p) => p.targetEnvironment === 'prod')?.approval;
     assert.deepEqual(
-      [approval?.decision, approval?.approver, approval?.comment],
-      ['approved', 'cli-user@example.com', 'ship it from the CLI'],
+      [approval?.decision, approval?.approver, approval?.comment, approval?.allowDowngrade],
+      ['approved', 'cli-user@example.com', 'ship it from the CLI', true],
     );
 
     const again = await baton(['reject', PIPELINE, 'prod', '7.1.0', '--key-file', keyFile, '--approver', 'cli-user@example.com']);
@@ -270,7 +281,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
   test("a Pipeline's approvers are listed (a release of the test harness, on its own task queue)", async () => {
     const harness = await ReleaseHarness.start(temporal);
     try {
-      const { handle, version } = await harness.startRelease('dev', GUARDED);
+      const { handle, version } = await harness.startRelease('dev', GUARDED, 'api-dev');
       await visibleIn(temporal.client, handle.workflowId, ReleasePhase.awaitingApproval);
       const json = await baton(['approvals', 'list', '--json', '--pipeline', 'team-a/guarded']);
       assert.equal(json.code, 0, json.stderr);
@@ -331,6 +342,7 @@ describe('baton approvals list, baton approve|reject (dev server, worker, gatewa
       [['approve', PIPELINE, 'prod', '1.0.0', '--key-file', join(dir, 'missing')], {}, /cannot read the key file .*missing: ENOENT/],
       [['approve', PIPELINE, 'prod', '1.0.0', '--token', 'x', '--gateway', 'ftp://example.com'], {}, /--gateway must be an http\(s\) URL/],
       [['approve', PIPELINE, 'prod', '1.0.0', '--bogus'], {}, /Unknown option '--bogus'/],
+      [['reject', PIPELINE, 'prod', '1.0.0', '--key-file', 'k', '--allow-downgrade'], {}, /--allow-downgrade applies to approve only/],
       [['approve', PIPELINE, 'prod', '1.0.0'], { BATON_APPROVAL_TOKEN: 'eyJ secret\r' }, /the token contains spaces .*\(it is not shown\)/],
       [['approvals'], {}, /expected a subcommand: list/],
       [['approvals', 'list', '--pipeline', 'nope'], {}, /--pipeline expects <namespace>\/<pipeline>/],

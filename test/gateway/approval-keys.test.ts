@@ -86,6 +86,24 @@ describe('approval keys', () => {
     assert.equal(test.statusCode, 200, test.body);
   });
 
+  test('allowDowngrade in the body reaches the workflow with an approval; a rejection never carries it', async () => {
+    const path = at('per-env', 'prod');
+    const downgrade = await app.inject(signedApproval(path, { approver: 'alice@example.com', allowDowngrade: true }, { key: PROD }));
+    assert.equal(downgrade.statusCode, 200, downgrade.body);
+    assert.equal(approvals.received.at(-1)?.allowDowngrade, true);
+
+    const rejection = await app.inject(
+      signedApproval(path.replace('/approval/', '/rejection/'), { approver: 'alice@example.com', allowDowngrade: true }, { key: PROD }),
+    );
+    assert.equal(rejection.statusCode, 200, rejection.body);
+    assert.equal(approvals.received.at(-1)?.decision, 'reject');
+    assert.equal(approvals.received.at(-1)?.allowDowngrade, undefined);
+
+    const notBoolean = await app.inject(signedApproval(path, { approver: 'alice@example.com', allowDowngrade: 'yes' }, { key: PROD }));
+    assert.equal(notBoolean.statusCode, 400, notBoolean.body);
+    assert.match(notBoolean.json<{ message: string }>().message, /body\/allowDowngrade must be boolean/);
+  });
+
   test("another environment's key, the Pipeline-wide key where an environment has its own, and the webhook key are refused", async () => {
     const before = approvals.received.length;
     for (const [env, key, what] of [

@@ -21,7 +21,7 @@ import { approvalPath, signedApproval } from '../support/approvals.js';
 import { freePort } from '../support/free-port.js';
 import { APPROVAL_AUDIENCE, FLAWED, OTHER_AUDIENCE, signingKeys, startTestIssuer, type TestIssuer, USERS } from '../support/oidc-issuer.js';
 import { APPROVAL_KEY, HMAC_KEY } from '../support/signing.js';
-import { PODINFO, ReleaseHarness } from '../workflows/harness.js';
+import { PODINFO, ReleaseHarness, TEST_TARGETS } from '../workflows/harness.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
 import {
   captureLogs,
@@ -77,7 +77,7 @@ function withToken(path: string, token: string, body?: object): InjectOptions {
 }
 
 async function waitingRelease() {
-  const started = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+  const started = await harness.startRelease('test', PODINFO, TEST_TARGETS);
   await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
   return started;
 }

@@ -18,7 +18,7 @@ import { ReleasePhase } from '../../model/release.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
 import { approvalPath, legacyApproval, signedApproval } from '../support/approvals.js';
-import { PODINFO, ReleaseHarness } from '../workflows/harness.js';
+import { PODINFO, ReleaseHarness, TEST_TARGETS } from '../workflows/harness.js';
 import {
   delivery,
   directorySource,
@@ -61,7 +61,7 @@ const approveAnyEnv = (path: string, body: object): InjectOptions => signedAppro
 
 /** A release of podinfo-02 reported in test: it waits for approval into prod. */
 async function waitingRelease(): Promise<{ handle: Awaited<ReturnType<ReleaseHarness['startRelease']>>['handle']; version: string }> {
-  const started = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+  const started = await harness.startRelease('test', PODINFO, TEST_TARGETS);
   await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
   return started;
 }

@@ -118,6 +118,10 @@ export function unreachableStarter(): ReleaseStarter & { calls: number } {
       starter.calls += 1;
       return Promise.reject(new Error('this test must not deliver anything to Temporal'));
     },
+    deliverFailure() {
+      starter.calls += 1;
+      return Promise.reject(new Error('this test must not deliver anything to Temporal'));
+    },
     checkReachable: () => Promise.resolve(),
     drain: () => Promise.resolve(),
   };
@@ -161,12 +165,18 @@ export function recordingApprover(): ReleaseApprover & { received: Approval[] } 
 }
 
 /** Wraps a starter and counts deliveries, to prove a request did not touch any workflow. */
-export function countingStarter(inner: ReleaseStarter): ReleaseStarter & { calls: number } {
+export function countingStarter(inner: ReleaseStarter): ReleaseStarter & { calls: number; failureDeliveries: number } {
   const starter = {
     calls: 0,
     deliver(delivery: Parameters<ReleaseStarter['deliver']>[0]) {
       starter.calls += 1;
       return inner.deliver(delivery);
+    },
+    /** Counted apart: a failure event must never start a release. */
+    failureDeliveries: 0,
+    deliverFailure(delivery: Parameters<ReleaseStarter['deliverFailure']>[0]) {
+      starter.failureDeliveries += 1;
+      return inner.deliverFailure(delivery);
     },
     checkReachable: (timeoutMs: number) => inner.checkReachable(timeoutMs),
     drain: (timeoutMs: number) => inner.drain(timeoutMs),

@@ -38,7 +38,7 @@ let env: TestWorkflowEnvironment;
 let examples: DirectoryPipelineSource;
 let special: DirectoryPipelineSource;
 let removeSpecial: () => Promise<void>;
-let releases: ReleaseStarter & { calls: number };
+let releases: ReleaseStarter & { calls: number; failureDeliveries: number };
 /** examples/pipelines, real Temporal. */
 let app: FastifyInstance;
 /** Special-case Pipelines (temp dir), signatures required; its logs are captured. */
@@ -350,12 +350,15 @@ describe('422s, in the order of the table', () => {
 });
 
 describe('events that do not promote: 200 {ignored: true}, no workflow touched', () => {
-  it('severity error (a failed upgrade, which also carries a revision)', async () => {
-    const before = releases.calls;
+  it('a failure event (UpgradeFailed, severity error) for a version no release runs for starts nothing', async () => {
+    const before = releases.calls + releases.failureDeliveries;
     const response = await app.inject(delivery(`${PODINFO}/dev`, fixtureBody(FIXTURES.upgradeFailed)));
     assert.equal(response.statusCode, 200, response.body);
-    assert.deepEqual(json(response), { ignored: true, reason: "severity 'error' events never promote" });
-    assert.equal(releases.calls, before);
+    assert.deepEqual(json(response), {
+      ignored: true,
+      reason: 'no release of this version runs for flux-system/podinfo-02: a failure event stops a running release and never starts one',
+    });
+    assert.equal(releases.calls + releases.failureDeliveries, before + 1, 'a signal was tried, never a start');
     await assert.rejects(env.client.workflow.getHandle('release/flux-system/podinfo-02/6.7.2').describe(), WorkflowNotFoundError);
   });
 
@@ -367,6 +370,61 @@ describe('events that do not promote: 200 {ignored: true}, no workflow touched',
     assert.deepEqual(json(response), { ignored: true, reason: "reason 'Progressing' does not report a successful deployment" });
     assert.equal(releases.calls, before);
     await assert.rejects(env.client.workflow.getHandle('release/flux-system/podinfo-02/6.9.9').describe(), WorkflowNotFoundError);
+  });
+});
+
+describe('failure events reach only a running release of their version', () => {
+  const failed = (version: string, reason = 'UpgradeFailed'): Buffer =>
+    variant(FIXTURES.upgradeFailed, ['6.7.2', version], ['"reason":"UpgradeFailed"', `"reason":"${reason}"`]);
+
+  it('a running release gets the failure as a signal: 202 naming it, nothing started', async () => {
+    const started = await app.inject(delivery(`${PODINFO}/dev`, variant(FIXTURES.upgradeSucceeded, ['6.7.1', '6.10.0'])));
+    assert.equal(started.statusCode, 202, started.body);
+    const { workflowId, runId } = json(started) as { workflowId: string; runId: string };
+    const before = releases.calls;
+
+    for (const reason of ['UpgradeFailed', 'HealthCheckFailed']) {
+      const response = await app.inject(delivery(`${PODINFO}/dev`, failed('6.10.0', reason)));
+      assert.equal(response.statusCode, 202, response.body);
+      assert.deepEqual(json(response), {
+        workflowId,
+        url: `${UI}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+        failure: true,
+      });
+    }
+    assert.equal(releases.calls, before, 'no signal-with-start');
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const failures = (history.events ?? [])
+      .map((event) => event.workflowExecutionSignaledEventAttributes)
+      .filter((attributes) => attributes?.signalName === 'deployment-failed')
+      .map(
+        (attributes) =>
+          JSON.parse(Buffer.from(attributes!.input!.payloads![0]!.data!).toString('utf8')) as {
+            environment: string;
+            event: { reason: string; revision: string };
+          },
+      );
+    assert.deepEqual(
+      failures.map((f) => [f.environment, f.event.reason, f.event.revision]),
+      [
+        ['dev', 'UpgradeFailed', '6.10.0'],
+        ['dev', 'HealthCheckFailed', '6.10.0'],
+      ],
+    );
+    assert.equal((await env.client.workflow.getHandle(workflowId).describe()).runId, runId);
+  });
+
+  it('a release that no longer runs is not started again by a failure: 200 ignored', async () => {
+    const started = await app.inject(delivery(`${PODINFO}/dev`, variant(FIXTURES.upgradeSucceeded, ['6.7.1', '6.10.1'])));
+    assert.equal(started.statusCode, 202, started.body);
+    const { workflowId, runId } = json(started) as { workflowId: string; runId: string };
+    await env.client.workflow.getHandle(workflowId).terminate('ended before the failure');
+
+    const response = await app.inject(delivery(`${PODINFO}/dev`, failed('6.10.1', 'ReconciliationFailed')));
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(json(response).ignored, true);
+    const description = await env.client.workflow.getHandle(workflowId).describe();
+    assert.deepEqual([description.runId, description.status.name], [runId, 'TERMINATED']);
   });
 });
 
@@ -514,7 +572,8 @@ describe('metrics', () => {
     assert.equal(metricValue(text, 'baton_gateway_signature_failures_total{reason="missing"}'), 1);
     assert.ok((metricValue(text, 'baton_gateway_signature_failures_total{reason="mismatch"}') ?? 0) >= 3);
     assert.equal(metricValue(text, 'baton_gateway_signature_failures_total{reason="unsupported-algorithm"}'), 1);
-    assert.equal(metricValue(text, 'baton_gateway_ignored_events_total{cause="severity"}'), 1);
+    // The two failure events no release ran for.
+    assert.equal(metricValue(text, 'baton_gateway_ignored_events_total{cause="severity"}'), 2);
     assert.equal(metricValue(text, 'baton_gateway_ignored_events_total{cause="reason"}'), 2);
     assert.ok((metricValue(text, 'baton_gateway_signal_with_start_duration_seconds_count{outcome="started"}') ?? 0) >= 5);
     assert.equal(metricValue(text, 'baton_gateway_rate_limited_requests_total'), 0);

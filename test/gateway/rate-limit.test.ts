@@ -185,6 +185,7 @@ function acceptingStarter(): ReleaseStarter & { calls: number } {
       starter.calls += 1;
       return Promise.resolve({ workflowId: `release/flux-system/podinfo-02/${delivery.version}`, runId: 'run' });
     },
+    deliverFailure: () => Promise.resolve(undefined),
     checkReachable: () => Promise.resolve(),
     drain: () => Promise.resolve(),
   };

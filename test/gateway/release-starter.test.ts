@@ -25,6 +25,9 @@ let env: TestWorkflowEnvironment;
 let pipelines: DirectoryPipelineSource;
 let podinfo: Pipeline;
 
+/** The example's target namespace of each environment, where Flux reports from. */
+const TARGET: Record<string, string> = { dev: 'podinfo-02-dev', test: 'podinfo-02-qa', prod: 'podinfo-02-prod' };
+
 function deliveryOf(version: string, environment = 'dev'): Delivery {
   return {
     pipeline: podinfo,
@@ -37,7 +40,7 @@ function deliveryOf(version: string, environment = 'dev'): Delivery {
       message: `Helm upgrade succeeded for release podinfo-02-dev/podinfo.v3 with chart podinfo@${version}`,
       timestamp: '2026-11-22T01:47:12Z',
       reportingController: 'helm-controller',
-      involvedObject: { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', namespace: 'podinfo-02-dev', name: 'podinfo' },
+      involvedObject: { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', namespace: TARGET[environment]!, name: 'podinfo' },
     },
   };
 }

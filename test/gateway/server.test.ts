@@ -71,6 +71,7 @@ describe('startGateway', () => {
         await gate;
         return { workflowId: `release/flux-system/podinfo-02/${delivery.version}`, runId: '00000000-0000-4000-8000-000000000000' };
       },
+      deliverFailure: () => Promise.resolve(undefined),
       checkReachable: () => Promise.resolve(),
       drain: () => Promise.resolve(),
     };

@@ -156,6 +156,7 @@ describe('the routes answer 422 and touch no workflow', () => {
     const refusing: ReleaseStarter = {
       deliver: () =>
         Promise.reject(new TemporalLimitError('the event would be 3000000 bytes; Temporal accepts at most 2097152 per payload')),
+      deliverFailure: () => Promise.resolve(undefined),
       checkReachable: () => Promise.resolve(),
       drain: () => Promise.resolve(),
     };

@@ -83,8 +83,16 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     await eventually('the repeat to be recorded', async () => (await handle.query(stateQuery)).reached[0]?.repeats === 1);
     assert.equal(receiver.events.length, 1);
 
-    // Reported in test: prod has a manual gate.
+    // Reported by one of test's two targets: test is not reached until the other reports too.
     assert.equal((await sendEvent('test', FIXTURES.upgradeSucceeded, 'podinfo-02-perf')).status, 202);
+    const half = await eventually('the first target of test to be listed', async () => {
+      const state = await handle.query(stateQuery);
+      return state.targets?.some((t) => t.namespace === 'podinfo-02-qa' && t.status === 'waiting') === true && state;
+    });
+    assert.equal(half.phase, ReleasePhase.awaitingDeployment);
+    assert.match(half.currentStep, /Targets of test: waiting for podinfo-02-qa \(flux-system\/dev\) to report 6\.7\.1/);
+    // Reported in every target of test: prod has a manual gate.
+    assert.equal((await sendEvent('test', FIXTURES.upgradeSucceeded, 'podinfo-02-qa')).status, 202);
     await eventually('the approval gate', async () => (await handle.query(stateQuery)).phase === ReleasePhase.awaitingApproval);
     const waiting = await handle.describe();
     assert.deepEqual(waiting.typedSearchAttributes.get(PromotionState), 'AwaitingApproval');

@@ -19,6 +19,11 @@ describe('compareVersions', () => {
     ['1.0.0-1', '1.0.0-alpha'],
     ['1.0.0-alpha.2', '1.0.0-alpha.10'],
     ['1.0.0-2', '1.0.0-10'],
+    ['v1.9.0', 'v1.10.0'],
+    ['v2.0.0-rc.1', '2.0.0'],
+    ['2.0.0-rc.2', 'v2.0.0-rc.10'],
+    ['1.10.0-beta', '1.10.0'],
+    ['1.9.9', '1.10.0-alpha'],
   ];
   // The SemVer 2.0 specification's own chain, each lower than the next.
   const chain = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0'];
@@ -48,6 +53,8 @@ describe('compareVersions', () => {
     ['main@sha1:abc123', '1.0.0'],
     ['1.0.0', 'main@sha1:abc123'],
     ['main@sha1:abc123', 'main@sha1:def456'],
+    ['main@sha1:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', 'v1.0.0'],
+    ['v1.0.0@sha1:0a1b2c3d', '1.0.0'],
     ['1.0', '1.0.1'],
     ['01.0.0', '1.0.0'],
     ['1.0.0-01', '1.0.0'],

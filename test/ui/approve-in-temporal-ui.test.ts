@@ -73,10 +73,9 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
       await eventually('the promotion into test', () =>
         receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'),
       );
-      assert.equal(
-        (await sendFluxEvent(stack.gateway.url, 'test', FIXTURES.upgradeSucceeded, { namespace: 'podinfo-02-perf' })).status,
-        202,
-      );
+      for (const namespace of ['podinfo-02-qa', 'podinfo-02-perf']) {
+        assert.equal((await sendFluxEvent(stack.gateway.url, 'test', FIXTURES.upgradeSucceeded, { namespace })).status, 202);
+      }
       const other = await sendFluxEvent(stack.gateway.url, 'dev', FIXTURES.installSucceededOci);
       assert.equal(other.status, 202);
       await visibleIn(temporal.client, waiting.body.workflowId, ReleasePhase.awaitingApproval);

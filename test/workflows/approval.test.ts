@@ -9,11 +9,33 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../model/failures.js';
-import { approveSignal, approveUpdate, type Decision, rejectUpdate } from '../../model/messages.js';
+import { approveSignal, approveUpdate, type Decision, rejectUpdate, stateQuery } from '../../model/messages.js';
 import { ReleasePhase } from '../../model/release.js';
 import { PromotionDecidedBy } from '../../model/search-attributes.js';
 import { startDevServer } from '../infra/temporal.js';
-import { GUARDED, PODINFO, refused, ReleaseHarness } from './harness.js';
+import { eventually } from '../support/eventually.js';
+import { GUARDED, PODINFO, refused, ReleaseHarness, TEST_TARGETS } from './harness.js';
+
+/** A Pipeline of its own for the downgrade test: the versions it promotes stay out of the others' way. */
+const QUEUED_REF = { namespace: 'team-a', name: 'queued' };
+const QUEUED = `
+apiVersion: pipelines.weave.works/v1alpha1
+kind: Pipeline
+metadata:
+  name: queued
+  namespace: team-a
+  annotations: {promotion.baton.dev/newer-version: queue}
+spec:
+  appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
+  environments:
+    - name: dev
+      targets: [{namespace: api-dev}]
+    - name: prod
+      targets: [{namespace: api-prod}]
+  promotion:
+    manual: true
+    strategy: {notification: {}}
+`;
 
 describe('approvals (dev server)', () => {
   let env: TestWorkflowEnvironment;
@@ -21,7 +43,7 @@ describe('approvals (dev server)', () => {
 
   before(async () => {
     env = await startDevServer();
-    harness = await ReleaseHarness.start(env);
+    harness = await ReleaseHarness.start(env, { manifests: QUEUED });
   });
 
   after(async () => {
@@ -32,7 +54,7 @@ describe('approvals (dev server)', () => {
   beforeEach(() => harness.reset());
 
   test('an approve Update returns the decision, records the approver; a second decision is refused without touching history', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'lgtm', environment: 'prod' }] });
     assert.deepEqual([record.decision, record.environment, record.approver, record.comment], ['approved', 'prod', 'alice', 'lgtm']);
@@ -47,7 +69,7 @@ describe('approvals (dev server)', () => {
   });
 
   test('an Update for an environment, version or approver that does not match is refused', async () => {
-    const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle, version } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await refused(
       handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'test' }] }),
@@ -104,7 +126,7 @@ describe('approvals (dev server)', () => {
   });
 
   test('a release waiting for approval survives a worker restart and continues when approved', async () => {
-    const { handle, version } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle, version } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await harness.restartWorker();
     await handle.signal(approveSignal, { approver: 'after-restart' });
@@ -149,7 +171,7 @@ describe('approvals (dev server)', () => {
   });
 
   test('concurrent approvals: exactly one decision wins', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     const outcomes = await Promise.allSettled(
       ['alice', 'bob', 'carol'].map((approver) => handle.executeUpdate(approveUpdate, { args: [{ approver }] })),
@@ -160,5 +182,31 @@ describe('approvals (dev server)', () => {
     assert.equal(state.promotions[0]?.approval?.approver, winners[0]?.approver);
     assert.equal(harness.notifier.received.length, 1);
     await handle.terminate('test done');
+  });
+
+  test('a queued Pipeline: approving a version lower than the one in prod is refused unless the Update allows the downgrade', async () => {
+    const waiting = async (version: string) => {
+      const handle = await harness.signalRelease('dev', QUEUED_REF, version, 'api-dev');
+      await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+      return handle;
+    };
+    const lower = await waiting('1.9.0');
+    const higher = await waiting('1.10.0');
+    await higher.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] });
+    await harness.promotedInto(higher, 'prod');
+    await eventually('the lower release to know 1.10.0 is in prod', async () => {
+      return (await lower.query(stateQuery)).higherVersionIn?.version === '1.10.0' || undefined;
+    });
+
+    const before = await harness.quiescent(lower);
+    await refused(
+      lower.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] }),
+      /1\.10\.0, a higher version, is already promoted into prod: approving 1\.9\.0 would downgrade it; send "allowDowngrade": true/,
+    );
+    assert.equal((await lower.fetchHistory()).events?.length, before, 'a refused update leaves no trace in history');
+    const record = await lower.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'roll back', allowDowngrade: true }] });
+    assert.deepEqual([record.decision, record.allowDowngrade], ['approved', true]);
+    await harness.promotedInto(lower, 'prod');
+    await Promise.all([lower, higher].map((handle) => handle.terminate('test done')));
   });
 });

@@ -14,7 +14,7 @@ import { RELEASE_LIMITS } from '../../model/release-limits.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { PODINFO, type ReleaseHandle, ReleaseHarness } from './harness.js';
+import { PODINFO, type ReleaseHandle, ReleaseHarness, TEST_TARGETS } from './harness.js';
 
 const MiB = 1024 * 1024;
 /** Far more than any sensible state, far less than what the unbounded lists reached. */
@@ -52,8 +52,9 @@ describe('bounded release state (time skipping)', () => {
     const huge = deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa');
     huge.event.message = 'x'.repeat(MiB);
     await handle.signal(deployedSignal, huge);
+    await harness.report(handle, 'test', 'podinfo-02-perf');
     const state = await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
-    const message = state.reached.find((r) => r.environment === 'test')?.event.message ?? '';
+    const message = state.targets?.find((t) => t.namespace === 'podinfo-02-qa')?.event?.message ?? '';
     assert.equal(message.length, RELEASE_LIMITS.eventMessageChars);
     assert.ok(message.endsWith('x…'));
     assert.ok(stateBytes(state) < SMALL_STATE_BYTES, `the state is ${stateBytes(state)} bytes`);
@@ -61,7 +62,7 @@ describe('bounded release state (time skipping)', () => {
   });
 
   test('1,000 ignored decisions leave the latest few, summarised, and a count of the others', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     const wrongEnvironment = Array.from({ length: 999 }, (_, i) => ({ approver: `approver-${i}`, environment: 'test' }));
     // Not a decision at all: the answer used to quote it whole.
@@ -97,7 +98,7 @@ describe('bounded release state (time skipping)', () => {
       return current.ignoredDecisions?.length === extra && current;
     });
     assert.match(state.ignoredDecisions?.[0]?.why ?? '', /decisions already wait for the next gate/);
-    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.report(handle, 'test', TEST_TARGETS);
     const promoted = await harness.promotedInto(handle, 'prod');
     assert.equal(promoted.promotions[1]?.approval?.approver, 'early-0');
     await handle.terminate('test done');
@@ -120,7 +121,7 @@ describe('bounded release state (time skipping)', () => {
     if (process.env.BATON_RECORD_EARLY_DECISION_HISTORY)
       await writeFile(process.env.BATON_RECORD_EARLY_DECISION_HISTORY, historyToJSON(firstRun));
 
-    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.report(handle, 'test', TEST_TARGETS);
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions[1]?.approval?.approver, 'early-bird');
     assert.equal(harness.notifier.received.length, 2, 'test and prod were each promoted once');

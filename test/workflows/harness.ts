@@ -29,6 +29,8 @@ import { RecordingNotifier } from '../support/recording-notifier.js';
 
 export const PODINFO: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
 export const GUARDED: PipelineRef = { namespace: 'team-a', name: 'guarded' };
+/** The example's test environment has two targets; it is reached once both report. */
+export const TEST_TARGETS = ['podinfo-02-qa', 'podinfo-02-perf'];
 export type ReleaseHandle = WorkflowHandle<typeof release>;
 
 const TEST_PIPELINES = `
@@ -220,7 +222,7 @@ export class ReleaseHarness {
   async startRelease(
     environment: string,
     pipeline = PODINFO,
-    namespace?: string,
+    namespace?: string | string[],
     policy: Partial<ReleasePolicy> = {},
   ): Promise<{ handle: ReleaseHandle; version: string }> {
     this.versionCounter += 1;
@@ -228,26 +230,42 @@ export class ReleaseHarness {
     return { handle: await this.signalRelease(environment, pipeline, version, namespace, policy), version };
   }
 
-  /** What the gateway does for one Flux event: signal-with-start the version's release. */
+  /**
+   * What the gateway does for one Flux event: signal-with-start the version's release; with several
+   * target namespaces, one event from each.
+   */
   async signalRelease(
     environment: string,
     pipeline: PipelineRef,
     version: string,
-    namespace?: string,
+    namespace?: string | string[],
     overrides: Partial<ReleasePolicy> = {},
   ): Promise<ReleaseHandle> {
     // The defaults, with quick retries and the idle timeout spelled as an operator would (messages quote it).
     const defaults = defaultConfig().releasePolicy;
     const policy = { ...defaults, idleTimeout: '30d', activityRetry: { ...defaults.activityRetry, initialInterval: '10ms' }, ...overrides };
     const input: ReleaseInput = { pipeline, version, policy };
+    const [first, ...others]: (string | undefined)[] = Array.isArray(namespace) ? namespace : [namespace];
     const handle = await this.env.client.workflow.signalWithStart(release, {
       workflowId: releaseWorkflowId(pipeline, version),
       taskQueue: this.taskQueue,
       args: [input],
       signal: deployedSignal,
-      signalArgs: [deployedFromFixture(FIXTURES.upgradeSucceeded, environment, namespace)],
+      signalArgs: [deployedFromFixture(FIXTURES.upgradeSucceeded, environment, first)],
     });
+    await this.report(
+      handle,
+      environment,
+      others.filter((n) => n !== undefined),
+    );
     return handle;
+  }
+
+  /** Flux reports the version in each of `namespaces` (targets of `environment`). */
+  async report(handle: ReleaseHandle, environment: string, namespaces: string | string[]): Promise<void> {
+    for (const namespace of Array.isArray(namespaces) ? namespaces : [namespaces]) {
+      await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, environment, namespace));
+    }
   }
 
   waitForPhase(handle: ReleaseHandle, phase: ReleasePhase): Promise<ReleaseState> {

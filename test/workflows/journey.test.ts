@@ -11,10 +11,15 @@ import {
   decisionProblem,
   earlyDecisionProblem,
   furthestReached,
+  higherPromoted,
   initialState,
   journeyLine,
   readDecision,
   recordDeployment,
+  recordTargetReport,
+  settleTargets,
+  withTargetsNote,
+  withDowngradeNote,
   yieldsTo,
 } from '../../workflows/journey.js';
 
@@ -88,6 +93,75 @@ describe('recordDeployment', () => {
   });
 });
 
+describe('every target reports', () => {
+  const TWO_TARGETS: PipelineSpec = {
+    ...SPEC,
+    environments: SPEC.environments.map((env) =>
+      env.name === 'test'
+        ? {
+            name: 'test',
+            targets: [
+              { namespace: 'qa' },
+              { namespace: 'perf', clusterRef: { kind: 'GitopsCluster', name: 'dev', namespace: 'flux-system' } },
+            ],
+          }
+        : env,
+    ),
+  };
+  const reportFrom = (namespace: string, receivedAt: string): DeployedSignal => {
+    const signal = deployed('test', receivedAt);
+    return { ...signal, event: { ...signal.event, involvedObject: { ...signal.event.involvedObject, namespace } } };
+  };
+
+  test('an environment is reached once every target reported; a repeat is not news', () => {
+    const state = fresh();
+    assert.equal(recordTargetReport(state, reportFrom('qa', '2026-01-01T00:00:01.000Z')), true);
+    settleTargets(state, TWO_TARGETS, false);
+    assert.equal(state.reached.length, 0, 'perf has not reported');
+    assert.deepEqual(
+      state.targets?.map((t) => [t.namespace, t.cluster, t.status, t.reportedAt]),
+      [
+        ['qa', undefined, 'reported', '2026-01-01T00:00:01.000Z'],
+        ['perf', 'flux-system/dev', 'waiting', undefined],
+      ],
+    );
+    assert.match(
+      withTargetsNote(state, 'Promoted', 'test'),
+      /^Promoted\n\nTargets of test: waiting for perf \(flux-system\/dev\) to report 1\.0\.0; reported: qa at 2026-01-01T00:00:01\.000Z$/,
+    );
+    assert.equal(recordTargetReport(state, reportFrom('qa', '2026-01-01T00:00:02.000Z')), false, 'the same target again');
+
+    assert.equal(recordTargetReport(state, reportFrom('perf', '2026-01-01T00:00:03.000Z')), true);
+    settleTargets(state, TWO_TARGETS, false);
+    assert.deepEqual(
+      state.reached.map((r) => [r.environment, r.reachedAt]),
+      [['test', '2026-01-01T00:00:03.000Z']],
+    );
+    assert.equal(withTargetsNote(state, withTargetsNote(state, 'Promoted', 'test'), 'test'), 'Promoted');
+    assert.equal(recordTargetReport(state, reportFrom('perf', '2026-01-01T00:00:04.000Z')), false);
+    assert.equal(state.reached[0]?.repeats, 1);
+  });
+
+  test('with any target, the first report reaches the environment', () => {
+    const state = fresh();
+    recordTargetReport(state, reportFrom('perf', '2026-01-01T00:00:01.000Z'));
+    settleTargets(state, TWO_TARGETS, true);
+    assert.deepEqual(
+      state.reached.map((r) => r.environment),
+      ['test'],
+    );
+    assert.equal(recordTargetReport(state, reportFrom('qa', '2026-01-01T00:00:02.000Z')), false, 'listed, but no news');
+    assert.equal(state.targets?.find((t) => t.namespace === 'qa')?.status, 'reported');
+  });
+
+  test('a report from a namespace the Pipeline no longer lists does not count', () => {
+    const state = fresh();
+    recordTargetReport(state, reportFrom('gone', '2026-01-01T00:00:01.000Z'));
+    settleTargets(state, TWO_TARGETS, true);
+    assert.equal(state.reached.length, 0);
+  });
+});
+
 describe('furthestReached', () => {
   test('is undefined before any known environment is reached', () => {
     const state = fresh();
@@ -139,6 +213,7 @@ describe('readDecision', () => {
     ['an over-long approver', { approver: 'a'.repeat(257) }, /longer than 256/],
     ['a non-string comment', { approver: 'ann', comment: 3 }, /comment must be a string/],
     ['an over-long comment', { approver: 'ann', comment: 'c'.repeat(4097) }, /longer than 4096/],
+    ['allowDowngrade as a string', { approver: 'ann', allowDowngrade: 'yes' }, /allowDowngrade must be true or false/],
   ] as const) {
     test(`says what is wrong with ${name}`, () => {
       const read = readDecision(input);
@@ -146,6 +221,13 @@ describe('readDecision', () => {
       assert.match(read.problem, problem);
     });
   }
+});
+
+describe('readDecision and allowDowngrade', () => {
+  test('keeps allowDowngrade when it is true and drops it when false', () => {
+    assert.deepEqual(readDecision({ approver: 'ann', allowDowngrade: true }), { decision: { approver: 'ann', allowDowngrade: true } });
+    assert.deepEqual(readDecision({ approver: 'ann', allowDowngrade: false }), { decision: { approver: 'ann' } });
+  });
 });
 
 describe('decisionProblem', () => {
@@ -163,6 +245,64 @@ describe('decisionProblem', () => {
 
   test('lets anyone decide when the gate names no approvers', () => {
     assert.equal(decisionProblem(waitingAt('prod', 'now'), { approver: 'anyone' }), undefined);
+  });
+
+  test('with a higher version already in the environment, only an approval that allows the downgrade applies', () => {
+    const state: ReleaseState = {
+      ...waitingAt('prod', 'now'),
+      higherVersionIn: { environment: 'prod', version: '1.1.0', workflowId: releaseWorkflowId(PIPELINE, '1.1.0') },
+    };
+    assert.match(
+      decisionProblem(state, { approver: 'ann' }, 'approved')!,
+      /1\.1\.0, a higher version, is already promoted into prod: approving 1\.0\.0 would downgrade it; send "allowDowngrade": true/,
+    );
+    assert.equal(decisionProblem(state, { approver: 'ann', allowDowngrade: true }, 'approved'), undefined);
+    assert.equal(decisionProblem(state, { approver: 'ann' }, 'rejected'), undefined, 'a rejection needs no permission');
+    assert.equal(
+      decisionProblem({ ...state, higherVersionIn: { ...state.higherVersionIn!, environment: 'test' } }, { approver: 'ann' }, 'approved'),
+      undefined,
+    );
+  });
+});
+
+describe('higherPromoted: what a queued release remembers of the version promoted last into its environment', () => {
+  const promoted = (version: string): EnvironmentClaim => claim({ version, reason: 'promoted', queued: true });
+  const cases: [mine: string, promotedLast: string, higher: boolean][] = [
+    ['1.9.0', '1.10.0', true],
+    ['1.10.0', '1.9.0', false],
+    ['v1.9.0', '1.10.0', true],
+    ['1.10.0', 'v1.9.0', false],
+    ['2.0.0-rc.1', '2.0.0', true],
+    ['2.0.0', '2.0.0-rc.1', false],
+    ['1.0.0-alpha.2', '1.0.0-alpha.10', true],
+    ['1.2.3', 'v1.2.3', false],
+    ['1.2.3+build.1', '1.2.3+build.2', false],
+    ['main@sha1:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', '1.0.0', false],
+    ['1.0.0', 'main@sha1:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', false],
+  ];
+  for (const [mine, last, higher] of cases) {
+    test(`${mine} after ${last} was promoted: ${higher ? 'a downgrade' : 'no downgrade'}`, () => {
+      const remembered = higherPromoted(fresh(mine), promoted(last));
+      assert.deepEqual(
+        remembered,
+        higher ? { environment: 'prod', version: last, workflowId: releaseWorkflowId(PIPELINE, '2.0.0') } : undefined,
+      );
+    });
+  }
+
+  test('nothing promoted yet is no downgrade', () => {
+    assert.equal(higherPromoted(fresh('1.0.0'), undefined), undefined);
+  });
+
+  test('the gate’s sentence names the higher version and allowDowngrade, and goes once the version is no longer higher', () => {
+    const state: ReleaseState = { ...fresh('1.0.0'), higherVersionIn: { environment: 'prod', version: '1.1.0', workflowId: 'w' } };
+    const noted = withDowngradeNote(state, 'Waiting for approval', 'prod');
+    assert.match(
+      noted,
+      /^Waiting for approval\n\nNot promoted by a plain approval: 1\.1\.0, a higher version, is already in prod\. .*"allowDowngrade": true/,
+    );
+    assert.equal(withDowngradeNote(state, noted, 'prod'), noted, 'noted once');
+    assert.equal(withDowngradeNote({ ...state, higherVersionIn: undefined }, noted, 'prod'), 'Waiting for approval');
   });
 });
 

@@ -13,7 +13,7 @@ import { ReleasePhase, releaseWorkflowId } from '../../model/release.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { GUARDED, PODINFO, ReleaseHarness } from './harness.js';
+import { GUARDED, PODINFO, ReleaseHarness, TEST_TARGETS } from './harness.js';
 
 describe('release workflow (time skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -61,7 +61,7 @@ describe('release workflow (time skipping)', () => {
   test('prod waits for approval; the approver is recorded and the release completes in prod', async () => {
     const { handle, version } = await harness.startRelease('dev');
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
-    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.report(handle, 'test', TEST_TARGETS);
     const waiting = await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     assert.equal(waiting.pendingGate?.environment, 'prod');
     assert.equal(harness.notifier.received.length, 1, 'nothing is promoted into prod before the approval');
@@ -83,7 +83,7 @@ describe('release workflow (time skipping)', () => {
   });
 
   test('a rejection ends the release without promoting', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await handle.signal(rejectSignal, { approver: 'qa-lead', comment: 'perf regression' });
     const result = await handle.result();
@@ -94,7 +94,7 @@ describe('release workflow (time skipping)', () => {
   });
 
   test('a signalled approval for another environment is recorded as ignored and does not open the gate', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await handle.signal(approveSignal, { approver: 'someone', environment: 'test' });
     const state = await eventually('the ignored decision', async () => {
@@ -129,7 +129,7 @@ describe('release workflow (time skipping)', () => {
   });
 
   test('a gate nobody decides ends as ApprovalExpired after the Pipeline’s approval timeout', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     const waiting = await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     assert.equal(Date.parse(waiting.pendingGate!.expiresAt!) - Date.parse(waiting.pendingGate!.since), 7 * 24 * 3600 * 1000);
     await env.sleep('6 days');
@@ -145,7 +145,7 @@ describe('release workflow (time skipping)', () => {
     const { handle, version } = await harness.startRelease('dev');
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
     await handle.signal(approveSignal, { approver: 'early-bird', environment: 'prod', version });
-    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.report(handle, 'test', TEST_TARGETS);
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions[1]?.approval?.approver, 'early-bird');
     await handle.terminate('test done');
@@ -157,7 +157,7 @@ describe('release workflow (time skipping)', () => {
     await handle.signal(approveSignal, { approver: 'no-gate-named' });
     await handle.signal(approveSignal, { approver: 'no-version', environment: 'prod' });
     await handle.signal(approveSignal, { approver: 'no-environment', version });
-    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.report(handle, 'test', TEST_TARGETS);
     const state = await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     assert.deepEqual(
       state.ignoredDecisions?.map((d) => [d.approver, d.why.replace(/.*; this one /, '')]),

@@ -8,20 +8,18 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import protos from '@temporalio/proto';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import { createSupersedeActivities } from '../../activities/supersede.js';
 import { CLAIMS_HISTORY_LIMIT, environmentClaimsWorkflowId } from '../../model/environment-claims.js';
-import { approveSignal, claimsQuery, deployedSignal, type EnvironmentClaim, stateQuery } from '../../model/messages.js';
+import { approveSignal, claimsQuery, type EnvironmentClaim, promotedQuery, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { ReleasePhase } from '../../model/release.js';
 import type { environmentClaims } from '../../workflows/environment-claims.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
-import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { GUARDED, PODINFO, type ReleaseHandle, ReleaseHarness } from './harness.js';
+import { GUARDED, PODINFO, type ReleaseHandle, ReleaseHarness, TEST_TARGETS } from './harness.js';
 
 describe('supersede (time skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -59,7 +57,7 @@ describe('supersede (time skipping)', () => {
     const started =
       pipeline === GUARDED
         ? await harness.startRelease('dev', GUARDED, 'api-dev')
-        : await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+        : await harness.startRelease('test', PODINFO, TEST_TARGETS);
     const state = await harness.waitForPhase(started.handle, ReleasePhase.awaitingApproval);
     return { ...started, since: state.pendingGate!.since };
   };
@@ -86,26 +84,31 @@ describe('supersede (time skipping)', () => {
     assert.equal(result.phase, ReleasePhase.superseded);
     assert.equal(result.supersededBy?.version, newer.version);
     // The newer one carries on: Flux reports it in test and it waits for prod's approval.
-    await newer.handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    await harness.report(newer.handle, 'test', TEST_TARGETS);
     await harness.waitForPhase(newer.handle, ReleasePhase.awaitingApproval);
     await newer.handle.terminate('test done');
   });
 
-  test('a Pipeline that queues keeps both versions waiting and claims nothing', async () => {
+  test('a Pipeline that queues keeps both versions waiting: its claims supersede nobody', async () => {
     const older = await waitingForProd(GUARDED);
     const newer = await waitingForProd(GUARDED);
     await older.handle.signal(approveSignal, { approver: 'bob@example.com' });
     await harness.promotedInto(older.handle, 'prod');
-    assert.equal((await newer.handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
-    await assert.rejects(claimsOn(GUARDED, 'prod').describe(), WorkflowNotFoundError);
+    await eventually('the claims workflow to remember the promotion', async () => {
+      return (await claimsOn(GUARDED, 'prod').query(promotedQuery))?.version === older.version || undefined;
+    });
+    const newerState = await newer.handle.query(stateQuery);
+    assert.equal(newerState.phase, ReleasePhase.awaitingApproval);
+    assert.equal(newerState.higherVersionIn, undefined, 'the lower version promoted makes approving the higher one no downgrade');
+    await holding(GUARDED, 'prod', []);
     await Promise.all([older.handle.terminate('test done'), newer.handle.terminate('test done')]);
   });
 
   test('a lower version arriving after a higher one does not supersede it: it ends superseded by the higher one', async () => {
-    const higher = await harness.signalRelease('test', PODINFO, '7.0.1', 'podinfo-02-qa');
+    const higher = await harness.signalRelease('test', PODINFO, '7.0.1', TEST_TARGETS);
     await harness.waitForPhase(higher, ReleasePhase.awaitingApproval);
     await holding(PODINFO, 'prod', ['7.0.1']);
-    const lower = await harness.signalRelease('test', PODINFO, '7.0.0', 'podinfo-02-qa');
+    const lower = await harness.signalRelease('test', PODINFO, '7.0.0', TEST_TARGETS);
 
     const result = await lower.result();
     assert.equal(result.phase, ReleasePhase.superseded);
@@ -117,10 +120,10 @@ describe('supersede (time skipping)', () => {
   });
 
   test('revisions that are not SemVer have no order: the later arrival supersedes, and the state says why', async () => {
-    const first = await harness.signalRelease('test', PODINFO, 'main@sha1:bbbbbbb', 'podinfo-02-qa');
+    const first = await harness.signalRelease('test', PODINFO, 'main@sha1:bbbbbbb', TEST_TARGETS);
     await harness.waitForPhase(first, ReleasePhase.awaitingApproval);
     await holding(PODINFO, 'prod', ['main@sha1:bbbbbbb']);
-    const later = await harness.signalRelease('test', PODINFO, 'main@sha1:aaaaaaa', 'podinfo-02-qa');
+    const later = await harness.signalRelease('test', PODINFO, 'main@sha1:aaaaaaa', TEST_TARGETS);
 
     const result = await first.result();
     assert.equal(result.phase, ReleasePhase.superseded);
@@ -134,7 +137,7 @@ describe('supersede (time skipping)', () => {
   });
 
   test('claims taken in any order end the lower version', async () => {
-    // The queueing Pipeline's releases claim nothing themselves: the claims are sent here, newest first.
+    // The queueing Pipeline's releases send queued claims, which supersede nobody: these are sent here, newest first.
     const older = await waitingForProd(GUARDED);
     const newer = await waitingForProd(GUARDED);
     const claim = (release: typeof older): EnvironmentClaim => ({
