@@ -49,6 +49,9 @@ const { checkDecisionProof } = proxyLocalActivities<DecisionProofActivities>({
   retry: { maximumAttempts: 3 },
 });
 
+/** A decision as recorded, or why it does not apply. */
+type Admission = { record: DecisionRecord } | { problem: string };
+
 /** A decision, or why there is none: news from Flux, nobody decided in time, a newer version took over. */
 export type GateOutcome = DecisionRecord | 'interrupted' | 'expired' | 'superseded';
 
@@ -175,7 +178,8 @@ export class ManualGate {
     for (const early of this.early.splice(0)) {
       if (this.decision !== undefined) break;
       if (underPolicy(gate)) {
-        const admission = await this.admit(early, early.decision);
+        const admitted = this.admit(early, early.decision);
+        const admission = admitted instanceof Promise ? await admitted : admitted;
         if ('problem' in admission) this.ignore(early.approver, early.decision, admission.problem);
         continue;
       }
@@ -233,32 +237,32 @@ export class ManualGate {
    * Who sent `decision`: the person the gateway's proof vouches for (checked by a local activity, so
    * the key stays out of the history), or a name typed into a signal or Update sent through Temporal.
    */
-  private async authenticate(
-    decision: Decision,
-    verdict: Verdict,
-  ): Promise<{ authentication: DecisionAuthentication } | { problem: string }> {
-    if (decision.proof === undefined || decision.authentication === undefined) {
-      return { authentication: { method: 'temporal', subject: decision.approver, verified: false } };
-    }
-    let problem: string | undefined;
+  private async checkProof(decision: Decision, verdict: Verdict): Promise<string | undefined> {
     try {
-      ({ problem } = await checkDecisionProof({ workflowId: workflowInfo().workflowId, verdict, decision }));
+      const { problem } = await checkDecisionProof({ workflowId: workflowInfo().workflowId, verdict, decision });
+      return problem === undefined ? undefined : `the gateway’s proof on this decision does not hold: ${problem}`;
     } catch (error) {
-      problem = `it could not be checked: ${error instanceof Error ? error.message : String(error)}`;
+      return `the gateway’s proof on this decision does not hold: it could not be checked: ${error instanceof Error ? error.message : String(error)}`;
     }
-    return problem === undefined
-      ? { authentication: decision.authentication }
-      : { problem: `the gateway’s proof on this decision does not hold: ${problem}` };
   }
 
   /**
    * Authenticates `decision` and, unless the gate, its policy or its quorum refuses it, records it.
-   * Everything after the proof check runs without yielding, so concurrent decisions see each other.
+   * Only a proof to check makes it wait (returning a promise); everything after that runs without
+   * yielding, so concurrent decisions see each other, and decisions without a proof are settled in
+   * the order they arrive.
    */
-  private async admit(decision: Decision, verdict: Verdict): Promise<{ record: DecisionRecord } | { problem: string }> {
-    const who = await this.authenticate(decision, verdict);
-    if ('problem' in who) return who;
-    const { authentication } = who;
+  private admit(decision: Decision, verdict: Verdict): Admission | Promise<Admission> {
+    const { proof, authentication } = decision;
+    if (proof === undefined || authentication === undefined) {
+      return this.settle(decision, verdict, { method: 'temporal', subject: decision.approver, verified: false });
+    }
+    return this.checkProof(decision, verdict).then((problem) =>
+      problem === undefined ? this.settle(decision, verdict, authentication) : { problem },
+    );
+  }
+
+  private settle(decision: Decision, verdict: Verdict, authentication: DecisionAuthentication): Admission {
     const open = this.problem(decision, verdict);
     if (open !== undefined) return { problem: open };
     const gate = this.run.state.pendingGate!;
@@ -347,7 +351,8 @@ export class ManualGate {
         return;
       }
       if (underPolicy(gate)) {
-        const admission = await this.admit(decision, verdict);
+        const admitted = this.admit(decision, verdict);
+        const admission = admitted instanceof Promise ? await admitted : admitted;
         if ('problem' in admission) this.ignore(decision.approver, verdict, admission.problem);
         return;
       }
@@ -360,7 +365,8 @@ export class ManualGate {
   /** An Update's decision, validated already; refused (the Update fails, the release goes on) when it no longer applies. */
   private async onUpdatedDecision(decision: Decision, verdict: Verdict): Promise<DecisionRecord> {
     if (!underPolicy(this.run.state.pendingGate)) return this.decide(decision, verdict);
-    const admission = await this.admit(decision, verdict);
+    const admitted = this.admit(decision, verdict);
+    const admission = admitted instanceof Promise ? await admitted : admitted;
     if ('problem' in admission) throw ApplicationFailure.nonRetryable(admission.problem, FailureType.decisionRefused);
     return admission.record;
   }

@@ -153,12 +153,12 @@ describe('approvals (dev server)', () => {
   });
 
   test('Temporal decisions carry how they were sent: a typed name, marked asserted', async () => {
-    const { handle } = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const { handle } = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     const record = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice' }] });
     assert.deepEqual(record.authentication, { method: 'temporal', subject: 'alice', verified: false });
     // A claim of the gateway's authentication without its proof is what anyone could type.
-    const next = await harness.startRelease('test', PODINFO, 'podinfo-02-qa');
+    const next = await harness.startRelease('test', PODINFO, TEST_TARGETS);
     await harness.waitForPhase(next.handle, ReleasePhase.awaitingApproval);
     await refused(
       next.handle.executeUpdate(approveUpdate, {
