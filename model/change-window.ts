@@ -61,10 +61,10 @@ export function parseWindow(text: string): WindowParse {
   if (segments.every((s) => s === '')) return { ok: false, problem: `the window is empty: write rules such as "${EXAMPLE}"` };
   const rules: WindowRule[] = [];
   for (const [i, segment] of segments.entries()) {
-    const where = segments.length === 1 ? `"${segment}"` : `rule ${i + 1} "${segment}"`;
     if (segment === '') return { ok: false, problem: `rule ${i + 1} is empty (two ';' in a row)` };
     const rule = parseRule(segment);
-    if (typeof rule === 'string') return { ok: false, problem: `${where}: ${rule}` };
+    // The whole value is quoted wherever a problem is shown; only a rule among several needs naming.
+    if (typeof rule === 'string') return { ok: false, problem: segments.length === 1 ? rule : `rule ${i + 1} "${segment}": ${rule}` };
     rules.push(rule);
   }
   return { ok: true, window: { text, rules } };

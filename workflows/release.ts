@@ -15,6 +15,7 @@ import { ManualGate } from './manual-gate.js';
 import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { ReleaseRun } from './release-run.js';
+import { WindowGate } from './window-gate.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
@@ -28,6 +29,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const run = new ReleaseRun(state, activities.release);
   const inbox: DeployedSignal[] = [];
   const gate = new ManualGate(run, policy, () => inbox.length > 0, input.earlyDecisions);
+  const windowGate = new WindowGate(run, () => inbox.length > 0);
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean => inbox.length === 0 && (gate.earlyDecisions.length === 0 || patched(CARRY_EARLY_DECISIONS_PATCH));
@@ -65,8 +67,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       }
     }
 
-    // 2. Wait for news from Flux (an open gate waits in step 4 instead).
-    const gated = state.pendingGate !== undefined;
+    // 2. Wait for news from Flux (an open gate, or a shut window, waits in step 4 instead).
+    const gated = state.pendingGate !== undefined || state.blockedBy !== undefined;
     if (inbox.length === 0 && !gated) {
       const woke = await condition(() => inbox.length > 0 || state.supersededBy !== undefined, policy.idleTimeout);
       if (state.supersededBy !== undefined) return run.superseded();
@@ -86,14 +88,18 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
       await gate.close();
+      windowGate.clear();
       return run.finish(
         ReleasePhase.completed,
         `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`,
       );
     }
     const target = spec.environments[furthest.index + 1]!.name;
+    // Read before anything else runs, so that a policy that cannot be read fails the release at once.
+    const window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await gate.close();
+    if (state.blockedBy !== undefined && state.blockedBy.environment !== target) windowGate.clear();
     if (alreadyPromotedInto(state, target)) continue;
     const promotion = effectivePromotion(spec, target);
     if (promotion === undefined) {
@@ -104,10 +110,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       );
     }
 
-    // 4. The manual gate, when the target has one.
-    let approval: DecisionRecord | undefined;
-    let approvals: DecisionRecord[] | undefined;
-    if (promotion.manual === true) {
+    // 4. The manual gate, when the target has one (unless it approved before the window held the promotion).
+    const kept = windowGate.keptApproval(target);
+    let approval = kept?.approval;
+    let approvals = kept?.approvals;
+    if (promotion.manual === true && approval === undefined) {
       const outcome = await gate.wait(pipeline, target);
       if (outcome === 'interrupted') continue;
       if (outcome === 'superseded') return run.superseded();
@@ -122,6 +129,14 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome.decision === 'rejected') return rejected(run, { source: furthest.environment, target, promotion, rejection: outcome });
       approval = outcome;
       approvals = gate.takeApprovals();
+    }
+
+    // 4b. The change window, when the target has one: a promotion due while it is shut waits for it.
+    if (window === undefined) windowGate.clear();
+    else {
+      const outcome = await windowGate.wait(pipeline, target, window, { approval, approvals });
+      if (outcome === 'interrupted') continue;
+      if (outcome === 'superseded') return run.superseded();
     }
 
     // 5. Promote; the next loop waits for Flux to report the version in the target.

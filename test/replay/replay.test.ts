@@ -6,6 +6,7 @@
  *   BATON_RECORD_CLAIMS_HISTORY=<file> npm test -- test/workflows/supersede.test.ts
  *   BATON_RECORD_EARLY_DECISION_HISTORY=<file> npm test -- test/workflows/bounded-state.test.ts
  *   BATON_RECORD_POLICY_HISTORY=<file> npm test -- test/gateway/approval-policy.test.ts
+ *   BATON_RECORD_WINDOW_HISTORY=<file> npm test -- test/workflows/change-window.test.ts
  * release-early-decision-without-carry-over.json was recorded before that patch: a run that kept an
  * early decision past its history limit without continuing as new.
  */
