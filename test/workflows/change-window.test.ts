@@ -28,16 +28,17 @@ const WINDOW = 'Mon-Fri 09:00-16:00 Europe/Berlin';
 const WINDOWED: PipelineRef = { namespace: 'team-a', name: 'windowed' };
 const WINDOWED_GATE: PipelineRef = { namespace: 'team-a', name: 'windowed-gate' };
 const BAD_WINDOW: PipelineRef = { namespace: 'team-a', name: 'bad-window' };
+const WINDOWED_SUPERSEDE: PipelineRef = { namespace: 'team-a', name: 'windowed-supersede' };
 
 /** dev → prod, prod behind a window (and a manual gate for windowed-gate). */
-function pipeline(name: string, window: string, manual: boolean): string {
+function pipeline(name: string, window: string, manual: boolean, newerVersion = 'queue'): string {
   return `
 apiVersion: pipelines.weave.works/v1alpha1
 kind: Pipeline
 metadata:
   name: ${name}
   namespace: team-a
-  annotations: {promotion.baton.dev/window.prod: '${window}', promotion.baton.dev/newer-version: queue}
+  annotations: {promotion.baton.dev/window.prod: '${window}', promotion.baton.dev/newer-version: ${newerVersion}}
 spec:
   appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
   environments:
@@ -55,6 +56,7 @@ const MANIFESTS = [
   pipeline('windowed', WINDOW, false),
   pipeline('windowed-gate', WINDOW, true),
   pipeline('bad-window', 'Mon-Fri 09:00-17:00 Europe/Berln', false),
+  pipeline('windowed-supersede', WINDOW, false, 'supersede'),
 ].join('---');
 
 /** The first `weekday` (1 = Monday) at `hour`:00 Berlin time after `ms`. */
@@ -192,6 +194,21 @@ describe('change windows (time skipping)', () => {
     assert.equal(result.phase, ReleasePhase.completed);
     assert.equal(result.blockedBy, undefined);
     assert.equal(harness.notifier.received.length, 0);
+  });
+
+  test('a higher version waiting for the same window supersedes a lower one waiting there', async () => {
+    const friday = nextBerlin(await env.currentTimeMs(), 5, 17);
+    const lower = await dueOnFriday(friday, WINDOWED_SUPERSEDE);
+    await harness.waitForPhase(lower.handle, ReleasePhase.blocked);
+    const higher = await harness.startRelease('dev', WINDOWED_SUPERSEDE, 'api-dev');
+    await harness.waitForPhase(higher.handle, ReleasePhase.blocked);
+    const result = await lower.handle.result();
+    assert.equal(result.phase, ReleasePhase.superseded);
+    assert.equal(result.supersededBy?.version, higher.version);
+    assert.deepEqual(result.promotions, [], 'superseded while it waited, not after promoting when the window opened');
+    assert.equal(result.blockedBy, undefined);
+    assert.equal((await lower.handle.describe()).typedSearchAttributes.get(PromotionBlockedBy), undefined);
+    await higher.handle.terminate('test done');
   });
 
   test('a window that cannot be read fails the release for good, naming the annotation and the problem', async () => {
