@@ -21,6 +21,8 @@ import { WindowGate } from './window-gate.js';
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
 /** A release yields only to a higher version (arrival order only between versions without an order). */
 const SUPERSEDE_BY_VERSION_PATCH = 'supersede-only-by-higher-version';
+/** After an approval, the Pipeline is read again for the target's change window. */
+const WINDOW_AFTER_APPROVAL_PATCH = 'read-change-window-after-approval';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
@@ -96,7 +98,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
     const target = spec.environments[furthest.index + 1]!.name;
     // Read before anything else runs, so that a policy that cannot be read fails the release at once.
-    const window = windowGate.windowFor(pipeline, target);
+    let window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await gate.close();
     if (state.blockedBy !== undefined && state.blockedBy.environment !== target) windowGate.clear();
@@ -129,6 +131,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome.decision === 'rejected') return rejected(run, { source: furthest.environment, target, promotion, rejection: outcome });
       approval = outcome;
       approvals = gate.takeApprovals();
+      // An approval may come days after the Pipeline was read: a window set or changed meanwhile applies.
+      if (patched(WINDOW_AFTER_APPROVAL_PATCH)) {
+        const current = await run.call(() => activities.release.resolvePipeline(state.pipeline), '');
+        window = windowGate.windowFor(current, target);
+      }
     }
 
     // 4b. The change window, when the target has one: a promotion due while it is shut waits for it.

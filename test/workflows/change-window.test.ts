@@ -29,16 +29,18 @@ const WINDOWED: PipelineRef = { namespace: 'team-a', name: 'windowed' };
 const WINDOWED_GATE: PipelineRef = { namespace: 'team-a', name: 'windowed-gate' };
 const BAD_WINDOW: PipelineRef = { namespace: 'team-a', name: 'bad-window' };
 const WINDOWED_SUPERSEDE: PipelineRef = { namespace: 'team-a', name: 'windowed-supersede' };
+const LATE_WINDOW: PipelineRef = { namespace: 'team-a', name: 'late-window' };
 
-/** dev → prod, prod behind a window (and a manual gate for windowed-gate). */
-function pipeline(name: string, window: string, manual: boolean, newerVersion = 'queue'): string {
+/** dev → prod, prod behind a window (if any) and a manual gate (if `manual`). */
+function pipeline(name: string, window: string | undefined, manual: boolean, newerVersion = 'queue'): string {
+  const windowAnnotation = window === undefined ? '' : `promotion.baton.dev/window.prod: '${window}', `;
   return `
 apiVersion: pipelines.weave.works/v1alpha1
 kind: Pipeline
 metadata:
   name: ${name}
   namespace: team-a
-  annotations: {promotion.baton.dev/window.prod: '${window}', promotion.baton.dev/newer-version: ${newerVersion}}
+  annotations: {${windowAnnotation}promotion.baton.dev/newer-version: ${newerVersion}}
 spec:
   appRef: {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: api}
   environments:
@@ -52,12 +54,16 @@ spec:
 `;
 }
 
-const MANIFESTS = [
-  pipeline('windowed', WINDOW, false),
-  pipeline('windowed-gate', WINDOW, true),
-  pipeline('bad-window', 'Mon-Fri 09:00-17:00 Europe/Berln', false),
-  pipeline('windowed-supersede', WINDOW, false, 'supersede'),
-].join('---');
+/** The test Pipelines; late-window gets its window only when a test sets it. */
+function manifests(lateWindow?: string): string {
+  return [
+    pipeline('windowed', WINDOW, false),
+    pipeline('windowed-gate', WINDOW, true),
+    pipeline('bad-window', 'Mon-Fri 09:00-17:00 Europe/Berln', false),
+    pipeline('windowed-supersede', WINDOW, false, 'supersede'),
+    pipeline('late-window', lateWindow, true),
+  ].join('---');
+}
 
 /** The first `weekday` (1 = Monday) at `hour`:00 Berlin time after `ms`. */
 function nextBerlin(ms: number, weekday: number, hour: number): DateTime {
@@ -87,7 +93,7 @@ describe('change windows (time skipping)', () => {
 
   before(async () => {
     env = await startTimeSkippingServer();
-    harness = await ReleaseHarness.start(env, { manifests: MANIFESTS });
+    harness = await ReleaseHarness.start(env, { manifests: manifests() });
   });
 
   after(async () => {
@@ -183,6 +189,21 @@ describe('change windows (time skipping)', () => {
     if (process.env.BATON_RECORD_WINDOW_HISTORY) {
       await writeFile(process.env.BATON_RECORD_WINDOW_HISTORY, historyToJSON(await handle.fetchHistory()));
     }
+  });
+
+  test('a window set while the approval waits holds the promotion it approves', async () => {
+    const friday = nextBerlin(await env.currentTimeMs(), 5, 17);
+    const { handle } = await dueOnFriday(friday, LATE_WINDOW);
+    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    await harness.replaceManifests(
+      manifests(WINDOW),
+      (pipelines) => pipelines.getPipeline(LATE_WINDOW)?.annotations?.['promotion.baton.dev/window.prod'] === WINDOW,
+    );
+    await handle.signal(approveSignal, { approver: 'alice@example.com' });
+    const blocked = await harness.waitForPhase(handle, ReleasePhase.blocked);
+    assert.equal(blocked.blockedBy?.opensAt, iso(friday.plus({ days: 3 }).set({ hour: 9 })));
+    assert.equal(harness.notifier.received.length, 0);
+    await handle.terminate('test done');
   });
 
   test('Flux reporting the version in prod while it waits for the window ends the wait', async () => {

@@ -212,6 +212,15 @@ export class ReleaseHarness {
     await rm(this.directory, { recursive: true, force: true });
   }
 
+  /**
+   * Replaces the `manifests` given to `start`, as someone editing Pipelines while releases run would,
+   * and waits until the source serves what `served` looks for.
+   */
+  async replaceManifests(manifests: string, served: (pipelines: DirectoryPipelineSource) => boolean): Promise<void> {
+    await writeFile(join(this.directory, 'more-pipelines.yaml'), manifests);
+    await eventually('the Pipeline source to reload', () => served(this.pipelines));
+  }
+
   reset(): void {
     this.notifier.received.length = 0;
     this.notifier.failNext(0);
