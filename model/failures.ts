@@ -8,6 +8,8 @@ export const FailureType = {
   /** An approve or reject Update that the gate's approval policy, quorum or the gateway's proof refused. */
   decisionRefused: 'DecisionRefused',
   noPromotionStrategy: 'NoPromotionStrategy',
+  /** A promotion policy annotation (a change window) cannot be read: never taken as "no policy". */
+  invalidPromotionPolicy: 'InvalidPromotionPolicy',
   notificationRejected: 'NotificationRejected',
   /** Kubernetes refused the Promote Event (credentials, RBAC, missing namespace, invalid Event). */
   kubernetesEventRejected: 'KubernetesEventRejected',

@@ -48,6 +48,8 @@ export const ReleasePhase = {
   promoting: 'Promoting',
   /** The target environment's gate asks for a manual approval. */
   awaitingApproval: 'AwaitingApproval',
+  /** Due (and approved, behind a gate) but held by a promotion policy; `blockedBy` says which and until when. */
+  blocked: 'Blocked',
   /** Promoted; waiting for Flux to report the version in the target environment. */
   awaitingDeployment: 'AwaitingDeployment',
   /** The version reached the last environment. */
@@ -214,6 +216,24 @@ export interface PendingGate {
   expiresAt?: string;
 }
 
+/** A promotion that is due but held by a promotion policy. */
+export interface PromotionBlock {
+  /** `window`: the target's change window (`promotion.baton.dev/window.<env>`) is shut. */
+  kind: 'window';
+  environment: string;
+  /** The policy as written (the annotation's value). */
+  policy: string;
+  since: string;
+  /** When the window opens (ISO 8601). */
+  opensAt: string;
+  /** `opens Tue 09:00 Europe/Berlin`. */
+  description: string;
+  /** The gate's approval, kept until the window opens. */
+  approval?: DecisionRecord;
+  /** Under a quorum: every approval that counted, kept with it. */
+  approvals?: DecisionRecord[];
+}
+
 export interface IgnoredDecision {
   decision: DecisionRecord['decision'];
   approver?: string;
@@ -244,6 +264,8 @@ export interface ReleaseState {
   targets?: TargetStatus[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
+  /** Set while a due promotion waits for a promotion policy (a change window) to let it through. */
+  blockedBy?: PromotionBlock;
   /**
    * Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not
    * allowed…): the latest `RELEASE_LIMITS.ignoredDecisions` of them.

@@ -18,6 +18,9 @@ export const PromotionDecidedBy = defineSearchAttributeKey('PromotionDecidedBy',
 /** URL of the pull request of the last promotion (pull-request strategy). */
 export const PromotionPullRequest = defineSearchAttributeKey('PromotionPullRequest', SearchAttributeType.KEYWORD);
 
+/** What holds a due promotion (`window`), while it is held; absent otherwise. */
+export const PromotionBlockedBy = defineSearchAttributeKey('PromotionBlockedBy', SearchAttributeType.KEYWORD);
+
 export const RELEASE_SEARCH_ATTRIBUTES = [
   PromotionPipeline,
   PromotionVersion,
@@ -25,4 +28,5 @@ export const RELEASE_SEARCH_ATTRIBUTES = [
   PromotionState,
   PromotionDecidedBy,
   PromotionPullRequest,
+  PromotionBlockedBy,
 ] as const;

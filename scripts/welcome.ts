@@ -26,6 +26,8 @@ Send the signed Flux event "podinfo 6.7.1 upgraded in dev" (as a generic-hmac Pr
 
 or: npm run send-event -- dev ${EXAMPLE.event}
 
-Then open the release in the Temporal UI. Ctrl-C stops Baton${embedded ? ' and the dev server (its state is kept)' : ''}.
+Then open the release in the Temporal UI. prod waits for an approval and for its change window
+(Mon-Thu 09:00-16:00, Fri 09:00-12:00 Europe/Berlin): README, "Promotion policies", shows how to
+watch the window hold a promotion. Ctrl-C stops Baton${embedded ? ' and the dev server (its state is kept)' : ''}.
 `;
 }

@@ -2,14 +2,19 @@
  * The Pipeline `Ready` condition as Weave GitOps computed it: for every target with a `clusterRef`,
  * the GitopsCluster it names (namespace: the reference's, else the Pipeline's) must exist, else
  * `TargetClusterNotFound`, and be Ready, else `TargetClusterNotReady`; otherwise
- * `ReconciliationSucceeded`. Pure: the controller supplies the clusters it sees.
+ * `ReconciliationSucceeded`. Before any of that, Baton's own `InvalidPromotionPolicy`: a promotion
+ * policy annotation (a change window) that cannot be read. Pure: the controller supplies the
+ * clusters it sees.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { describeWindowProblem, readWindows } from '../model/change-window.js';
 import { type PipelineStatusObject, type StatusCondition, waitingApprovalsSummary } from './pipeline-status.js';
 
 export const GITOPS_CLUSTER_RESOURCE = { group: 'gitops.weave.works', version: 'v1alpha1', plural: 'gitopsclusters' } as const;
 
 export const ReadyReason = {
+  /** A promotion policy annotation that cannot be read: releases of the Pipeline fail, the gateway refuses its events. */
+  invalidPromotionPolicy: 'InvalidPromotionPolicy',
   targetClusterNotFound: 'TargetClusterNotFound',
   targetClusterNotReady: 'TargetClusterNotReady',
   reconciliationSucceeded: 'ReconciliationSucceeded',
@@ -51,6 +56,14 @@ export function readyCondition(
   pipeline: PipelineObject,
   lookup: (cluster: ClusterKey) => ClusterObject | undefined,
 ): Pick<StatusCondition, 'status' | 'reason' | 'message'> {
+  const { problems } = readWindows(pipeline.metadata?.annotations, (environmentNames(pipeline) ?? '').split(','));
+  if (problems.length > 0) {
+    return {
+      status: 'False',
+      reason: ReadyReason.invalidPromotionPolicy,
+      message: `Invalid promotion policy: ${problems.map(describeWindowProblem).join('; ')}`,
+    };
+  }
   for (const ref of referencedClusters(pipeline)) {
     const cluster = lookup(ref);
     if (cluster === undefined) {

@@ -48,6 +48,7 @@ import { ManualGate } from './manual-gate.js';
 import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
+import { WindowGate } from './window-gate.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
@@ -55,6 +56,8 @@ const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new'
 const SUPERSEDE_BY_VERSION_PATCH = 'supersede-only-by-higher-version';
 /** An environment is reached when every target reported the version (or any, by annotation), not at its first report. */
 const EVERY_TARGET_PATCH = 'environment-reached-when-every-target-reports';
+/** After an approval, the Pipeline is read again for the target's change window. */
+const WINDOW_AFTER_APPROVAL_PATCH = 'read-change-window-after-approval';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
@@ -65,6 +68,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   /** Flux failures for this version; the first one ends the release. */
   const failures: DeployedSignal[] = [];
   const gate = new ManualGate(run, policy, () => inbox.length > 0 || failures.length > 0, input.earlyDecisions);
+  const windowGate = new WindowGate(run, () => inbox.length > 0 || failures.length > 0);
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
@@ -122,8 +126,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       }
     }
 
-    // 2. Wait for news from Flux (an open gate waits in step 4 instead).
-    const gated = state.pendingGate !== undefined;
+    // 2. Wait for news from Flux (an open gate, or a shut window, waits in step 4 instead).
+    const gated = state.pendingGate !== undefined || state.blockedBy !== undefined;
     if (inbox.length === 0 && !gated) {
       const woke = await condition(() => inbox.length > 0 || failures.length > 0 || state.supersededBy !== undefined, policy.idleTimeout);
       if (failures.length > 0) throw await deploymentFailed(run, gate, failures[0]!);
@@ -152,14 +156,18 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
       await gate.close();
+      windowGate.clear();
       return run.finish(
         ReleasePhase.completed,
         `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`,
       );
     }
     const target = spec.environments[furthest.index + 1]!.name;
+    // Read before anything else runs, so that a policy that cannot be read fails the release at once.
+    let window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await gate.close();
+    if (state.blockedBy !== undefined && state.blockedBy.environment !== target) windowGate.clear();
     if (alreadyPromotedInto(state, target)) continue;
     const promotion = effectivePromotion(spec, target);
     if (promotion === undefined) {
@@ -175,10 +183,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (promotion.manual !== true) return outranked(run, target);
     }
 
-    // 5. The manual gate, when the target has one.
-    let approval: DecisionRecord | undefined;
-    let approvals: DecisionRecord[] | undefined;
-    if (promotion.manual === true) {
+    // 5. The manual gate, when the target has one (unless it approved before the window held the promotion).
+    const kept = windowGate.keptApproval(target);
+    let approval = kept?.approval;
+    let approvals = kept?.approvals;
+    if (promotion.manual === true && approval === undefined) {
       const outcome = await gate.wait(pipeline, target);
       if (outcome === 'interrupted') continue;
       if (outcome === 'superseded') return run.superseded();
@@ -193,9 +202,22 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome.decision === 'rejected') return rejected(run, { source: furthest.environment, target, promotion, rejection: outcome });
       approval = outcome;
       approvals = gate.takeApprovals();
+      // An approval may come days after the Pipeline was read: a window set or changed meanwhile applies.
+      if (patched(WINDOW_AFTER_APPROVAL_PATCH)) {
+        const current = await run.call(() => activities.release.resolvePipeline(state.pipeline), '');
+        window = windowGate.windowFor(current, target);
+      }
     }
 
-    // 6. Promote; the next loop waits for Flux to report the version in the target.
+    // 6. The change window, when the target has one: a promotion due while it is shut waits for it.
+    if (window === undefined) windowGate.clear();
+    else {
+      const outcome = await windowGate.wait(pipeline, target, window, { approval, approvals });
+      if (outcome === 'interrupted') continue;
+      if (outcome === 'superseded') return run.superseded();
+    }
+
+    // 7. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals });
   }
 }

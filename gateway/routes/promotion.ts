@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
+import { describeWindowProblem, pipelineWindows } from '../../model/change-window.js';
 import { deploymentEvent, eventRevision, type FluxEvent, isFailureEvent, judgeEvent } from '../../model/flux-event.js';
 import { escapeHtml } from '../../model/html.js';
 import {
@@ -162,9 +163,16 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
         if (!involvedObjectMatches(spec, env, event.involvedObject)) {
           throw new HttpError(422, 'involved object does not match Pipeline definition');
         }
-
+        // Before the policy check: a failure must reach its release whatever the Pipeline's annotations say.
         if (isFailureEvent(event))
           return deliverFailure(request, reply, { pipeline, version, environment: env, event, revision, receivedAt });
+
+        // A policy that cannot be read is never "no policy": the release would fail on it anyway.
+        const { problems } = pipelineWindows(pipeline);
+        if (problems.length > 0) {
+          const why = problems.map(describeWindowProblem).join('; ');
+          throw new HttpError(422, escapeHtml(`Pipeline ${pipelineKey(pipeline)} has an invalid promotion policy: ${why}`));
+        }
 
         const verdict = judgeEvent(event, config.promotingReasons);
         if (!verdict.promotes) {

@@ -106,6 +106,12 @@ before(async () => {
       podinfoVariant('no-strategy', (spec) => {
         spec.promotion = { strategy: { secretRef: { name: 'podinfo-02-webhook' } } };
       }),
+      annotated(
+        podinfoVariant('bad-window', () => undefined),
+        {
+          'promotion.baton.dev/window.prod': 'Mon-Fri 09:00-17:00 <b>Europe/Berln</b>',
+        },
+      ),
     ],
   });
   removeSpecial = dir.remove;
@@ -128,6 +134,12 @@ after(async () => {
 });
 
 const body = fixtureBody(FIXTURES.upgradeSucceeded);
+
+function annotated(manifest: object, annotations: Record<string, string>): object {
+  const m = manifest as { metadata: { annotations?: Record<string, string> } };
+  m.metadata.annotations = { ...m.metadata.annotations, ...annotations };
+  return m;
+}
 
 describe('method: 405 for anything but POST', () => {
   for (const method of ['GET', 'PUT', 'DELETE', 'PATCH'] as const) {
@@ -346,6 +358,19 @@ describe('422s, in the order of the table', () => {
   it('involved object of another API group → 422 (the group matters, the version does not)', async () => {
     const otherGroup = variant(FIXTURES.upgradeSucceeded, ['helm.toolkit.fluxcd.io/v2', 'example.com/v2']);
     assertError(await app.inject(delivery(`${PODINFO}/dev`, otherGroup)), 422, 'involved object does not match Pipeline definition');
+  });
+
+  it('a change window that cannot be read → 422 naming the annotation and the problem (HTML-escaped), nothing delivered', async () => {
+    const before = releases.calls;
+    const response = await strictApp.inject(delivery('/promotion/flux-system/bad-window/dev', body));
+    assertError(
+      response,
+      422,
+      'Pipeline flux-system/bad-window has an invalid promotion policy: annotation promotion.baton.dev/window.prod: ' +
+        '&#34;Mon-Fri 09:00-17:00 &lt;b&gt;Europe/Berln&lt;/b&gt;&#34;: &#34;&lt;b&gt;Europe/Berln&lt;/b&gt;&#34; is not an IANA time zone ' +
+        '(e.g. Europe/Berlin, America/New_York, UTC)',
+    );
+    assert.equal(releases.calls, before);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * PipelineStatusController against a real kube-apiserver: the Ready condition as Weave computed it
  * from the referenced GitopsClusters (test/fixtures/crds/gitopsclusters.yaml stands in for Weave's
- * CRD), including a GitopsCluster that appears later and becomes Ready; observedGeneration.
+ * CRD), including a GitopsCluster that appears later and becomes Ready; observedGeneration; a change
+ * window annotation that cannot be read.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -177,5 +178,28 @@ void describe('PipelineStatusController against a real kube-apiserver', () => {
     const object = await readyReason('local', 'ReconciliationSucceeded');
     assert.equal(object.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
     assert.equal(object.status?.observedGeneration, 1);
+  });
+
+  void test('a change window that cannot be read is Ready=False InvalidPromotionPolicy, naming the annotation, until it is fixed', async () => {
+    const body = pipelineBody('bad-window', [{ namespace: 'podinfo-prod' }]);
+    const annotation = 'promotion.baton.dev/window.prod';
+    Object.assign(body.metadata, { annotations: { [annotation]: 'Mon-Fri 09:00-17:00 Europe/Berln' } });
+    await api.createNamespacedCustomObject({ ...PIPELINE_RESOURCE, namespace: NAMESPACE, body });
+    const invalid = await readyReason('bad-window', 'InvalidPromotionPolicy');
+    const ready = invalid.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(
+      ready?.message,
+      `Invalid promotion policy: annotation ${annotation}: "Mon-Fri 09:00-17:00 Europe/Berln": ` +
+        '"Europe/Berln" is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)',
+    );
+
+    await api.patchNamespacedCustomObject({
+      ...PIPELINE_RESOURCE,
+      namespace: NAMESPACE,
+      name: 'bad-window',
+      body: [{ op: 'replace', path: `/metadata/annotations/${annotation.replace('/', '~1')}`, value: 'Mon-Fri 09:00-17:00 Europe/Berlin' }],
+    });
+    await readyReason('bad-window', 'ReconciliationSucceeded');
   });
 });

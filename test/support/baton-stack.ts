@@ -1,6 +1,7 @@
 /**
- * Baton as `npm start` runs it — worker and gateway in one process over the example Pipelines — on a
- * Temporal server a test started, for the integration tests.
+ * Baton as `npm start` runs it — worker and gateway in one process over the example Pipelines (their
+ * change windows open at all hours, example-pipelines.ts says why) — on a Temporal server a test
+ * started, for the integration tests.
  */
 import { randomBytes } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -11,6 +12,7 @@ import { createPipelineSource } from '../../pipelines/create-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { activityDependencies } from '../../worker/dependencies.js';
 import { createReleaseWorker } from '../../worker/worker.js';
+import { examplePipelinesWithOpenWindows } from './example-pipelines.js';
 
 export interface BatonStack {
   gateway: RunningGateway;
@@ -20,11 +22,12 @@ export interface BatonStack {
 
 export async function startBatonStack(temporal: TestWorkflowEnvironment, env: Record<string, string> = {}): Promise<BatonStack> {
   const log = pino({ level: 'silent' });
+  const examples = await examplePipelinesWithOpenWindows();
   const config = loadConfig({
     TEMPORAL_ADDRESS: temporal.address,
     BATON_HOST: '127.0.0.1',
     BATON_PORT: '0',
-    BATON_PIPELINES_DIR: 'examples/pipelines',
+    BATON_PIPELINES_DIR: examples.path,
     LOG_LEVEL: 'silent',
     // As npm start does: gateway and worker share a decision key.
     BATON_DECISION_KEY: randomBytes(32).toString('base64url'),
@@ -44,6 +47,7 @@ export async function startBatonStack(temporal: TestWorkflowEnvironment, env: Re
       await running;
       await connection.close();
       await pipelines.stop();
+      await examples.remove();
     },
   };
 }

@@ -25,6 +25,7 @@ import { release } from '../../workflows/release.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
+import { openWindows } from '../support/example-pipelines.js';
 import { RecordingNotifier } from '../support/recording-notifier.js';
 
 export const PODINFO: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
@@ -94,9 +95,9 @@ spec:
       pull-request: {type: github, url: 'https://github.com/example/gitops', baseBranch: main, secretRef: {name: creds}}
 `;
 
-/** The example podinfo-02 Pipeline with extra annotations (e.g. queue mode, an approval timeout). */
+/** The example podinfo-02 Pipeline, its windows open, with extra annotations (e.g. queue mode, an approval timeout). */
 async function annotatedExample(annotations: Record<string, string>): Promise<string> {
-  const example = await readFile('examples/pipelines/podinfo-02.yaml', 'utf8');
+  const example = openWindows(await readFile('examples/pipelines/podinfo-02.yaml', 'utf8'));
   if (Object.keys(annotations).length === 0) return example;
   const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
   // An annotation the example sets already is replaced (a second one would be a duplicate key).
@@ -211,6 +212,15 @@ export class ReleaseHarness {
     await this.stopProviderWorker();
     await this.pipelines.stop();
     await rm(this.directory, { recursive: true, force: true });
+  }
+
+  /**
+   * Replaces the `manifests` given to `start`, as someone editing Pipelines while releases run would,
+   * and waits until the source serves what `served` looks for.
+   */
+  async replaceManifests(manifests: string, served: (pipelines: DirectoryPipelineSource) => boolean): Promise<void> {
+    await writeFile(join(this.directory, 'more-pipelines.yaml'), manifests);
+    await eventually('the Pipeline source to reload', () => served(this.pipelines));
   }
 
   reset(): void {
