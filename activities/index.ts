@@ -11,6 +11,7 @@ import type { Notifier } from './notify/notifier.js';
 import { createPipelineStatusActivities } from './pipeline-status.js';
 import { createPipelineActivities } from './pipelines.js';
 import { createPullRequestActivities, type PullRequestDependencies } from './pull-request-strategy.js';
+import { createReleaseNoticeActivities, type ReleaseNoticeSettings } from './release-notices.js';
 import { createSupersedeActivities } from './supersede.js';
 
 export interface ActivityDependencies {
@@ -22,6 +23,8 @@ export interface ActivityDependencies {
   statusWriter?: PipelineStatusWriter;
   /** The pull-request strategy's settings (the worker takes them from configuration). */
   pullRequests: PullRequestSettings;
+  /** The links release notices carry (the worker takes them from configuration); absent, none. */
+  notices?: ReleaseNoticeSettings;
 }
 
 export type PullRequestSettings = Omit<PullRequestDependencies, 'pipelines'>;
@@ -40,6 +43,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createPipelineActivities(deps.pipelines),
     ...createNotificationActivities(deps.pipelines, deps.notifiers),
+    ...createReleaseNoticeActivities(deps.pipelines, deps.notifiers, deps.notices ?? {}),
     ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),

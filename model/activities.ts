@@ -6,6 +6,7 @@ import type { EnvironmentClaim } from './messages.js';
 import type { Pipeline, PipelineRef } from './pipeline.js';
 import type { PipelineStatusUpdate } from './pipeline-status.js';
 import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
+import type { ReleaseNotice } from './release-notice.js';
 
 /** A release's claim on an environment, for the environment's claims workflow. */
 export interface ClaimRequest {
@@ -34,6 +35,8 @@ export interface ReleaseActivities {
   claimEnvironment(request: ClaimRequest): Promise<void>;
   /** `claimEnvironment` under its former name: releases started before the rename schedule it. */
   supersedeOlderReleases(request: SupersedeRequest): Promise<void>;
+  /** Best effort: tells people what the release did (Flux event and Kubernetes Event about the Pipeline). */
+  announceRelease(notice: ReleaseNotice): Promise<void>;
 }
 
 /** Scheduled by the environment-claims workflow. */

@@ -154,6 +154,10 @@ export interface PendingGate {
   approvers?: string[];
   /** When the gate gives up (ISO 8601). */
   expiresAt?: string;
+  /** How often the gate reminds people that it waits (the Pipeline's approval-reminder annotation); absent = never. */
+  remindEvery?: string;
+  /** Gate settings of the Pipeline that could not be used, and what the gate does instead. */
+  problems?: string[];
 }
 
 export interface IgnoredDecision {
@@ -196,6 +200,8 @@ export interface ReleaseState {
     because?: Precedence;
   };
   lastError?: string;
+  /** The last notice (Flux event, Kubernetes Event) that could not be sent, and why; the release went on without it. */
+  lastNoticeError?: string;
 }
 
 /** `release/<pipelineNamespace>/<pipelineName>/<version>`: one execution per journey. */

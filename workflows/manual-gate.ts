@@ -4,14 +4,16 @@
  * release; `state.pendingGate` says which one is open.
  */
 import { msToNumber } from '@temporalio/common';
-import { condition, log, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { approveSignal, approveUpdate, type Decision, rejectSignal, rejectUpdate } from '../model/messages.js';
 import type { Pipeline } from '../model/pipeline.js';
-import { approvalTimeout, approvers } from '../model/pipeline-annotations.js';
+import { approvalTimeout, approvers, PipelineAnnotation } from '../model/pipeline-annotations.js';
 import { type DecisionRecord, type EarlyDecision, type PendingGate, ReleasePhase, type ReleasePolicy } from '../model/release.js';
 import { RELEASE_LIMITS } from '../model/release-limits.js';
+import { ReleaseNoticeReason } from '../model/release-notice.js';
 import { PromotionDecidedBy } from '../model/search-attributes.js';
 import { recordIgnoredDecision } from './bounded-state.js';
+import { reminderSetting, spokenDuration, waitReminding } from './gate-reminders.js';
 import { appName, decisionProblem, earlyDecisionProblem, readDecision } from './journey.js';
 import { now, type ReleaseRun } from './release-run.js';
 
@@ -69,8 +71,7 @@ export class ManualGate {
     const { run } = this;
     if (run.state.pendingGate?.environment !== target) await this.open(pipeline, target);
     const gate = run.state.pendingGate!;
-    const remainingMs = Math.max(0, Date.parse(gate.expiresAt!) - Date.now());
-    const woke = await condition(() => this.decision !== undefined || this.news() || run.state.supersededBy !== undefined, remainingMs);
+    const woke = await waitReminding(run, gate, () => this.decision !== undefined || this.news() || run.state.supersededBy !== undefined);
     if (woke && this.decision === undefined && run.state.supersededBy === undefined) return 'interrupted';
     await run.mirror({ environment: target, clearWaitingApproval: run.state.version });
     if (run.state.supersededBy !== undefined) return 'superseded';
@@ -103,13 +104,19 @@ export class ManualGate {
     const { run } = this;
     const { state } = run;
     const since = now();
+    const problems: string[] = [];
+    const reminders = reminderSetting(pipeline);
+    if (reminders.problem !== undefined) problems.push(reminders.problem);
     state.pendingGate = {
       kind: 'approval',
       environment: target,
       since,
       approvers: approvers(pipeline),
-      expiresAt: new Date(Date.now() + this.timeoutMs(pipeline)).toISOString(),
+      expiresAt: new Date(Date.now() + this.timeoutMs(pipeline, problems)).toISOString(),
+      ...(reminders.every === undefined ? {} : { remindEvery: reminders.every }),
+      ...(problems.length === 0 ? {} : { problems }),
     };
+    for (const problem of problems) log.warn('a gate setting of the Pipeline cannot be used', { problem });
     this.decision = undefined;
     run.show(
       ReleasePhase.awaitingApproval,
@@ -118,7 +125,8 @@ export class ManualGate {
       `Waiting for approval to promote ${appName(pipeline.spec)} ${state.version} into ${target} — approve in ` +
         `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
         `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
-        `--input '{"approver":"<you>","comment":"<why>"}'\``,
+        `--input '{"approver":"<you>","comment":"<why>"}'\`` +
+        problems.map((problem) => ` — ${problem}`).join(''),
       target,
     );
     for (const early of this.early.splice(0)) {
@@ -133,6 +141,15 @@ export class ManualGate {
       lastPromotion: run.summary(ReleasePhase.awaitingApproval, since),
     });
     await run.claim(pipeline, target, 'waiting', since);
+    // An early decision (or one sent meanwhile) already decided: nobody needs to be asked.
+    if (this.decision !== undefined) return;
+    await run.announce({
+      reason: ReleaseNoticeReason.awaitingApproval,
+      summary:
+        `${appName(pipeline.spec)} ${state.version} is waiting for approval to be promoted into ${target} (until ${state.pendingGate.expiresAt})` +
+        problems.map((problem) => `; ${problem}`).join(''),
+      environment: target,
+    });
   }
 
   /** Applies a decision to the open gate; the caller has checked that it may. */
@@ -200,16 +217,21 @@ export class ManualGate {
     if (problem !== undefined) throw new Error(problem);
   }
 
-  private timeoutMs(pipeline: Pipeline): number {
+  /** The gate's timeout; an annotation that is no duration is reported in `problems` and the default applies. */
+  private timeoutMs(pipeline: Pipeline, problems: string[]): number {
+    const fallback = this.policy.approvalTimeout ?? this.policy.idleTimeout;
     const fromAnnotation = approvalTimeout(pipeline);
     if (fromAnnotation !== undefined) {
       try {
         return msToNumber(fromAnnotation as Parameters<typeof msToNumber>[0]);
       } catch {
-        log.warn('ignoring an invalid approval-timeout annotation', { value: fromAnnotation });
+        problems.push(
+          `${PipelineAnnotation.approvalTimeout}: '${fromAnnotation.slice(0, 40)}' is not a duration (examples: 72h, 7d); ` +
+            `the gate waits ${spokenDuration(msToNumber(fallback))} instead`,
+        );
       }
     }
-    return msToNumber(this.policy.approvalTimeout ?? this.policy.idleTimeout);
+    return msToNumber(fallback);
   }
 }
 

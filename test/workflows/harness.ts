@@ -12,14 +12,14 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { defaultConfig } from '../../config/config.js';
+import { defaultConfig, loadConfig } from '../../config/config.js';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../../activities/index.js';
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { type ReleaseInput, type ReleasePhase, type ReleasePolicy, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
 import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
-import { pullRequestSettings } from '../../worker/dependencies.js';
+import { noticeSettings, pullRequestSettings } from '../../worker/dependencies.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 import { release } from '../../workflows/release.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
@@ -29,6 +29,8 @@ import { RecordingNotifier } from '../support/recording-notifier.js';
 export const PODINFO: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
 export const GUARDED: PipelineRef = { namespace: 'team-a', name: 'guarded' };
 export type ReleaseHandle = WorkflowHandle<typeof release>;
+/** Where notices point approvers: the Temporal UI's default address and a public gateway. */
+export const NOTICE_SETTINGS = noticeSettings(loadConfig({ BATON_GATEWAY_URL: 'https://baton.example.com/' }));
 
 const TEST_PIPELINES = `
 apiVersion: pipelines.weave.works/v1alpha1
@@ -147,6 +149,7 @@ export class ReleaseHarness {
         notifiers: [this.notifier],
         temporal: this.env.client,
         pullRequests: this.pullRequests,
+        notices: NOTICE_SETTINGS,
       }),
     });
     this.running = this.worker.run();
@@ -189,7 +192,9 @@ export class ReleaseHarness {
 
   reset(): void {
     this.notifier.received.length = 0;
+    this.notifier.announced.length = 0;
     this.notifier.failNext(0);
+    this.notifier.failNextAnnouncements(0);
   }
 
   /** Each call promotes a version of its own, so each gets its own release (`policy` overrides the harness's). */
