@@ -95,7 +95,8 @@ export class ReleaseRun {
     } catch (error) {
       if (isCancellation(error)) throw error;
       const why = failureMessage(error);
-      state.lastNoticeError = clip(`${now()} ${notice.reason}: ${why}`, RELEASE_LIMITS.lastErrorChars);
+      const what = why.includes(`${notice.reason} notice`) ? why : `the ${notice.reason} notice was not sent: ${why}`;
+      state.lastNoticeError = clip(`${now()} ${what}`, RELEASE_LIMITS.lastErrorChars);
       log.warn('could not tell people about the release; it goes on without the notice', { reason: notice.reason, error: why });
     }
   }
