@@ -5,6 +5,7 @@
  *   BATON_RECORD_HISTORY=<file> npm test -- test/integration/end-to-end.test.ts
  *   BATON_RECORD_CLAIMS_HISTORY=<file> npm test -- test/workflows/supersede.test.ts
  *   BATON_RECORD_EARLY_DECISION_HISTORY=<file> npm test -- test/workflows/bounded-state.test.ts
+ *   BATON_RECORD_NOTICES_HISTORY=<file> npm test -- test/workflows/notices.test.ts
  * release-early-decision-without-carry-over.json was recorded before that patch: a run that kept an
  * early decision past its history limit without continuing as new.
  */
