@@ -12,6 +12,7 @@ import type { Notifier } from './notify/notifier.js';
 import { createPipelineStatusActivities } from './pipeline-status.js';
 import { createPipelineActivities } from './pipelines.js';
 import { createPullRequestActivities, type PullRequestDependencies } from './pull-request-strategy.js';
+import { createReleaseNoticeActivities, type ReleaseNoticeSettings } from './release-notices.js';
 import { createSupersedeActivities } from './supersede.js';
 
 export interface ActivityDependencies {
@@ -25,6 +26,8 @@ export interface ActivityDependencies {
   pullRequests: PullRequestSettings;
   /** The keys the gateway's decision proofs are checked with (BATON_DECISION_KEY[, _PREVIOUS]); none: no proof holds. */
   decisionKeys?: readonly string[];
+  /** The links release notices carry (the worker takes them from configuration); absent, none. */
+  notices?: ReleaseNoticeSettings;
 }
 
 export type PullRequestSettings = Omit<PullRequestDependencies, 'pipelines'>;
@@ -43,6 +46,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createPipelineActivities(deps.pipelines),
     ...createNotificationActivities(deps.pipelines, deps.notifiers),
+    ...createReleaseNoticeActivities(deps.pipelines, deps.notifiers, deps.notices ?? {}),
     ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),

@@ -6,9 +6,10 @@
  * help), or unavailable (retry later). Nothing here ever puts a token or a key into a message.
  */
 import { signApproval } from '../gateway/hmac.js';
+import { decisionPath, type DecisionKind } from '../model/decision-path.js';
 import type { PipelineRef } from '../model/pipeline.js';
 
-export type DecisionKind = 'approve' | 'reject';
+export { decisionPath, type DecisionKind } from '../model/decision-path.js';
 
 /** How the approver proves who they are: a bearer token, or the bytes of an approval key. */
 export type Credential = { kind: 'token'; token: string } | { kind: 'key'; key: Buffer | string };
@@ -46,12 +47,6 @@ export type DecisionOutcome =
   | { kind: 'refused'; message: string; answer: GatewayAnswer }
   /** The gateway could not be reached, or asked to retry later (429, 503, another 5xx). */
   | { kind: 'unavailable'; message: string; answer?: GatewayAnswer };
-
-/** `/approval/<ns>/<name>/<env>/<version>` (or `/rejection/…`), every segment percent-encoded. */
-export function decisionPath(decision: DecisionKind, pipeline: PipelineRef, environment: string, version: string): string {
-  const prefix = decision === 'reject' ? 'rejection' : 'approval';
-  return `/${prefix}/${[pipeline.namespace, pipeline.name, environment, version].map(encodeURIComponent).join('/')}`;
-}
 
 /** The gateway's origin for messages: without any user:password a URL might carry. */
 export function displayGateway(gateway: string): string {

@@ -6,6 +6,7 @@ import { msToNumber } from '@temporalio/common';
 import envSchema from 'env-schema';
 import type { FromSchema } from 'json-schema-to-ts';
 import { hostAllowlist } from '../activities/http/host-allowlist.js';
+import { redactUrl } from '../activities/http/redact-url.js';
 import type { ReleasePolicy } from '../model/release.js';
 import { providerTaskQueueFor } from '../model/task-queues.js';
 
@@ -62,6 +63,8 @@ export const configSchema = {
     /** Default: the idle timeout. */
     BATON_APPROVAL_TIMEOUT: { type: 'string' },
     BATON_EVENTS_ADDRESS: { type: 'string' },
+    /** The gateway as approvers reach it: release notices name its approval endpoint (and `baton approve|reject` send there). */
+    BATON_GATEWAY_URL: { type: 'string', minLength: 1 },
     /** Git hosts the pull-request strategy may contact (`git.example.com`, `*.example.com`); empty: any. */
     BATON_GIT_HOSTS: { type: 'string', default: '' },
     /** The worker's Prometheus endpoint (Baton's and the Temporal SDK's metrics); 0: none. */
@@ -132,8 +135,10 @@ export interface Config {
   worker: WorkerConfig;
   pipelines: PipelineSourceConfig;
   releasePolicy: ReleasePolicy;
-  /** Flux notification-controller's event receiver, for the notification strategy. */
+  /** Flux notification-controller's event receiver, for the notification strategy and release notices. */
   eventsAddress?: string;
+  /** The gateway's public URL, for the approval endpoint release notices name; absent, they name none. */
+  gatewayUrl?: string;
   /**
    * The hosts a pull-request repository URL may name, for git and the provider API alike: host
    * names or `*.suffix` patterns. Empty: any host.
@@ -215,6 +220,16 @@ function decisionKeys(raw: Env): string[] {
   return [raw.BATON_DECISION_KEY, ...(raw.BATON_DECISION_KEY_PREVIOUS === undefined ? [] : [raw.BATON_DECISION_KEY_PREVIOUS])];
 }
 
+/** An http(s) URL, or the boot stops: a typo would otherwise only show in the first approval notice. */
+function gatewayUrl(value: string | undefined): { gatewayUrl?: string } {
+  if (value === undefined) return {};
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new ConfigError(`BATON_GATEWAY_URL: '${redactUrl(value)}' is not an http(s) URL (example: https://baton.example.com)`);
+  }
+  return { gatewayUrl: value };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let raw: Env;
   try {
@@ -286,6 +301,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : { approvalTimeout: duration('BATON_APPROVAL_TIMEOUT', raw.BATON_APPROVAL_TIMEOUT) }),
     },
     eventsAddress: raw.BATON_EVENTS_ADDRESS,
+    ...gatewayUrl(raw.BATON_GATEWAY_URL),
     gitHosts,
     decisionKeys: decisionKeys(raw),
     logLevel: raw.LOG_LEVEL,

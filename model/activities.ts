@@ -7,6 +7,7 @@ import type { Pipeline, PipelineRef } from './pipeline.js';
 import type { PipelineStatusUpdate } from './pipeline-status.js';
 import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
 import type { Decision, DecisionRecord } from './release.js';
+import type { ReleaseNotice } from './release-notice.js';
 
 /** A release's claim on an environment, for the environment's claims workflow. */
 export interface ClaimRequest {
@@ -37,6 +38,8 @@ export interface ReleaseActivities {
   supersedeOlderReleases(request: SupersedeRequest): Promise<void>;
   /** Queue mode: the claim of the version promoted last into the environment, as its claims workflow remembers it. */
   promotedVersion(request: { pipeline: PipelineRef; environment: string }): Promise<EnvironmentClaim | undefined>;
+  /** Best effort: tells people what the release did (Flux event and Kubernetes Event about the Pipeline). */
+  announceRelease(notice: ReleaseNotice): Promise<void>;
 }
 
 /** Scheduled by the environment-claims workflow. */

@@ -21,6 +21,8 @@ export const PipelineAnnotation = {
   approvalChannels: `${ANNOTATION_PREFIX}/approval-channels`,
   /** How long a manual gate waits before the release ends as ApprovalExpired (`72h`, `7d`). */
   approvalTimeout: `${ANNOTATION_PREFIX}/approval-timeout`,
+  /** How often a waiting manual gate reminds people that it waits (`4h`, `1d`); absent = no reminders. */
+  approvalReminder: `${ANNOTATION_PREFIX}/approval-reminder`,
   /**
    * The Secret (same namespace) holding the keys that sign approvals, `approval-key-<env>` or
    * `approval-key`: never the webhook Secret, which every leaf cluster's Flux Provider holds.
@@ -62,6 +64,11 @@ export function newerVersionPolicy(pipeline: Pipeline): NewerVersionPolicy {
 
 export function approvalTimeout(pipeline: Pipeline): string | undefined {
   const raw = pipeline.annotations?.[PipelineAnnotation.approvalTimeout]?.trim();
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function approvalReminder(pipeline: Pipeline): string | undefined {
+  const raw = pipeline.annotations?.[PipelineAnnotation.approvalReminder]?.trim();
   return raw === undefined || raw === '' ? undefined : raw;
 }
 

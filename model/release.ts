@@ -214,6 +214,10 @@ export interface PendingGate {
   approvals?: DecisionRecord[];
   /** When the gate gives up (ISO 8601). */
   expiresAt?: string;
+  /** How often the gate reminds people that it waits (the Pipeline's approval-reminder annotation); absent = never. */
+  remindEvery?: string;
+  /** Gate settings of the Pipeline that could not be used, and what the gate does instead. */
+  problems?: string[];
 }
 
 /** A promotion that is due but held by a promotion policy. */
@@ -288,6 +292,8 @@ export interface ReleaseState {
   /** The Flux failure that ended the release. */
   failure?: DeploymentFailure;
   lastError?: string;
+  /** The last notice (Flux event, Kubernetes Event) that could not be sent, and why; the release went on without it. */
+  lastNoticeError?: string;
 }
 
 /** `release/<pipelineNamespace>/<pipelineName>/<version>`: one execution per journey. */

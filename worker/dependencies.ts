@@ -9,6 +9,7 @@ import type { ActivityDependencies, PullRequestSettings } from '../activities/in
 import { hostAllowlist } from '../activities/http/host-allowlist.js';
 import { createFluxEventNotifier } from '../activities/notify/flux-event.js';
 import { createLogNotifier } from '../activities/notify/log-notifier.js';
+import type { ReleaseNoticeSettings } from '../activities/release-notices.js';
 import type { Notifier } from '../activities/notify/notifier.js';
 import type { PipelineSource } from '../pipelines/source.js';
 
@@ -38,6 +39,15 @@ export async function activityDependencies(
     ...(await statusWriter(config, log)),
     pullRequests: pullRequestSettings(config),
     decisionKeys: config.decisionKeys,
+    notices: noticeSettings(config),
+  };
+}
+
+/** Release notices link to the configured Temporal UI and, when it is public, the gateway. */
+export function noticeSettings(config: Config): ReleaseNoticeSettings {
+  return {
+    temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    ...(config.gatewayUrl === undefined ? {} : { gatewayUrl: config.gatewayUrl }),
   };
 }
 

@@ -6,7 +6,6 @@
 import { msToNumber } from '@temporalio/common';
 import {
   ApplicationFailure,
-  condition,
   log,
   patched,
   proxyLocalActivities,
@@ -19,7 +18,7 @@ import { type ApprovalPolicy, approvalPolicy, approverProblem } from '../model/a
 import { FailureType } from '../model/failures.js';
 import { approveSignal, approveUpdate, type Decision, rejectSignal, rejectUpdate } from '../model/messages.js';
 import { type Pipeline, pipelineKey } from '../model/pipeline.js';
-import { approvalTimeout, approvers } from '../model/pipeline-annotations.js';
+import { approvalTimeout, approvers, PipelineAnnotation } from '../model/pipeline-annotations.js';
 import {
   type DecisionAuthentication,
   type DecisionRecord,
@@ -29,8 +28,10 @@ import {
   type ReleasePolicy,
 } from '../model/release.js';
 import { RELEASE_LIMITS } from '../model/release-limits.js';
+import { ReleaseNoticeReason } from '../model/release-notice.js';
 import { PromotionDecidedBy } from '../model/search-attributes.js';
 import { recordIgnoredDecision } from './bounded-state.js';
+import { reminderSetting, spokenDuration, waitReminding } from './gate-reminders.js';
 import { appName, decisionProblem, earlyDecisionProblem, readDecision, withDowngradeNote } from './journey.js';
 import { now, type ReleaseRun } from './release-run.js';
 
@@ -104,8 +105,7 @@ export class ManualGate {
     const { run } = this;
     if (run.state.pendingGate?.environment !== target) await this.open(pipeline, target);
     const gate = run.state.pendingGate!;
-    const remainingMs = Math.max(0, Date.parse(gate.expiresAt!) - Date.now());
-    const woke = await condition(() => this.decision !== undefined || this.news() || run.state.supersededBy !== undefined, remainingMs);
+    const woke = await waitReminding(run, gate, () => this.decision !== undefined || this.news() || run.state.supersededBy !== undefined);
     if (woke && this.decision === undefined && run.state.supersededBy === undefined) return 'interrupted';
     await run.mirror({ environment: target, clearWaitingApproval: run.state.version });
     if (run.state.supersededBy !== undefined) return 'superseded';
@@ -145,12 +145,18 @@ export class ManualGate {
     const { run } = this;
     const { state } = run;
     const since = now();
+    const problems: string[] = [];
+    const reminders = reminderSetting(pipeline);
+    if (reminders.problem !== undefined) problems.push(reminders.problem);
     const gate: PendingGate = {
       kind: 'approval',
       environment: target,
       since,
-      expiresAt: new Date(Date.now() + this.timeoutMs(pipeline)).toISOString(),
+      expiresAt: new Date(Date.now() + this.timeoutMs(pipeline, problems)).toISOString(),
+      ...(reminders.every === undefined ? {} : { remindEvery: reminders.every }),
+      ...(problems.length === 0 ? {} : { problems }),
     };
+    for (const problem of problems) log.warn('a gate setting of the Pipeline cannot be used', { problem });
     if (patched(APPROVAL_POLICY_PATCH)) {
       const read = approvalPolicy(pipeline, target);
       if ('problem' in read) {
@@ -193,6 +199,16 @@ export class ManualGate {
       lastPromotion: run.summary(ReleasePhase.awaitingApproval, since),
     });
     await run.claim(pipeline, target, 'waiting', since);
+    // An early decision (or one sent meanwhile) already decided: nobody needs to be asked.
+    if (this.decision !== undefined) return;
+    await run.announce({
+      reason: ReleaseNoticeReason.awaitingApproval,
+      summary:
+        `${appName(pipeline.spec)} ${state.version} is waiting for approval to be promoted into ${target} (until ${gate.expiresAt})` +
+        whoMayDecide(gate) +
+        problems.map((problem) => `; ${problem}`).join(''),
+      environment: target,
+    });
   }
 
   private showWaiting(): void {
@@ -209,7 +225,8 @@ export class ManualGate {
         `Waiting for approval to promote ${this.label || state.version} into ${gate.environment}${quorum} — approve in ` +
           `the Temporal UI (More Actions → Send a Signal → approve) or with ` +
           `\`temporal workflow signal --workflow-id '${workflowInfo().workflowId}' --name approve ` +
-          `--input '{"approver":"<you>","comment":"<why>"}'\``,
+          `--input '{"approver":"<you>","comment":"<why>"}'\`` +
+          (gate.problems ?? []).map((problem) => ` — ${problem}`).join(''),
         gate.environment,
       ),
       gate.environment,
@@ -379,17 +396,33 @@ export class ManualGate {
     if (problem !== undefined) throw new Error(problem);
   }
 
-  private timeoutMs(pipeline: Pipeline): number {
+  /** The gate's timeout; an annotation that is no duration is reported in `problems` and the default applies. */
+  private timeoutMs(pipeline: Pipeline, problems: string[]): number {
+    const fallback = this.policy.approvalTimeout ?? this.policy.idleTimeout;
     const fromAnnotation = approvalTimeout(pipeline);
     if (fromAnnotation !== undefined) {
       try {
         return msToNumber(fromAnnotation as Parameters<typeof msToNumber>[0]);
       } catch {
-        log.warn('ignoring an invalid approval-timeout annotation', { value: fromAnnotation });
+        problems.push(
+          `${PipelineAnnotation.approvalTimeout}: '${fromAnnotation.slice(0, 40)}' is not a duration (examples: 72h, 7d); ` +
+            `the gate waits ${spokenDuration(msToNumber(fallback))} instead`,
+        );
       }
     }
-    return msToNumber(this.policy.approvalTimeout ?? this.policy.idleTimeout);
+    return msToNumber(fallback);
   }
+}
+
+/** `; 2 approvals required from: …, through: …`: what the waiting notice tells approvers of the policy. */
+function whoMayDecide(gate: PendingGate): string {
+  const required = gate.requiredApprovals ?? 1;
+  const parts = [
+    ...(required > 1 ? [`${required} approvals required`] : []),
+    ...(gate.approvers === undefined ? [] : [`from ${gate.approvers.join(', ')}`]),
+    ...(gate.channels === undefined ? [] : [`through ${gate.channels.join(', ')}`]),
+  ];
+  return parts.length === 0 ? '' : `; ${parts.join(' ')}`;
 }
 
 /** Whether `gate` was opened under an approval policy (gates opened before policies have no quorum). */

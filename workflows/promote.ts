@@ -7,6 +7,7 @@ import { FailureType } from '../model/failures.js';
 import { type Pipeline, pipelineKey, type Promotion, strategyName } from '../model/pipeline.js';
 import type { PromotionRequest } from '../model/promotion.js';
 import { type DecisionRecord, type PromotionRecord, ReleasePhase } from '../model/release.js';
+import { ReleaseNoticeReason } from '../model/release-notice.js';
 import { PromotionPullRequest } from '../model/search-attributes.js';
 import type { ReleaseActivityProxies } from './release-activities.js';
 import { now, type ReleaseRun } from './release-run.js';
@@ -28,7 +29,7 @@ export async function promote(run: ReleaseRun, activities: ReleaseActivityProxie
   const { state } = run;
   const strategy = strategyName(promotion);
   if (strategy === undefined) {
-    throw run.fail(
+    throw await run.failed(
       `the promotion block for ${target} in Pipeline ${pipelineKey(state.pipeline)} selects no strategy: ` +
         `set spec.promotion.strategy.notification or .pull-request`,
       FailureType.noPromotionStrategy,
@@ -78,6 +79,11 @@ export async function promote(run: ReleaseRun, activities: ReleaseActivityProxie
     },
   });
   await run.claim(pipeline, target, 'promoted', record.completedAt);
+  await run.announce({
+    reason: ReleaseNoticeReason.promoted,
+    summary: `Promoted ${state.version} from ${source} into ${target} (${record.outcome})`,
+    environment: target,
+  });
 }
 
 function approvedBy(approval: DecisionRecord, approvals: DecisionRecord[] | undefined): string {

@@ -8,6 +8,8 @@ import type { ReleasePolicy } from '../model/release.js';
 import { providerTaskQueueFor } from '../model/task-queues.js';
 
 const GIT_HEARTBEAT_TIMEOUT = '30s';
+/** Telling people is best effort: a few attempts, then the release goes on without the notice. */
+const NOTICE_MAX_ATTEMPTS = 3;
 
 export interface ReleaseActivityProxies {
   release: ReleaseActivities;
@@ -15,6 +17,8 @@ export interface ReleaseActivityProxies {
   git: ReleaseActivities;
   /** Provider API calls: on their own task queue, whose activity rate the server limits. */
   provider: ProviderActivities;
+  /** Notices (Flux event, Kubernetes Event): bounded retries, never more than the policy allows. */
+  notices: ReleaseActivities;
 }
 
 export function proxyReleaseActivities(policy: ReleasePolicy): ReleaseActivityProxies {
@@ -33,5 +37,14 @@ export function proxyReleaseActivities(policy: ReleasePolicy): ReleaseActivityPr
       startToCloseTimeout: policy.activityTimeout,
       retry: policy.activityRetry,
     }),
+    notices: proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: policy.activityTimeout,
+      retry: { ...policy.activityRetry, maximumAttempts: noticeAttempts(policy.activityRetry.maximumAttempts) },
+    }),
   };
+}
+
+/** The policy's attempts, at most NOTICE_MAX_ATTEMPTS (Temporal reads 0 as "unlimited"). */
+function noticeAttempts(policyAttempts: number): number {
+  return policyAttempts > 0 ? Math.min(policyAttempts, NOTICE_MAX_ATTEMPTS) : NOTICE_MAX_ATTEMPTS;
 }

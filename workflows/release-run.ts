@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  isCancellation,
   log,
   patched,
   setCurrentDetails,
@@ -21,6 +22,7 @@ import { type Pipeline, pipelineKey } from '../model/pipeline.js';
 import { NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
 import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
 import { ReleasePhase, type ReleaseState } from '../model/release.js';
+import { type ReleaseNotice, ReleaseNoticeReason } from '../model/release-notice.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { compareVersions } from '../model/version-order.js';
 import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
@@ -34,10 +36,18 @@ export const QUEUE_IN_ORDER_PATCH = 'queue-never-downgrades-unasked';
 /** Workflow time, as the timestamps in the release's state are written. */
 export const now = (): string => new Date().toISOString();
 
+/** Releases recorded before they told people (Flux event, Kubernetes Event) replay without the notices. */
+const RELEASE_NOTICES_PATCH = 'release-lifecycle-notices';
+
+/** A notice as a step writes it; the run adds what the release is. */
+export type NoticeInput = Pick<ReleaseNotice, 'reason' | 'summary'> & Partial<Pick<ReleaseNotice, 'environment' | 'approver' | 'reminder'>>;
+
 export class ReleaseRun {
   constructor(
     readonly state: ReleaseState,
     private readonly activities: ReleaseActivities,
+    /** The same activities, with the bounded retries of a best-effort notice. */
+    private readonly notices: ReleaseActivities = activities,
   ) {}
 
   show(phase: ReleasePhase, step: string, targetEnvironment?: string): void {
@@ -62,13 +72,48 @@ export class ReleaseRun {
     return ApplicationFailure.nonRetryable(message, type);
   }
 
+  /** `fail`, once people were told (best effort): for the steps that can wait for the notice. */
+  async failed(message: string, type: string): Promise<ApplicationFailure> {
+    const failure = this.fail(message, type);
+    await this.announce({ reason: ReleaseNoticeReason.failed, summary: this.state.currentStep, environment: this.state.targetEnvironment });
+    return failure;
+  }
+
+  /**
+   * Best effort: tells people what the release did. A notice that could not be sent within its few
+   * attempts is logged and kept in `lastNoticeError`; the release goes on as if it had been sent.
+   */
+  async announce(notice: NoticeInput): Promise<void> {
+    if (!patched(RELEASE_NOTICES_PATCH)) return;
+    const { state } = this;
+    try {
+      await this.notices.announceRelease({
+        pipeline: state.pipeline,
+        version: state.version,
+        workflowId: workflowInfo().workflowId,
+        phase: state.phase,
+        ...(notice.environment === undefined ? {} : { environment: notice.environment }),
+        ...(notice.approver === undefined ? {} : { approver: notice.approver }),
+        ...(notice.reminder === undefined ? {} : { reminder: notice.reminder }),
+        reason: notice.reason,
+        summary: notice.summary,
+      });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const why = failureMessage(error);
+      const what = why.includes(`${notice.reason} notice`) ? why : `the ${notice.reason} notice was not sent: ${why}`;
+      state.lastNoticeError = clip(`${now()} ${what}`, RELEASE_LIMITS.lastErrorChars);
+      log.warn('could not tell people about the release; it goes on without the notice', { reason: notice.reason, error: why });
+    }
+  }
+
   async finish(phase: ReleasePhase, step: string, target?: string): Promise<ReleaseState> {
     this.show(phase, step, target);
     await condition(allHandlersFinished);
     return this.state;
   }
 
-  superseded(): Promise<ReleaseState> {
+  async superseded(): Promise<ReleaseState> {
     const by = this.state.supersededBy!;
     const unordered = compareVersions(by.version, this.state.version) === undefined;
     const why =
@@ -77,7 +122,10 @@ export class ReleaseRun {
         : by.because === 'arrival'
           ? `: it got there later${unordered ? `; ${by.version} and ${this.state.version} are not both SemVer, so arrival order decides` : ''}`
           : '';
-    return this.finish(ReleasePhase.superseded, `Superseded by ${by.version} (${by.workflowId})${why}`);
+    const step = `Superseded by ${by.version} (${by.workflowId})${why}`;
+    const state = await this.finish(ReleasePhase.superseded, step);
+    await this.announce({ reason: ReleaseNoticeReason.superseded, summary: step, environment: state.targetEnvironment });
+    return state;
   }
 
   /** Runs an activity call; a failure that outlived its retries fails the release. */
@@ -85,7 +133,8 @@ export class ReleaseRun {
     try {
       return await call();
     } catch (error) {
-      throw this.fail(`${context}${failureMessage(error)}`, failureType(error));
+      if (isCancellation(error)) throw this.fail(`${context}${failureMessage(error)}`, failureType(error));
+      throw await this.failed(`${context}${failureMessage(error)}`, failureType(error));
     }
   }
 

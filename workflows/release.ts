@@ -27,6 +27,7 @@ import {
 import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
 import { NewerVersionPolicy, newerVersionPolicy, RequiredTargets, requiredTargets } from '../model/pipeline-annotations.js';
 import { type DecisionRecord, type ReleaseInput, ReleasePhase, type ReleasePolicy, type ReleaseState } from '../model/release.js';
+import { ReleaseNoticeReason } from '../model/release-notice.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { bounded, keptEvent } from './bounded-state.js';
 import {
@@ -63,7 +64,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
   const activities = proxyReleaseActivities(policy);
   const state = input.carriedState === undefined ? initialState(input) : bounded(input.carriedState);
-  const run = new ReleaseRun(state, activities.release);
+  const run = new ReleaseRun(state, activities.release, activities.notices);
   const inbox: DeployedSignal[] = [];
   /** Flux failures for this version; the first one ends the release. */
   const failures: DeployedSignal[] = [];
@@ -134,6 +135,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (state.supersededBy !== undefined) return run.superseded();
       if (!woke) {
         run.show(ReleasePhase.expired, `Expired: nothing happened for ${String(policy.idleTimeout)} after: ${state.currentStep}`);
+        await run.announce({ reason: ReleaseNoticeReason.expired, summary: state.currentStep, environment: state.targetEnvironment });
         return state;
       }
     }
@@ -171,7 +173,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     if (alreadyPromotedInto(state, target)) continue;
     const promotion = effectivePromotion(spec, target);
     if (promotion === undefined) {
-      throw run.fail(
+      throw await run.failed(
         `Pipeline ${pipelineKey(state.pipeline)} has no promotion block for ${target}: ` +
           `set spec.promotion or spec.environments[${furthest.index + 1}].promotion`,
         FailureType.noPromotionStrategy,
@@ -193,15 +195,23 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome === 'superseded') return run.superseded();
       if (outcome === 'expired') {
         const { since, expiresAt } = gate.expire();
-        return run.finish(
+        const ended = await run.finish(
           ReleasePhase.approvalExpired,
           `Approval expired: nobody decided on promoting ${state.version} into ${target} between ${since} and ${expiresAt}`,
           target,
         );
+        await run.announce({ reason: ReleaseNoticeReason.approvalExpired, summary: state.currentStep, environment: target });
+        return ended;
       }
       if (outcome.decision === 'rejected') return rejected(run, { source: furthest.environment, target, promotion, rejection: outcome });
       approval = outcome;
       approvals = gate.takeApprovals();
+      await run.announce({
+        reason: ReleaseNoticeReason.approved,
+        summary: `Approved by ${outcome.approver}${outcome.comment ? ` (${outcome.comment})` : ''}: promoting ${state.version} into ${target}`,
+        environment: target,
+        approver: outcome.approver,
+      });
       // An approval may come days after the Pipeline was read: a window set or changed meanwhile applies.
       if (patched(WINDOW_AFTER_APPROVAL_PATCH)) {
         const current = await run.call(() => activities.release.resolvePipeline(state.pipeline), '');
@@ -288,11 +298,18 @@ async function rejected(
     startedAt: rejection.at,
     approval: rejection,
   });
-  return run.finish(
+  const ended = await run.finish(
     ReleasePhase.rejected,
     `Rejected by ${rejection.approver}${rejection.comment ? ` (${rejection.comment})` : ''}: ${state.version} will not be promoted into ${target}`,
     target,
   );
+  await run.announce({
+    reason: ReleaseNoticeReason.rejected,
+    summary: state.currentStep,
+    environment: target,
+    approver: rejection.approver,
+  });
+  return ended;
 }
 
 /** Keeps histories short for versions Flux reports again and again (e.g. Kustomizations). */

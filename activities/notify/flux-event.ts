@@ -1,7 +1,9 @@
 /**
- * POSTs the promotion as a Flux event to the notification-controller's event receiver, so Alerts on
- * `Pipeline` sources forward it (e.g. to GitHub Actions). Metadata keys carry the involved object's
- * group prefix: the notification-controller drops unprefixed keys, which is why Weave's were lost.
+ * POSTs the promotion, and each release notice (waiting for approval, approved, promoted, failed…),
+ * as a Flux event about the Pipeline to the notification-controller's event receiver, so Alerts on
+ * `Pipeline` sources forward them (to Slack, Teams, GitHub Actions…). Metadata keys carry the
+ * involved object's group prefix: the notification-controller drops any other key (which is why
+ * Weave's were lost) and strips the prefix when it forwards.
  */
 import { hostname } from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
@@ -9,7 +11,8 @@ import { FailureType } from '../../model/failures.js';
 import { quoteAnswer } from '../http/quote-answer.js';
 import { redactUrl } from '../http/redact-url.js';
 import { PIPELINE_API_VERSION, PIPELINE_GROUP, PIPELINE_KIND } from '../../model/pipeline.js';
-import type { Notifier, PromotionNotification } from './notifier.js';
+import { isTrouble } from '../../model/release-notice.js';
+import { announcementMetadata, type Notifier, type PromotionNotification, type ReleaseAnnouncement } from './notifier.js';
 
 export const DEFAULT_EVENTS_ADDRESS = 'http://notification-controller.flux-system.svc.cluster.local./';
 
@@ -43,26 +46,52 @@ export function fluxPromotionEvent(n: PromotionNotification, reportingController
   };
 }
 
+/**
+ * A release notice as a Flux event. The notification-controller drops an event whose involved
+ * object, message and revision repeat one it accepted in the last five minutes, so every notice's
+ * message differs from the others of its release (reminders are numbered).
+ */
+export function fluxReleaseEvent(a: ReleaseAnnouncement, reportingController: string) {
+  return {
+    involvedObject: {
+      apiVersion: PIPELINE_API_VERSION,
+      kind: PIPELINE_KIND,
+      namespace: a.pipeline.namespace,
+      name: a.pipeline.name,
+      ...(a.pipeline.uid === undefined ? {} : { uid: a.pipeline.uid }),
+    },
+    severity: isTrouble(a.reason) ? 'error' : 'info',
+    timestamp: new Date().toISOString(),
+    message: a.message,
+    reason: a.reason,
+    metadata: Object.fromEntries(Object.entries(announcementMetadata(a)).map(([key, value]) => [`${PIPELINE_GROUP}/${key}`, value])),
+    reportingController,
+    reportingInstance: hostname(),
+  };
+}
+
 export function createFluxEventNotifier(options: FluxEventNotifierOptions): Notifier {
   const reportingController = options.reportingController ?? 'baton';
+  const post = async (event: object): Promise<void> => {
+    const response = await fetch(options.address, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(event),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    // The notification-controller answers 429 to an event identical to one it accepted in the last
+    // five minutes: for a retried activity that means the first attempt got through.
+    if (response.ok || response.status === 429) return;
+    const detail = quoteAnswer(await response.text());
+    const message = `the notification-controller at ${redactUrl(options.address)} answered ${response.status}: ${detail}`;
+    if (response.status >= 400 && response.status < 500) {
+      throw ApplicationFailure.nonRetryable(message, FailureType.notificationRejected);
+    }
+    throw new Error(message);
+  };
   return {
     name: 'flux-event',
-    async notify(notification) {
-      const response = await fetch(options.address, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(fluxPromotionEvent(notification, reportingController)),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      });
-      // The notification-controller answers 429 to an event identical to one it accepted in the last
-      // five minutes: for a retried activity that means the first attempt got through.
-      if (response.ok || response.status === 429) return;
-      const detail = quoteAnswer(await response.text());
-      const message = `the notification-controller at ${redactUrl(options.address)} answered ${response.status}: ${detail}`;
-      if (response.status >= 400 && response.status < 500) {
-        throw ApplicationFailure.nonRetryable(message, FailureType.notificationRejected);
-      }
-      throw new Error(message);
-    },
+    notify: (notification) => post(fluxPromotionEvent(notification, reportingController)),
+    announce: (announcement) => post(fluxReleaseEvent(announcement, reportingController)),
   };
 }

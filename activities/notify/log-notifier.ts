@@ -1,9 +1,9 @@
 /**
  * In directory mode there is no Kubernetes to hold an Event: the notification is a structured log
- * line (and, through the activity result, part of the workflow's state).
+ * line (and, through the activity result, part of the workflow's state), and so is each release notice.
  */
 import type { Logger } from 'pino';
-import type { Notifier } from './notifier.js';
+import { announcementMetadata, type Notifier } from './notifier.js';
 
 export function createLogNotifier(log: Logger): Notifier {
   return {
@@ -19,6 +19,10 @@ export function createLogNotifier(log: Logger): Notifier {
         },
         n.message,
       );
+      return Promise.resolve();
+    },
+    announce(a) {
+      log.info({ reason: a.reason, ...announcementMetadata(a) }, a.message);
       return Promise.resolve();
     },
   };

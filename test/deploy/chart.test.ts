@@ -188,6 +188,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     changed.gateway.trustedProxies = ['10.0.0.0/8', 'fd00::/8'];
     changed.gateway.allowUnsigned = true;
     changed.gateway.port = 9000;
+    changed.gateway.publicUrl = 'https://baton.example.com';
     changed.temporal.address = 'temporal-frontend.temporal.svc:7233';
     changed.temporal.tls.enabled = true;
     changed.temporal.tls.serverName = 'temporal.example.com';
@@ -209,6 +210,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     assert.deepEqual(config.gateway.trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
     assert.equal(config.gateway.allowUnsigned, true);
     assert.equal(config.gateway.port, 9000);
+    assert.equal(config.gatewayUrl, 'https://baton.example.com');
     assert.equal(config.temporal.address, 'temporal-frontend.temporal.svc:7233');
     assert.deepEqual(config.temporal.tls, {
       clientCertPath: undefined,

@@ -43,6 +43,10 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     await temporal.teardown();
   });
 
+  /** The notification strategy's Promote events of `version` (the release's own notices go to the same address). */
+  const promotes = (version: string) =>
+    receiver.events.filter((e) => e.reason === 'Promote' && e.metadata['pipelines.weave.works/version'] === version);
+
   function sendEvent(environment: string, fixture: string, namespace?: string): Promise<SentEvent> {
     return sendFluxEvent(gateway.url, environment, fixture, namespace === undefined ? {} : { namespace });
   }
@@ -65,7 +69,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     assert.match(listed, /release\/flux-system\/podinfo-02\/6\.7\.1/);
 
     const toTest = await eventually('the promotion into test', () =>
-      receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'),
+      promotes('6.7.1').find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'),
     );
     assert.equal(toTest.reason, 'Promote');
     assert.equal(toTest.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.7.1');
@@ -81,7 +85,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     assert.deepEqual([again.body.workflowId, again.body.runId], [first.body.workflowId, first.body.runId]);
     const handle = temporal.client.workflow.getHandle<typeof release>(first.body.workflowId);
     await eventually('the repeat to be recorded', async () => (await handle.query(stateQuery)).reached[0]?.repeats === 1);
-    assert.equal(receiver.events.length, 1);
+    assert.equal(promotes('6.7.1').length, 1);
 
     // Reported by one of test's two targets: test is not reached until the other reports too.
     assert.equal((await sendEvent('test', FIXTURES.upgradeSucceeded, 'podinfo-02-perf')).status, 202);
@@ -96,7 +100,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     await eventually('the approval gate', async () => (await handle.query(stateQuery)).phase === ReleasePhase.awaitingApproval);
     const waiting = await handle.describe();
     assert.deepEqual(waiting.typedSearchAttributes.get(PromotionState), 'AwaitingApproval');
-    assert.equal(receiver.events.length, 1, 'nothing is promoted into prod before approval');
+    assert.equal(promotes('6.7.1').length, 1, 'nothing is promoted into prod before approval');
 
     await temporalCli(
       'workflow',
@@ -109,7 +113,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
       '{"approver":"release-manager@example.com","comment":"ship it"}',
     );
     const toProd = await eventually('the promotion into prod', () =>
-      receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'),
+      promotes('6.7.1').find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'),
     );
     assert.equal(toProd.message, 'Promote pipeline flux-system/podinfo-02 to prod with version 6.7.1');
 
@@ -128,7 +132,20 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     const late = await sendEvent('dev', FIXTURES.upgradeSucceeded);
     assert.equal(late.status, 202);
     assert.equal(late.body.workflowId, first.body.workflowId);
-    assert.equal(receiver.events.length, 2);
+    assert.equal(promotes('6.7.1').length, 2);
+
+    // The release told people as it went, at the same address.
+    const notices = receiver.events.filter((e) => e.reason !== 'Promote' && e.metadata['pipelines.weave.works/version'] === '6.7.1');
+    assert.deepEqual(
+      notices.map((e) => [e.reason, e.metadata['pipelines.weave.works/environment']]),
+      [
+        ['Promoted', 'test'],
+        ['AwaitingApproval', 'prod'],
+        ['Approved', 'prod'],
+        ['Promoted', 'prod'],
+      ],
+    );
+    assert.match(notices[1]?.message ?? '', /\nApprove: npx baton approve flux-system\/podinfo-02 prod 6\.7\.1\n/);
 
     if (process.env.BATON_RECORD_HISTORY) {
       const history = await temporalCli('workflow', 'show', '--workflow-id', first.body.workflowId, '--output', 'json');
@@ -140,9 +157,7 @@ describe('end to end: Flux event → gateway → release workflow → notificati
     const accepted = await sendEvent('dev', FIXTURES.installSucceededOci);
     assert.equal(accepted.status, 202);
     assert.equal(accepted.body.workflowId, 'release/flux-system/podinfo-02/6.6.1');
-    const event = await eventually('the promotion of 6.6.1', () =>
-      receiver.events.find((e) => e.metadata['pipelines.weave.works/version'] === '6.6.1'),
-    );
+    const event = await eventually('the promotion of 6.6.1', () => promotes('6.6.1')[0]);
     assert.equal(event.message, 'Promote pipeline flux-system/podinfo-02 to test with version 6.6.1');
   });
 

@@ -17,7 +17,7 @@ import { CoreV1Api, type CoreV1Event, CustomObjectsApi } from '@kubernetes/clien
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parse } from 'yaml';
 import type { RunningGateway } from '../../gateway/server.js';
-import { stateQuery } from '../../model/messages.js';
+import { approveSignal, deployedSignal, stateQuery } from '../../model/messages.js';
 import { PIPELINE_GROUP } from '../../model/pipeline.js';
 import { applyPipelineCrd, ensureNamespace, type KubeApiServer, startKubeApiServer } from '../infra/kube-apiserver.js';
 import {
@@ -31,7 +31,7 @@ import {
   startNotificationController,
 } from '../infra/notification-controller.js';
 import { startDevServer } from '../infra/temporal.js';
-import { FIXTURES, fixtureBody } from '../support/events.js';
+import { deployedFromFixture, FIXTURES, fixtureBody } from '../support/events.js';
 import { fluxHeaders } from '../support/signing.js';
 import { type BatonStack, startBatonStack } from '../support/baton-stack.js';
 import { eventually } from '../support/eventually.js';
@@ -139,7 +139,7 @@ void describe('the real Flux notification-controller and Baton', () => {
 
     temporal = await startDevServer();
     recorder = await startFluxEventReceiver();
-    stack = await startBatonStack(temporal, { BATON_EVENTS_ADDRESS: controller.eventsUrl });
+    stack = await startBatonStack(temporal, { BATON_EVENTS_ADDRESS: controller.eventsUrl, BATON_GATEWAY_URL: 'https://baton.example.com' });
     gateway = stack.gateway;
 
     // The management cluster's side of the notification strategy, in place before any promotion:
@@ -277,6 +277,60 @@ void describe('the real Flux notification-controller and Baton', () => {
       'no key keeps a group prefix',
     );
     assert.equal(recorder.events.filter(isPromotion).length, 1, 'one promotion, one forwarded event');
+    assert.deepEqual(await alertWarnings(PIPELINE.namespace, 'podinfo-02-ci'), []);
+  });
+
+  test("Baton → Flux: the Alert on the Pipeline forwards the release's notices — waiting for approval with how to approve, approved, promoted", async () => {
+    // 6.7.1 promoted into test (the tests above, or this dev event, a harmless repeat otherwise).
+    const body = fixtureBody(FIXTURES.upgradeSucceeded);
+    const response = await fetch(`${gateway.url}/promotion/${PIPELINE.namespace}/${PIPELINE.name}/dev`, {
+      method: 'POST',
+      headers: fluxHeaders(body, { key: hmacKey }),
+      body,
+    });
+    assert.equal(response.status, 202);
+    const handle = temporal.client.workflow.getHandle(`release/${PIPELINE.namespace}/${PIPELINE.name}/6.7.1`);
+    await waitFor('the promotion into test', async () => (await handle.query(stateQuery)).promotions[0]?.completedAt);
+
+    // Flux reports 6.7.1 in test: prod's manual gate opens.
+    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    const notice = (reason: string) => (event: RecordedEvent) => event.reason === reason && event.involvedObject.name === PIPELINE.name;
+    const waiting = await waitFor('the controller to forward the AwaitingApproval notice', () =>
+      recorder.events.find(notice('AwaitingApproval')),
+    );
+    assert.equal(waiting.involvedObject.kind, 'Pipeline');
+    assert.match(waiting.message, /^podinfo 6\.7\.1 is waiting for approval to be promoted into prod/);
+    const command = 'npx baton approve flux-system/podinfo-02 prod 6.7.1 --gateway https://baton.example.com';
+    assert.ok(waiting.message.includes(`Approve: ${command}`), waiting.message);
+    // Forwarded without the pipelines.weave.works/ prefix, as the Alert's receivers read them.
+    assert.deepEqual(
+      {
+        pipeline: waiting.metadata.pipeline,
+        environment: waiting.metadata.environment,
+        version: waiting.metadata.version,
+        phase: waiting.metadata.phase,
+        command: waiting.metadata['approve-command'],
+        url: waiting.metadata['approval-url'],
+      },
+      {
+        pipeline: 'flux-system/podinfo-02',
+        environment: 'prod',
+        version: '6.7.1',
+        phase: 'AwaitingApproval',
+        command,
+        url: 'https://baton.example.com/approval/flux-system/podinfo-02/prod/6.7.1',
+      },
+    );
+    assert.match(waiting.metadata['temporal-url'] ?? '', /\/workflows\/release%2Fflux-system%2Fpodinfo-02%2F6\.7\.1$/);
+
+    await handle.signal(approveSignal, { approver: 'release-manager@example.com' });
+    const approved = await waitFor('the Approved notice', () => recorder.events.find(notice('Approved')));
+    assert.equal(approved.metadata.approver, 'release-manager@example.com');
+    const promoted = await waitFor('the Promoted notice for prod', () =>
+      recorder.events.find((event) => notice('Promoted')(event) && event.metadata.environment === 'prod'),
+    );
+    assert.match(promoted.message, /^Promoted 6\.7\.1 from test into prod/);
+    assert.equal(promoted.metadata.phase, 'AwaitingDeployment');
     assert.deepEqual(await alertWarnings(PIPELINE.namespace, 'podinfo-02-ci'), []);
   });
 });

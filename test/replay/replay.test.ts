@@ -9,6 +9,7 @@
  *   BATON_RECORD_DOWNGRADE_HISTORY=<file> npm test -- test/workflows/queue-order.test.ts
  *   BATON_RECORD_FAILURE_HISTORY=<file> npm test -- test/workflows/targets-and-failures.test.ts
  *   BATON_RECORD_WINDOW_HISTORY=<file> npm test -- test/workflows/change-window.test.ts
+ *   BATON_RECORD_NOTICES_HISTORY=<file> npm test -- test/workflows/notices.test.ts
  * release-early-decision-without-carry-over.json was recorded before that patch: a run that kept an
  * early decision past its history limit without continuing as new.
  */

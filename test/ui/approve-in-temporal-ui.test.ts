@@ -71,7 +71,7 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
       assert.equal(waiting.status, 202);
       const handle = temporal.client.workflow.getHandle<typeof release>(waiting.body.workflowId);
       await eventually('the promotion into test', () =>
-        receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'test'),
+        receiver.events.find((e) => e.reason === 'Promote' && e.metadata['pipelines.weave.works/environment'] === 'test'),
       );
       for (const namespace of ['podinfo-02-qa', 'podinfo-02-perf']) {
         assert.equal((await sendFluxEvent(stack.gateway.url, 'test', FIXTURES.upgradeSucceeded, { namespace })).status, 202);
@@ -103,7 +103,7 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
       );
       await browser.screenshot('2-waiting-for-approval');
       assert.equal(
-        receiver.events.filter((e) => e.metadata['pipelines.weave.works/environment'] === 'prod').length,
+        receiver.events.filter((e) => e.reason === 'Promote' && e.metadata['pipelines.weave.works/environment'] === 'prod').length,
         0,
         'nothing promoted into prod yet',
       );
@@ -126,7 +126,7 @@ describe('approving a promotion in the Temporal Web UI (headless Chromium)', () 
       await dialog.waitFor({ state: 'hidden' });
 
       const toProd = await eventually('the promotion into prod', () =>
-        receiver.events.find((e) => e.metadata['pipelines.weave.works/environment'] === 'prod'),
+        receiver.events.find((e) => e.reason === 'Promote' && e.metadata['pipelines.weave.works/environment'] === 'prod'),
       );
       assert.equal(toProd.message, 'Promote pipeline flux-system/podinfo-02 to prod with version 6.7.1');
       const state = await handle.query(stateQuery);

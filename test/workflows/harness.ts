@@ -12,14 +12,14 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { defaultConfig } from '../../config/config.js';
+import { defaultConfig, loadConfig } from '../../config/config.js';
 import { type ActivityDependencies, createActivities, createProviderActivities } from '../../activities/index.js';
 import { deployedSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { type ReleaseInput, type ReleasePhase, type ReleasePolicy, type ReleaseState, releaseWorkflowId } from '../../model/release.js';
 import { providerTaskQueueFor } from '../../model/task-queues.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
-import { pullRequestSettings } from '../../worker/dependencies.js';
+import { noticeSettings, pullRequestSettings } from '../../worker/dependencies.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 import { release } from '../../workflows/release.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
@@ -33,6 +33,8 @@ export const GUARDED: PipelineRef = { namespace: 'team-a', name: 'guarded' };
 /** The example's test environment has two targets; it is reached once both report. */
 export const TEST_TARGETS = ['podinfo-02-qa', 'podinfo-02-perf'];
 export type ReleaseHandle = WorkflowHandle<typeof release>;
+/** Where notices point approvers: the Temporal UI's default address and a public gateway. */
+export const NOTICE_SETTINGS = noticeSettings(loadConfig({ BATON_GATEWAY_URL: 'https://baton.example.com/' }));
 
 const TEST_PIPELINES = `
 apiVersion: pipelines.weave.works/v1alpha1
@@ -174,6 +176,7 @@ export class ReleaseHarness {
         temporal: this.env.client,
         pullRequests: this.pullRequests,
         decisionKeys: [TEST_DECISION_KEY],
+        notices: NOTICE_SETTINGS,
       }),
     });
     this.running = this.worker.run();
@@ -225,7 +228,9 @@ export class ReleaseHarness {
 
   reset(): void {
     this.notifier.received.length = 0;
+    this.notifier.announced.length = 0;
     this.notifier.failNext(0);
+    this.notifier.failNextAnnouncements(0);
   }
 
   /** Each call promotes a version of its own, so each gets its own release (`policy` overrides the harness's). */

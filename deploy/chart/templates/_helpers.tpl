@@ -149,6 +149,10 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 - name: BATON_EVENTS_ADDRESS
   value: {{ .Values.events.address | quote }}
 {{- end }}
+{{- if .Values.gateway.publicUrl }}
+- name: BATON_GATEWAY_URL
+  value: {{ .Values.gateway.publicUrl | quote }}
+{{- end }}
 - name: BATON_GIT_HOSTS
   value: {{ join "," .Values.worker.gitHosts | quote }}
 - name: BATON_WORKER_METRICS_PORT

@@ -1,6 +1,7 @@
 /**
- * The Promote Event against a real kube-apiserver: recorded about the Pipeline object, once however
- * often the activity is retried, and failures split into "fix this" and "try again".
+ * The Promote Event and the release notices' Events against a real kube-apiserver: recorded about
+ * the Pipeline object, once however often the activity is retried, and failures split into "fix
+ * this" and "try again".
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -8,8 +9,16 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'yaml';
-import { createKubernetesEventNotifier, EventAnnotation, promotionEventName } from '../../../activities/notify/kubernetes-event.js';
+import {
+  createKubernetesEventNotifier,
+  EventAnnotation,
+  promotionEventName,
+  releaseEventName,
+} from '../../../activities/notify/kubernetes-event.js';
 import { type PromotionNotification, promotionMessage } from '../../../activities/notify/notifier.js';
+import { releaseAnnouncement } from '../../../activities/release-notices.js';
+import { ReleasePhase } from '../../../model/release.js';
+import { ReleaseNoticeReason } from '../../../model/release-notice.js';
 import { FailureType } from '../../../model/failures.js';
 import { PIPELINE_GROUP } from '../../../model/pipeline.js';
 import { applyPipelineCrd, ensureNamespace, type KubeApiServer, startKubeApiServer } from '../../infra/kube-apiserver.js';
@@ -101,11 +110,75 @@ void describe('Kubernetes Event notifier against a real kube-apiserver', () => {
     assert.equal(event.count, 1);
   });
 
+  void test('release notices are Events about the Pipeline: the waiting one says how to approve, a failure is a Warning', async () => {
+    const notifier = createKubernetesEventNotifier(kube.kubeConfig, { instance: 'baton-worker-1' });
+    const notice = {
+      pipeline: { namespace: NAMESPACE, name: 'podinfo-02' },
+      version: '6.7.2',
+      environment: 'prod',
+      workflowId: 'release/flux-system/podinfo-02/6.7.2',
+    };
+    const settings = { temporalUi: { uiUrl: 'https://temporal.example.com', namespace: 'baton' }, gatewayUrl: 'https://baton.example.com' };
+    const waiting = releaseAnnouncement(
+      {
+        ...notice,
+        reason: ReleaseNoticeReason.awaitingApproval,
+        phase: ReleasePhase.awaitingApproval,
+        summary: 'podinfo 6.7.2 is waiting for approval to be promoted into prod',
+      },
+      settings,
+      pipeline.uid,
+    );
+    const failed = releaseAnnouncement(
+      { ...notice, reason: ReleaseNoticeReason.failed, phase: ReleasePhase.failed, summary: 'Failed: promoting 6.7.2 into prod failed: …' },
+      settings,
+      pipeline.uid,
+    );
+    // A retried activity sends the same notice twice: one Event.
+    await notifier.announce(waiting);
+    await notifier.announce(waiting);
+    await notifier.announce(failed);
+
+    const events = (await eventsAboutPodinfo02()).filter((e) => e.metadata.annotations?.[`${PIPELINE_GROUP}/version`] === '6.7.2');
+    assert.deepEqual(events.map((e) => [e.reason, e.type]).sort(), [
+      ['AwaitingApproval', 'Normal'],
+      ['PromotionFailed', 'Warning'],
+    ]);
+    const event = events.find((e) => e.reason === 'AwaitingApproval');
+    assert.ok(event);
+    assert.equal(event.metadata.name, releaseEventName(waiting));
+    assert.equal(event.involvedObject.kind, 'Pipeline');
+    assert.equal(event.involvedObject.uid, pipeline.uid);
+    assert.equal(event.reportingInstance, 'baton-worker-1');
+    assert.match(event.message ?? '', /^podinfo 6\.7\.2 is waiting for approval to be promoted into prod\n/);
+    assert.ok(event.message?.includes('Approve: npx baton approve flux-system/podinfo-02 prod 6.7.2 --gateway https://baton.example.com'));
+    assert.ok(event.message?.includes('POST https://baton.example.com/approval/flux-system/podinfo-02/prod/6.7.2'));
+    assert.ok(
+      event.message?.includes('https://temporal.example.com/namespaces/baton/workflows/release%2Fflux-system%2Fpodinfo-02%2F6.7.2'),
+    );
+    assert.deepEqual(
+      Object.fromEntries(
+        ['pipeline', 'environment', 'version', 'phase', 'approve-command'].map((key) => [
+          key,
+          event.metadata.annotations?.[`${PIPELINE_GROUP}/${key}`],
+        ]),
+      ),
+      {
+        pipeline: 'flux-system/podinfo-02',
+        environment: 'prod',
+        version: '6.7.2',
+        phase: 'AwaitingApproval',
+        'approve-command': 'npx baton approve flux-system/podinfo-02 prod 6.7.2 --gateway https://baton.example.com',
+      },
+    );
+  });
+
   void test('a promotion into another environment is another Event', async () => {
     const notifier = createKubernetesEventNotifier(kube.kubeConfig);
     await notifier.notify(notification(pipeline, 'prod'));
     const events = await eventsAboutPodinfo02();
-    assert.deepEqual(events.map((e) => e.metadata.annotations?.[EventAnnotation.environment]).sort(), ['prod', 'test']);
+    const promotions = events.filter((e) => e.reason === 'Promote');
+    assert.deepEqual(promotions.map((e) => e.metadata.annotations?.[EventAnnotation.environment]).sort(), ['prod', 'test']);
   });
 
   void test('a missing namespace is a non-retryable failure naming it', async () => {
