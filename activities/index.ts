@@ -11,6 +11,7 @@ import { createNotificationActivities } from './notification-strategy.js';
 import type { Notifier } from './notify/notifier.js';
 import { createPipelineStatusActivities } from './pipeline-status.js';
 import { createPipelineActivities } from './pipelines.js';
+import { createPromotionControlsActivities } from './promotion-controls.js';
 import { createPullRequestActivities, type PullRequestDependencies } from './pull-request-strategy.js';
 import { createReleaseNoticeActivities, type ReleaseNoticeSettings } from './release-notices.js';
 import { createSupersedeActivities } from './supersede.js';
@@ -49,6 +50,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createReleaseNoticeActivities(deps.pipelines, deps.notifiers, deps.notices ?? {}),
     ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
+    ...createPromotionControlsActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),
     ...createDecisionProofActivities(deps.decisionKeys ?? []),
   } satisfies ReleaseActivities & ClaimsActivities & DecisionProofActivities;

@@ -5,6 +5,7 @@
 import type { EnvironmentClaim } from './messages.js';
 import type { Pipeline, PipelineRef } from './pipeline.js';
 import type { PipelineStatusUpdate } from './pipeline-status.js';
+import type { ControlsRequest, PromotionControl } from './promotion-controls.js';
 import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
 import type { Decision, DecisionRecord } from './release.js';
 import type { ReleaseNotice } from './release-notice.js';
@@ -30,6 +31,8 @@ export interface ReleaseActivities {
   promoteByNotification(request: PromotionRequest): Promise<PromotionResult>;
   /** The pull-request strategy's git step: push the promotion branch rebuilt from the latest base. */
   pushPromotionBranch(request: PromotionRequest): Promise<PromotionBranchResult>;
+  /** The stops and freezes covering a promotion (the release is told when they change). */
+  promotionControls(request: ControlsRequest): Promise<PromotionControl[]>;
   /** Best-effort mirror of the release into `Pipeline.status`. */
   recordPipelineStatus(update: PipelineStatusUpdate): Promise<void>;
   /** Claims the environment for the release; the claims workflow supersedes earlier releases. */

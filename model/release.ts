@@ -222,16 +222,21 @@ export interface PendingGate {
 
 /** A promotion that is due but held by a promotion policy. */
 export interface PromotionBlock {
-  /** `window`: the target's change window (`promotion.baton.dev/window.<env>`) is shut. */
-  kind: 'window';
+  /**
+   * `window`: the target's change window (`promotion.baton.dev/window.<env>`) is shut; `stop`: a
+   * stop (or hold) covers the target (`baton stop`, `baton hold`); `freeze`: a freeze does.
+   */
+  kind: 'window' | 'stop' | 'freeze';
   environment: string;
-  /** The policy as written (the annotation's value). */
+  /** The policy as written: the annotation's value, or each stop and freeze with who set it, when and why. */
   policy: string;
   since: string;
-  /** When the window opens (ISO 8601). */
-  opensAt: string;
-  /** `opens Tue 09:00 Europe/Berlin`. */
+  /** When the promotion may go (ISO 8601): the window opens, the freeze ends. Absent for a stop, which waits for a resume. */
+  opensAt?: string;
+  /** `opens Tue 09:00 Europe/Berlin`, `stopped by alice at … : incident 42`. */
   description: string;
+  /** stop and freeze: the ids of the controls holding it (`baton resume`, `baton unfreeze`). */
+  controls?: string[];
   /** The gate's approval, kept until the window opens. */
   approval?: DecisionRecord;
   /** Under a quorum: every approval that counted, kept with it. */

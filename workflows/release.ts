@@ -50,6 +50,7 @@ import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
 import { WindowGate } from './window-gate.js';
+import { ControlsGate } from './controls-gate.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
@@ -70,6 +71,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const failures: DeployedSignal[] = [];
   const gate = new ManualGate(run, policy, () => inbox.length > 0 || failures.length > 0, input.earlyDecisions);
   const windowGate = new WindowGate(run, () => inbox.length > 0 || failures.length > 0);
+  const controlsGate = new ControlsGate(run, activities, () => failures.length > 0);
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
@@ -82,6 +84,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     description: 'Flux reported that deploying the version failed in an environment (sent by the gateway): the release ends Failed.',
   });
   gate.listen();
+  controlsGate.listen();
   setHandler(
     supersedeSignal,
     (claim: EnvironmentClaim) => {
@@ -227,7 +230,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome === 'superseded') return run.superseded();
     }
 
-    // 7. Promote; the next loop waits for Flux to report the version in the target.
+    // 7. Stops and freezes (`baton stop`, `hold`, `freeze`): a promotion they cover waits for them to lift.
+    const controlled = await controlsGate.wait(pipeline, target, { approval, approvals });
+    if (controlled === 'interrupted') continue;
+    if (controlled === 'superseded') return run.superseded();
+
+    // 8. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals });
   }
 }
