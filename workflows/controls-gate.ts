@@ -48,7 +48,8 @@ export class ControlsGate {
     const { state } = run;
     this.changed = false;
     const controls = await run.call(
-      () => this.activities.release.promotionControls({ pipeline: state.pipeline, environment: target, workflowId: workflowInfo().workflowId }),
+      () =>
+        this.activities.release.promotionControls({ pipeline: state.pipeline, environment: target, workflowId: workflowInfo().workflowId }),
       'reading the stops and freezes failed: ',
     );
     const at = Date.now();
