@@ -3,6 +3,7 @@
  * JSON lines on stdout. Benchmarks are files in bench/ exporting `run()`; the list is explicit.
  */
 import { runGitStepBenchmark } from './git-step.js';
+import { runStopTheLineBenchmark } from './stop-the-line.js';
 import { runWebhookAcceptBenchmark } from './webhook-accept.js';
 import { runWorkerStartBenchmark } from './worker-start.js';
 
@@ -10,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'webhook-accept': runWebhookAcceptBenchmark,
   'git-step': runGitStepBenchmark,
   'worker-start': runWorkerStartBenchmark,
+  'stop-the-line': runStopTheLineBenchmark,
 };
 
 async function main(): Promise<void> {
