@@ -292,8 +292,10 @@ void describe('the real Flux notification-controller and Baton', () => {
     const handle = temporal.client.workflow.getHandle(`release/${PIPELINE.namespace}/${PIPELINE.name}/6.7.1`);
     await waitFor('the promotion into test', async () => (await handle.query(stateQuery)).promotions[0]?.completedAt);
 
-    // Flux reports 6.7.1 in test: prod's manual gate opens.
-    await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', 'podinfo-02-qa'));
+    // Flux reports 6.7.1 in both of test's targets: prod's manual gate opens.
+    for (const namespace of ['podinfo-02-qa', 'podinfo-02-perf']) {
+      await handle.signal(deployedSignal, deployedFromFixture(FIXTURES.upgradeSucceeded, 'test', namespace));
+    }
     const notice = (reason: string) => (event: RecordedEvent) => event.reason === reason && event.involvedObject.name === PIPELINE.name;
     const waiting = await waitFor('the controller to forward the AwaitingApproval notice', () =>
       recorder.events.find(notice('AwaitingApproval')),
