@@ -16,7 +16,7 @@ import { ReleasePhase } from '../../model/release.js';
 import { ReleaseNoticeReason } from '../../model/release-notice.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
-import { ReleaseHarness } from './harness.js';
+import { type ReleaseHandle, ReleaseHarness } from './harness.js';
 
 /** Queue mode, so that the releases of different tests never supersede each other. */
 const ANNOUNCED: PipelineRef = { namespace: 'team-n', name: 'announced' };
@@ -59,6 +59,16 @@ const MANIFESTS = [
 ].join('---\n');
 
 describe('release notices (time skipping)', () => {
+  /**
+   * Ends a release waiting at a gate by rejecting it, not by terminating it: the time-skipping
+   * server stops skipping time for good after a workflow is terminated, and later tests would wait
+   * forever for their timers.
+   */
+  async function endTest(handle: ReleaseHandle): Promise<void> {
+    await handle.signal(rejectSignal, { approver: 'test' });
+    await handle.result();
+  }
+
   let env: TestWorkflowEnvironment;
   let harness: ReleaseHarness;
 
@@ -100,7 +110,7 @@ describe('release notices (time skipping)', () => {
       { command: waiting.details['approve-command'], url: waiting.details['approval-url'], ui: waiting.details['temporal-url'] },
       { command, url: endpoint, ui: link },
     );
-    await handle.terminate('test done');
+    await endTest(handle);
   });
 
   test('a gate nobody decides reminds every 10h for its 3 days, then tells that the approval expired', async () => {
@@ -134,7 +144,8 @@ describe('release notices (time skipping)', () => {
 
   test('approved, promoted, then expired for want of news: no reminder after the decision, in 30 days', async () => {
     const { handle, version } = await harness.startRelease('dev', ANNOUNCED, 'api-dev');
-    await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    // Approved once people were asked (a decision before the waiting notice leaves nobody to ask).
+    await eventually('the waiting notice', () => harness.notifier.noticesOf(handle.workflowId).length > 0);
     await handle.signal(approveSignal, { approver: 'alice@example.com', comment: 'ship it' });
     const result = await handle.result();
     assert.equal(result.phase, ReleasePhase.expired);
@@ -178,7 +189,7 @@ describe('release notices (time skipping)', () => {
       harness.notifier.noticesOf(older.handle.workflowId)[1]?.message ?? '',
       new RegExp(`^Superseded by ${newer.version.replaceAll('.', '\\.')}`),
     );
-    await newer.handle.terminate('test done');
+    await endTest(newer.handle);
   });
 
   test('a failed promotion is told before the release fails', async () => {
@@ -213,7 +224,9 @@ describe('release notices (time skipping)', () => {
       /^\S+ the Promoted notice of release\/team-n\/announced\/\S+ was not sent: recording: notification-controller unavailable \(simulated\)$/,
     );
     assert.deepEqual(harness.notifier.announced, []);
-    await handle.terminate('test done');
+    // Flux reports it in prod: the release completes (rather than being terminated, see endTest).
+    await harness.report(handle, 'prod', 'api-prod');
+    assert.equal((await handle.result()).phase, ReleasePhase.completed);
   });
 
   test('gate annotations that are not durations are told, never read as "no reminders"', async () => {
@@ -232,6 +245,6 @@ describe('release notices (time skipping)', () => {
     });
     assert.match(notice?.message ?? '', /approval-reminder: 'every morning' is not a duration.*approval-timeout: 'a week'/s);
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
-    await handle.terminate('test done');
+    await endTest(handle);
   });
 });

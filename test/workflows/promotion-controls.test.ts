@@ -51,7 +51,7 @@ describe('stop-the-line and holds (dev server, the baton CLI)', () => {
 
   beforeEach(() => harness.reset());
 
-  test('baton stop --all holds every release before its promotion, with who and why; baton resume --all lets them go', async () => {
+  test('baton stop --all holds 50 releases before their promotion, with who and why; baton resume --all lets them go', async () => {
     const stopped = await cli('stop', '--all', '--reason', 'incident 42: database failover');
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.match(
@@ -59,7 +59,7 @@ describe('stop-the-line and holds (dev server, the baton CLI)', () => {
       /^set stop-\d+ +stopped by oncall@example\.com at .* \(every Pipeline\): incident 42: database failover$/m,
     );
 
-    const releases = await Promise.all([1, 2, 3].map(() => harness.startRelease('dev', PODINFO, 'podinfo-02-dev')));
+    const releases = await Promise.all(Array.from({ length: 50 }, () => harness.startRelease('dev', PODINFO, 'podinfo-02-dev')));
     for (const { handle } of releases) {
       const state = await harness.waitForPhase(handle, ReleasePhase.blocked);
       assert.equal(state.blockedBy?.kind, 'stop');
@@ -85,7 +85,7 @@ describe('stop-the-line and holds (dev server, the baton CLI)', () => {
       assert.equal(state.blockedBy, undefined);
       assert.equal((await handle.describe()).typedSearchAttributes.get(PromotionBlockedBy), undefined);
     }
-    assert.equal(harness.notifier.received.filter((n) => n.targetEnvironment === 'test').length, 3);
+    assert.equal(harness.notifier.received.filter((n) => n.targetEnvironment === 'test').length, 50);
     for (const { handle } of releases) await handle.terminate('test done');
   });
 
