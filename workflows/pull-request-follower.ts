@@ -63,14 +63,17 @@ export class PullRequestFollower {
     };
   }
 
-  /** Whether a pull request is followed; stops following once Flux reported the version in its environment. */
-  active(): boolean {
+  /** Stops following for good once Flux reported the version in the environment the pull request promotes it into. */
+  stopIfReached(): void {
     const { state } = this.run;
     const followed = state.followedPullRequest;
-    if (followed === undefined) return false;
-    if (!state.reached.some((r) => r.environment === followed.environment)) return true;
-    state.followedPullRequest = undefined;
-    return false;
+    if (followed !== undefined && state.reached.some((r) => r.environment === followed.environment)) state.followedPullRequest = undefined;
+  }
+
+  /** Whether a pull request is followed. */
+  active(): boolean {
+    this.stopIfReached();
+    return this.run.state.followedPullRequest !== undefined;
   }
 
   /** Waits for news, the idle timeout or the next check, whichever comes first; checks when it is due. */

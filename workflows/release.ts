@@ -166,6 +166,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       const step = awaiting === undefined ? state.currentStep : withTargetsNote(state, state.currentStep, awaiting);
       if (step !== state.currentStep) run.show(state.phase, step);
     }
+    follower.stopIfReached();
     const furthest = furthestReached(state, spec);
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
