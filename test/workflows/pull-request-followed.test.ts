@@ -50,6 +50,7 @@ const PIPELINES: Record<string, TestPipeline> = {
   'bb-closed': { type: 'bitbucket-server' },
   'gh-reopened': { type: 'github', annotations: { 'promotion.baton.dev/pull-request-closed': 'wait' } },
   'gh-backoff': { type: 'github' },
+  'gh-superseded': { type: 'github' },
   'gh-reported': { type: 'github', gateAfter: true, annotations: { 'promotion.baton.dev/approval-timeout': '2d' } },
 };
 
@@ -295,6 +296,28 @@ describe('pull requests followed to the end (time skipping, real git server, pro
     assert.ok(reads >= 20 && reads <= 30, `${reads} checks in 6 hours`);
     const firstRun = (handle as ReleaseHandle & { signaledRunId: string }).signaledRunId;
     assert.notEqual((await handle.describe()).runId, firstRun, 'the release continued as new while it followed the PR');
+  });
+
+  test('a higher version updates the same PR and ends the lower release, which asks about it no more', async () => {
+    const name = 'gh-superseded';
+    const lower = await release(name, '2.0.0');
+    const { number } = promotionOf(await harness.promotedInto(lower, 'prod'), 'prod').pullRequest!;
+    const higher = await release(name, '2.1.0', { idleTimeout: '2h' });
+    const updated = promotionOf(await harness.promotedInto(higher, 'prod'), 'prod');
+    assert.equal(updated.pullRequest!.number, number);
+    assert.match(updated.outcome ?? '', /^updated PR #/);
+
+    const superseded = await lower.result();
+    assert.equal(superseded.phase, ReleasePhase.superseded);
+    assert.match(superseded.currentStep, /^Superseded by 2\.1\.0 .*: 2\.1\.0 is a higher version than 2\.0\.0$/);
+    // Only the higher release follows the PR now; it expires after two hours of checks, the lower one made none.
+    const ended = await higher.result();
+    assert.equal(ended.phase, ReleasePhase.expired);
+    const lowerChecks = (await lower.fetchHistory()).events?.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pullRequestStatus',
+    );
+    assert.equal(lowerChecks?.length, 0);
+    assert.ok(statusReads('github', number).length > 0, 'the higher release checked the PR');
   });
 
   test('once Flux reports the version, the PR is asked about no more, however long the release waits next', async () => {
