@@ -130,7 +130,7 @@ spec:
       request('app', '3.0.0'),
     );
     const number = opened.pullRequest!.number;
-    const statusOf = () =>
+    const statusOf = (): Promise<PullRequestStatus> =>
       new MockActivityEnvironment().run((r: PullRequestStatusRequest): Promise<PullRequestStatus> => activities.pullRequestStatus(r), {
         pipeline: { namespace: 'team-act', name: 'app' },
         targetEnvironment: 'prod',
@@ -140,7 +140,7 @@ spec:
     github.closePull(REPO, number, 'bob');
     assert.equal((await statusOf()).closedBy, 'bob');
 
-    const deletion = (commit: string) =>
+    const deletion = (commit: string): Promise<BranchDeletionResult> =>
       new MockActivityEnvironment().run((r: BranchDeletionRequest): Promise<BranchDeletionResult> => activities.deletePromotionBranch(r), {
         pipeline: { namespace: 'team-act', name: 'app' },
         targetEnvironment: 'prod',
