@@ -204,6 +204,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
   const deletePromotionBranch = async (request: BranchDeletionRequest): Promise<BranchDeletionResult> => {
     const resolved = await resolve(request);
     const caFile = optionalCa(resolved);
+    const context = Context.current();
     const { status } = await deleteBranch({
       url: resolved.block.url,
       branch: request.branch,
@@ -212,7 +213,9 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
       ...(caFile === undefined ? {} : { caFile }),
       allowInsecureHttp: deps.allowInsecureHttp,
       ...(deps.allowedHosts === undefined ? {} : { allowedHosts: deps.allowedHosts }),
-      signal: Context.current().cancellationSignal,
+      signal: context.cancellationSignal,
+      // Scheduled like the git step, whose heartbeat timeout applies.
+      heartbeat: (progress) => context.heartbeat(progress),
     });
     return { status, branch: request.branch };
   };
