@@ -93,7 +93,7 @@ export class PullRequestFollower {
     const { state } = run;
     const followed = state.followedPullRequest!;
     state.followedPullRequest = undefined;
-    const record = this.record(followed);
+    const record = this.record(followed)!;
     const pr = record.pullRequest;
     const branch = await this.deleteBranch(record);
     await run.mirror({
@@ -116,17 +116,22 @@ export class PullRequestFollower {
   }
 
   /** The promotion whose pull request is followed. */
-  private record(followed: FollowedPullRequest): PromotionRecord & { pullRequest: PullRequestRecord } {
+  private record(followed: FollowedPullRequest): (PromotionRecord & { pullRequest: PullRequestRecord }) | undefined {
     const record = this.run.state.promotions
       .filter((p) => p.targetEnvironment === followed.environment && p.pullRequest?.number === followed.number)
       .at(-1);
-    return record as PromotionRecord & { pullRequest: PullRequestRecord };
+    return record as (PromotionRecord & { pullRequest: PullRequestRecord }) | undefined;
   }
 
   private async check(followed: FollowedPullRequest): Promise<FollowOutcome> {
     const { run } = this;
     const { state } = run;
     const record = this.record(followed);
+    // Unreachable with the state this class writes; a carried state without its promotion stops following, never the release.
+    if (record === undefined) {
+      state.followedPullRequest = undefined;
+      return 'checked';
+    }
     const asked = await this.ask({ pipeline: state.pipeline, targetEnvironment: followed.environment, number: followed.number });
     if (asked === 'news') return this.interrupted(followed);
     if ('error' in asked) {
