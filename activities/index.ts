@@ -39,8 +39,8 @@ export function pullRequestDependencies(deps: Pick<ActivityDependencies, 'pipeli
 
 /** Only the activities that call git providers' APIs: served on the rate-limited provider task queue. */
 export function createProviderActivities(deps: Pick<ActivityDependencies, 'pipelines' | 'pullRequests'>) {
-  const { openPullRequest } = createPullRequestActivities(pullRequestDependencies(deps));
-  return { openPullRequest } satisfies ProviderActivities;
+  const { openPullRequest, pullRequestStatus } = createPullRequestActivities(pullRequestDependencies(deps));
+  return { openPullRequest, pullRequestStatus } satisfies ProviderActivities;
 }
 
 export function createActivities(deps: ActivityDependencies) {

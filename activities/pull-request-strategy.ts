@@ -1,11 +1,13 @@
 /**
- * The pull-request strategy in two idempotent activities: `pushPromotionBranch` (the git step) and
- * `openPullRequest` (the provider step, on the rate-limited provider task queue). Credentials are read
- * here from the block's Secret and never leave the activity: inputs, results and failures carry names.
+ * The pull-request strategy in idempotent activities: `pushPromotionBranch` (the git step),
+ * `openPullRequest` (the provider step, on the rate-limited provider task queue), then, while the
+ * release follows the pull request, `pullRequestStatus` (provider queue too) and, once it was closed
+ * without merging, `deletePromotionBranch` (git). Credentials are read here from the block's Secret
+ * and never leave the activity: inputs, results and failures carry names.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { type CommitAuthor, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
+import { type CommitAuthor, deleteBranch, promoteInRepository, promotionBranchName, promotionCommitMessage } from './git/repository.js';
 import { markerReference } from './git/markers.js';
 import type { HostAllowlist } from './http/host-allowlist.js';
 import { createPullRequestProvider, type PullRequestProvider, type PullRequestProviderOptions } from './providers/index.js';
@@ -14,7 +16,15 @@ import { FailureType } from '../model/failures.js';
 import { workflowUrl } from '../model/temporal-ui.js';
 import { effectivePromotion, type Pipeline, pipelineKey, type PullRequestPromotion } from '../model/pipeline.js';
 import type { PipelineSource, SecretData } from '../pipelines/source.js';
-import type { PromotionBranchResult, PromotionRequest, PromotionResult } from '../model/promotion.js';
+import type {
+  BranchDeletionRequest,
+  BranchDeletionResult,
+  PromotionBranchResult,
+  PromotionRequest,
+  PromotionResult,
+  PullRequestStatus,
+  PullRequestStatusRequest,
+} from '../model/promotion.js';
 
 export interface PullRequestDependencies {
   pipelines: PipelineSource;
@@ -57,7 +67,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     return provider;
   };
 
-  const resolve = async (request: PromotionRequest): Promise<Resolved> => {
+  const resolve = async (request: Pick<PromotionRequest, 'pipeline' | 'targetEnvironment'>): Promise<Resolved> => {
     const key = pipelineKey(request.pipeline);
     const pipeline = deps.pipelines.getPipeline(request.pipeline);
     if (pipeline === undefined) {
@@ -180,5 +190,35 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
     };
   };
 
-  return { pushPromotionBranch, openPullRequest };
+  const pullRequestStatus = async (request: PullRequestStatusRequest): Promise<PullRequestStatus> => {
+    const resolved = await resolve(request);
+    const ca = optionalCa(resolved);
+    return providerFor(resolved.block.type).status({
+      repositoryUrl: resolved.block.url,
+      number: request.number,
+      token: secretKey(resolved, 'token'),
+      ...(ca === undefined ? {} : { ca }),
+    });
+  };
+
+  const deletePromotionBranch = async (request: BranchDeletionRequest): Promise<BranchDeletionResult> => {
+    const resolved = await resolve(request);
+    const caFile = optionalCa(resolved);
+    const context = Context.current();
+    const { status } = await deleteBranch({
+      url: resolved.block.url,
+      branch: request.branch,
+      commit: request.commit,
+      credentials: { username: secretKey(resolved, 'username'), password: secretKey(resolved, 'password') },
+      ...(caFile === undefined ? {} : { caFile }),
+      allowInsecureHttp: deps.allowInsecureHttp,
+      ...(deps.allowedHosts === undefined ? {} : { allowedHosts: deps.allowedHosts }),
+      signal: context.cancellationSignal,
+      // Scheduled like the git step, whose heartbeat timeout applies.
+      heartbeat: (progress) => context.heartbeat(progress),
+    });
+    return { status, branch: request.branch };
+  };
+
+  return { pushPromotionBranch, openPullRequest, pullRequestStatus, deletePromotionBranch };
 }

@@ -6,7 +6,15 @@ import type { EnvironmentClaim } from './messages.js';
 import type { Pipeline, PipelineRef } from './pipeline.js';
 import type { PipelineStatusUpdate } from './pipeline-status.js';
 import type { ControlsRequest, PromotionControl } from './promotion-controls.js';
-import type { PromotionBranchResult, PromotionRequest, PromotionResult } from './promotion.js';
+import type {
+  BranchDeletionRequest,
+  BranchDeletionResult,
+  PromotionBranchResult,
+  PromotionRequest,
+  PromotionResult,
+  PullRequestStatus,
+  PullRequestStatusRequest,
+} from './promotion.js';
 import type { Decision, DecisionRecord } from './release.js';
 import type { ReleaseNotice } from './release-notice.js';
 
@@ -33,6 +41,8 @@ export interface ReleaseActivities {
   pushPromotionBranch(request: PromotionRequest): Promise<PromotionBranchResult>;
   /** The stops and freezes covering a promotion (the release is told when they change). */
   promotionControls(request: ControlsRequest): Promise<PromotionControl[]>;
+  /** Deletes the promotion branch of a pull request closed without merging, if it still holds the commit pushed. */
+  deletePromotionBranch(request: BranchDeletionRequest): Promise<BranchDeletionResult>;
   /** Best-effort mirror of the release into `Pipeline.status`. */
   recordPipelineStatus(update: PipelineStatusUpdate): Promise<void>;
   /** Claims the environment for the release; the claims workflow supersedes earlier releases. */
@@ -55,6 +65,8 @@ export interface ClaimsActivities {
 export interface ProviderActivities {
   /** The pull-request strategy's provider step: find-or-create the pull request for the pushed branch. */
   openPullRequest(request: PromotionRequest): Promise<PromotionResult>;
+  /** Whether the promotion's pull request is open, merged or closed, and by whom: the release follows it. */
+  pullRequestStatus(request: PullRequestStatusRequest): Promise<PullRequestStatus>;
 }
 
 /** A decision that claims the gateway authenticated it, and the release and verdict it was sent for. */

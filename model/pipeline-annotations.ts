@@ -32,6 +32,11 @@ export const PipelineAnnotation = {
   newerVersion: `${ANNOTATION_PREFIX}/newer-version`,
   /** When an environment counts as reached: `all` its targets reported the version (default), or `any` (Weave's behaviour). */
   requireTargets: `${ANNOTATION_PREFIX}/require-targets`,
+  /**
+   * What a release does when its pull request is closed without merging: `end` (default: the
+   * release ends and the promotion branch is deleted) or `wait` (it waits for the PR to be reopened).
+   */
+  pullRequestClosed: `${ANNOTATION_PREFIX}/pull-request-closed`,
 } as const;
 
 export const RequiredTargets = { all: 'all', any: 'any' } as const;
@@ -41,6 +46,15 @@ export function requiredTargets(pipeline: Pipeline): RequiredTargets {
   return pipeline.annotations?.[PipelineAnnotation.requireTargets]?.trim() === RequiredTargets.any
     ? RequiredTargets.any
     : RequiredTargets.all;
+}
+
+export const PullRequestClosedPolicy = { end: 'end', wait: 'wait' } as const;
+export type PullRequestClosedPolicy = (typeof PullRequestClosedPolicy)[keyof typeof PullRequestClosedPolicy];
+
+export function pullRequestClosedPolicy(pipeline: Pipeline): PullRequestClosedPolicy {
+  return pipeline.annotations?.[PipelineAnnotation.pullRequestClosed]?.trim() === PullRequestClosedPolicy.wait
+    ? PullRequestClosedPolicy.wait
+    : PullRequestClosedPolicy.end;
 }
 
 export const NewerVersionPolicy = { supersede: 'supersede', queue: 'queue' } as const;

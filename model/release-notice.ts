@@ -21,6 +21,10 @@ export const ReleaseNoticeReason = {
   expired: 'ReleaseExpired',
   approvalExpired: 'ApprovalExpired',
   superseded: 'Superseded',
+  /** The promotion's pull request was merged: the release waits for Flux to report the version. */
+  pullRequestMerged: 'PullRequestMerged',
+  /** The promotion's pull request was closed without merging (the release ends, or waits for a reopen). */
+  pullRequestClosed: 'PullRequestClosed',
 } as const;
 export type ReleaseNoticeReason = (typeof ReleaseNoticeReason)[keyof typeof ReleaseNoticeReason];
 

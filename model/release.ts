@@ -62,6 +62,11 @@ export const ReleasePhase = {
    * its environment.
    */
   superseded: 'Superseded',
+  /**
+   * The promotion's pull request was closed without merging: somebody decided against the version,
+   * as a rejection does at a gate. The promotion branch is deleted.
+   */
+  pullRequestClosed: 'PullRequestClosed',
   /** A promotion failed in a way retrying cannot fix; `lastError` says what to change. */
   failed: 'Failed',
   /** Nothing happened for the policy's idle timeout. */
@@ -193,11 +198,43 @@ export interface PromotionRecord {
   completedAt?: string;
   /** Human-readable outcome: the notification emitted, the PR opened, or why nothing was needed. */
   outcome?: string;
-  /** The pull request opened or updated (pull-request strategy). */
-  pullRequest?: { url: string; number: number };
+  /** The pull request opened or updated (pull-request strategy), and what became of it. */
+  pullRequest?: PullRequestRecord;
+  /** The promotion branch as pushed (pull-request strategy): deleted with this lease if the PR is closed. */
+  branch?: { name: string; commit: string };
   approval?: DecisionRecord;
   /** Under a quorum: every approval that counted, in the order received. */
   approvals?: DecisionRecord[];
+}
+
+/** A promotion's pull request. Releases recorded before PRs were followed have only `url` and `number`. */
+export interface PullRequestRecord {
+  url: string;
+  number: number;
+  /** As the provider said when the release last asked. */
+  state?: 'open' | 'merged' | 'closed';
+  mergedBy?: string;
+  mergedAt?: string;
+  closedBy?: string;
+  closedAt?: string;
+}
+
+/**
+ * The pull request a release follows while it waits for Flux to report the version the PR promotes:
+ * asked about on the provider task queue at a growing interval, until it is merged (then only Flux
+ * is awaited), closed, or the version is reported in the environment.
+ */
+export interface FollowedPullRequest {
+  environment: string;
+  number: number;
+  /** How many times the provider was asked since the PR last changed state: the interval grows with it. */
+  checks: number;
+  /** When the provider is asked next (ISO 8601). */
+  nextCheckAt: string;
+  /** Since when the release has waited without news; its idle timeout counts from there. */
+  waitingSince?: string;
+  /** The last check that failed and why; the release keeps following. */
+  lastCheckError?: string;
 }
 
 export interface PendingGate {
@@ -294,6 +331,8 @@ export interface ReleaseState {
    * was about to be promoted into); only an approval with `allowDowngrade` promotes it then.
    */
   higherVersionIn?: { environment: string; version: string; workflowId: string };
+  /** The pull request followed while the release waits for Flux (pull-request strategy). */
+  followedPullRequest?: FollowedPullRequest;
   /** The Flux failure that ended the release. */
   failure?: DeploymentFailure;
   lastError?: string;

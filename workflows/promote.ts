@@ -9,6 +9,7 @@ import type { PromotionRequest } from '../model/promotion.js';
 import { type DecisionRecord, type PromotionRecord, ReleasePhase } from '../model/release.js';
 import { ReleaseNoticeReason } from '../model/release-notice.js';
 import { PromotionPullRequest } from '../model/search-attributes.js';
+import type { PullRequestFollower } from './pull-request-follower.js';
 import type { ReleaseActivityProxies } from './release-activities.js';
 import { now, type ReleaseRun } from './release-run.js';
 import { STRATEGIES } from './strategies/index.js';
@@ -24,7 +25,12 @@ export interface PromoteInput {
   approvals?: DecisionRecord[];
 }
 
-export async function promote(run: ReleaseRun, activities: ReleaseActivityProxies, input: PromoteInput): Promise<void> {
+export async function promote(
+  run: ReleaseRun,
+  activities: ReleaseActivityProxies,
+  input: PromoteInput,
+  follower: PullRequestFollower,
+): Promise<void> {
   const { pipeline, source, target, promotion, approval, approvals } = input;
   const { state } = run;
   const strategy = strategyName(promotion);
@@ -62,7 +68,9 @@ export async function promote(run: ReleaseRun, activities: ReleaseActivityProxie
   record.completedAt = now();
   if (result.pullRequest !== undefined) {
     record.pullRequest = result.pullRequest;
+    if (result.branch !== undefined) record.branch = result.branch;
     upsertSearchAttributes([{ key: PromotionPullRequest, value: result.pullRequest.url }]);
+    follower.start(record);
   }
   state.lastError = undefined;
   run.show(

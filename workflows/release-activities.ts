@@ -8,7 +8,7 @@ import type { ReleasePolicy } from '../model/release.js';
 import { providerTaskQueueFor } from '../model/task-queues.js';
 
 const GIT_HEARTBEAT_TIMEOUT = '30s';
-/** Telling people is best effort: a few attempts, then the release goes on without the notice. */
+/** Telling people (and checking a followed PR) is best effort: a few attempts, then the release goes on. */
 const NOTICE_MAX_ATTEMPTS = 3;
 
 export interface ReleaseActivityProxies {
@@ -19,6 +19,11 @@ export interface ReleaseActivityProxies {
   provider: ProviderActivities;
   /** Notices (Flux event, Kubernetes Event): bounded retries, never more than the policy allows. */
   notices: ReleaseActivities;
+  /**
+   * Asking a provider about a followed pull request: on the provider task queue, with the same few
+   * attempts as a notice; a check that fails is made again at the next interval.
+   */
+  providerChecks: ProviderActivities;
 }
 
 export function proxyReleaseActivities(policy: ReleasePolicy): ReleaseActivityProxies {
@@ -38,6 +43,11 @@ export function proxyReleaseActivities(policy: ReleasePolicy): ReleaseActivityPr
       retry: policy.activityRetry,
     }),
     notices: proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: policy.activityTimeout,
+      retry: { ...policy.activityRetry, maximumAttempts: noticeAttempts(policy.activityRetry.maximumAttempts) },
+    }),
+    providerChecks: proxyActivities<ProviderActivities>({
+      taskQueue: policy.providerTaskQueue ?? providerTaskQueueFor(workflowInfo().taskQueue),
       startToCloseTimeout: policy.activityTimeout,
       retry: { ...policy.activityRetry, maximumAttempts: noticeAttempts(policy.activityRetry.maximumAttempts) },
     }),

@@ -183,7 +183,8 @@ export class ReleaseRun {
   }
 }
 
-function failureMessage(error: unknown): string {
+/** What an activity's failure says, without the wrapping `ActivityFailure`. */
+export function failureMessage(error: unknown): string {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,7 +1,8 @@
 /**
  * The release workflow: one execution per (pipeline, version), fed by `deployed` signals. For the
  * furthest environment reached it runs the next environment's gate and promotion strategy exactly
- * once, then waits for Flux to report the version there, until the last environment is reached.
+ * once, then waits for Flux to report the version there (following the promotion's pull request
+ * meanwhile, if it opened one), until the last environment is reached.
  */
 import {
   allHandlersFinished,
@@ -47,6 +48,7 @@ import {
 } from './journey.js';
 import { ManualGate } from './manual-gate.js';
 import { promote } from './promote.js';
+import { PullRequestFollower } from './pull-request-follower.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
 import { WindowGate } from './window-gate.js';
@@ -72,6 +74,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const gate = new ManualGate(run, policy, () => inbox.length > 0 || failures.length > 0, input.earlyDecisions);
   const windowGate = new WindowGate(run, () => inbox.length > 0 || failures.length > 0);
   const controlsGate = new ControlsGate(run, activities, () => failures.length > 0);
+  const hasNews = (): boolean => inbox.length > 0 || failures.length > 0 || state.supersededBy !== undefined;
+  const follower = new PullRequestFollower(run, activities, hasNews);
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
@@ -133,10 +137,18 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     // 2. Wait for news from Flux (an open gate, or a shut window, waits in step 4 instead).
     const gated = state.pendingGate !== undefined || state.blockedBy !== undefined;
     if (inbox.length === 0 && !gated) {
-      const woke = await condition(() => inbox.length > 0 || failures.length > 0 || state.supersededBy !== undefined, policy.idleTimeout);
+      // While a promotion's pull request is followed, the wait is cut into checks of it.
+      const waited = follower.active()
+        ? await follower.wait(policy.idleTimeout)
+        : (await condition(hasNews, policy.idleTimeout))
+          ? 'news'
+          : 'idle';
       if (failures.length > 0) throw await deploymentFailed(run, gate, failures[0]!);
       if (state.supersededBy !== undefined) return run.superseded();
-      if (!woke) {
+      if (waited === 'closed') return follower.closed();
+      // Back to the top, where a history grown by the checks continues as new.
+      if (waited === 'checked') continue;
+      if (waited === 'idle') {
         run.show(ReleasePhase.expired, `Expired: nothing happened for ${String(policy.idleTimeout)} after: ${state.currentStep}`);
         await run.announce({ reason: ReleaseNoticeReason.expired, summary: state.currentStep, environment: state.targetEnvironment });
         return state;
@@ -157,6 +169,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       const step = awaiting === undefined ? state.currentStep : withTargetsNote(state, state.currentStep, awaiting);
       if (step !== state.currentStep) run.show(state.phase, step);
     }
+    follower.stopIfReached();
     const furthest = furthestReached(state, spec);
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
@@ -236,7 +249,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     if (controlled === 'superseded') return run.superseded();
 
     // 8. Promote; the next loop waits for Flux to report the version in the target.
-    await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals });
+    await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals }, follower);
   }
 }
 

@@ -119,9 +119,15 @@ export function promotionCommitMessage(input: PromotionCommitMessage): string {
   ].join('\n');
 }
 
-/** Everything one promotion shares across its attempts. */
-interface Session {
-  input: PromoteInRepositoryInput;
+/** What any git operation of ours needs: where, as whom, within which limits. */
+type GitSessionInput = Pick<
+  PromoteInRepositoryInput,
+  'url' | 'branch' | 'credentials' | 'caFile' | 'allowInsecureHttp' | 'allowedHosts' | 'signal' | 'heartbeat' | 'limits'
+>;
+
+/** Everything one promotion (or branch deletion) shares across its attempts. */
+interface Session<I extends GitSessionInput = PromoteInRepositoryInput> {
+  input: I;
   /** The URL requests go to: no userinfo, no trailing slash. */
   url: string;
   /** The URL as failures name it: redactUrl's (no query string, at most 200 characters). */
@@ -217,8 +223,70 @@ function pushed(session: Session, prepared: PreparedCommit): PromoteInRepository
   return { status: 'pushed', commit, branch: session.input.branch, changedFiles, baseCommit };
 }
 
+export interface DeleteBranchInput extends GitSessionInput {
+  /** The commit the branch must still hold: a branch pushed again since (a newer promotion) is kept. */
+  commit: string;
+}
+
+export type DeleteBranchResult = { status: 'deleted' | 'absent' | 'moved' };
+
+/**
+ * Deletes the promotion branch, with a lease on the commit we pushed: git's receive-pack deletes it
+ * only if it still holds that commit. A branch already gone, or holding another commit, is left as it is.
+ */
+export async function deleteBranch(input: DeleteBranchInput): Promise<DeleteBranchResult> {
+  const url = repositoryUrl(input);
+  assertHostAllowed(url, input.allowedHosts ?? ANY_HOST);
+  const session = openSession(input, url);
+  const ref = `refs/heads/${input.branch}`;
+  const current = async (): Promise<DeleteBranchResult | undefined> => {
+    const oid = await branchOid(session, ref);
+    if (oid === undefined) return { status: 'absent' };
+    return oid === input.commit ? undefined : { status: 'moved' };
+  };
+  try {
+    const before = await current();
+    if (before !== undefined) return before;
+    session.report({ phase: 'push' });
+    // Only deletions: no pack follows the commands.
+    const report = await sendReceivePack({
+      http: session.http,
+      url: session.url,
+      headers: session.headers,
+      update: { ref, expectedOid: input.commit, newOid: ZERO_OID },
+      pack: new Uint8Array(0),
+      maxResponseBytes: session.limits.maxResponseBytes,
+    });
+    if (report.status === 'ok') return { status: 'deleted' };
+    const after = await current();
+    if (after !== undefined) return after;
+    throw ApplicationFailure.nonRetryable(
+      `${session.shown} refused to delete ${input.branch}: ${quoteAnswer(report.reason)}`,
+      FailureType.gitPushRejected,
+    );
+  } catch (error) {
+    throw classifyError(error, session);
+  } finally {
+    session.http.close();
+  }
+}
+
+/** The commit `ref` holds on the server (asked on the push endpoint, which proves push access), if it exists. */
+async function branchOid(session: Session<GitSessionInput>, ref: string): Promise<string | undefined> {
+  session.report({ phase: 'discover' });
+  const refs = await git.listServerRefs({
+    http: session.http,
+    url: session.url,
+    headers: { ...session.headers },
+    onAuth: () => session.input.credentials,
+    forPush: true,
+    protocolVersion: 1,
+  });
+  return refs.find((r) => r.ref === ref)?.oid;
+}
+
 /** Only `https://` unless explicitly allowed; userinfo dropped so it is neither sent nor shown. */
-function repositoryUrl(input: PromoteInRepositoryInput): string {
+function repositoryUrl(input: GitSessionInput): string {
   let parsed: URL;
   try {
     parsed = new URL(input.url);
@@ -243,13 +311,13 @@ function repositoryUrl(input: PromoteInRepositoryInput): string {
   return url;
 }
 
-function openSession(input: PromoteInRepositoryInput, url: string): Session {
+function openSession<I extends GitSessionInput>(input: I, url: string): Session<I> {
   let lastBeat = 0;
   let lastStep = '';
   let phase: GitStepProgress['phase'] = 'discover';
   let bytes = 0;
   const limits = gitLimits(input.limits);
-  const session: Session = {
+  const session: Session<I> = {
     input,
     url,
     shown: redactUrl(url),
@@ -483,7 +551,7 @@ function httpStatus(error: unknown): number | undefined {
  * answer refused (malformed, too large, redirected elsewhere) would be refused again. Messages name
  * the repository by its redacted URL, never the password, and quote the server short and sanitised.
  */
-function classifyError(error: unknown, session: Session): unknown {
+function classifyError(error: unknown, session: Session<GitSessionInput>): unknown {
   // The transport's refusal wins even over what a library made of it (a parse error, a missing ref).
   const refused = error instanceof RefusedGitData ? error : session.http.refusal;
   if (refused !== undefined) {

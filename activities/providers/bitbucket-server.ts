@@ -10,6 +10,7 @@ import { guarded, invalidRepositoryUrl, toFailure } from './failures.js';
 import { ProviderHttpError, readBody } from './http-error.js';
 import type { CreateOutcome, OpenPullRequest, ProviderClientFactory, PullRequestProvider, PullRequestProviderOptions } from './provider.js';
 import { cachedProvider, DEFAULT_USER_AGENT, failureContext, providerHttp } from './provider-factory.js';
+import { isoFromEpochMs, optional } from './pull-request-status.js';
 import { apiRoot, repositoryPath } from './repository-url.js';
 
 export const BITBUCKET_SERVER = 'bitbucket-server';
@@ -62,9 +63,18 @@ interface BitbucketPullRequest {
   title: string;
   description?: string;
   state: string;
+  /** Epoch milliseconds, once merged or declined. */
+  closedDate?: number;
   fromRef: BitbucketRef;
   toRef: BitbucketRef;
   links?: { self?: { href: string }[] };
+}
+
+/** An entry of a pull request's activities: who merged, declined or reopened it, and when. */
+interface BitbucketActivity {
+  action: string;
+  createdDate?: number;
+  user?: { name?: string; slug?: string };
 }
 
 interface BitbucketPage<T> {
@@ -214,6 +224,19 @@ export const createBitbucketServerClient: ProviderClientFactory = (repositoryUrl
             });
           }
         }
+      }),
+    status: (id) =>
+      guarded(context, `reading pull request #${id}`, async () => {
+        const pr = await send<BitbucketPullRequest>('GET', `${pullRequests}/${id}`);
+        if (pr.state !== 'MERGED' && pr.state !== 'DECLINED') return { state: 'open' };
+        // The pull request does not say who merged or declined it; its activities (newest first) do.
+        const activities = await send<BitbucketPage<BitbucketActivity>>('GET', `${pullRequests}/${id}/activities?limit=${PAGE_SIZE}`);
+        const ending = activities.values.find((a) => a.action === pr.state);
+        const who = ending?.user?.name ?? ending?.user?.slug;
+        const when = isoFromEpochMs(pr.closedDate) ?? isoFromEpochMs(ending?.createdDate);
+        return pr.state === 'MERGED'
+          ? { state: 'merged', ...optional('mergedBy', who), ...optional('mergedAt', when) }
+          : { state: 'closed', ...optional('closedBy', who), ...optional('closedAt', when) };
       }),
     close: () => http.close(),
   };

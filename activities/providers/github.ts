@@ -10,6 +10,7 @@ import { ProviderHttpError } from './http-error.js';
 import type { CreateOutcome, OpenPullRequest, ProviderClientFactory, PullRequestProviderOptions, PullRequestProvider } from './provider.js';
 import { cachedProvider, DEFAULT_USER_AGENT, failureContext, providerHttp } from './provider-factory.js';
 import { apiRoot, repositoryPath } from './repository-url.js';
+import { optional } from './pull-request-status.js';
 
 export const GITHUB = 'github';
 /** Pages of 100 open pull requests looked through before concluding there is none. */
@@ -153,6 +154,25 @@ export const createGitHubClient: ProviderClientFactory = (repositoryUrl, credent
           body: change.body,
         });
         return toOpen(data);
+      }),
+    status: (number) =>
+      call(`reading pull request #${number}`, async () => {
+        const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
+        if (data.merged) {
+          return {
+            state: 'merged',
+            ...optional('mergedBy', data.merged_by?.login),
+            ...optional('mergedAt', data.merged_at),
+          };
+        }
+        if (data.state === 'open') return { state: 'open' };
+        // The pulls API does not say who closed a pull request; its issue does.
+        const { data: issue } = await octokit.rest.issues.get({ owner, repo, issue_number: number });
+        return {
+          state: 'closed',
+          ...optional('closedBy', issue.closed_by?.login),
+          ...optional('closedAt', data.closed_at ?? issue.closed_at),
+        };
       }),
     close: () => http.close(),
   };

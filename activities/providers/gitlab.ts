@@ -10,6 +10,7 @@ import { guarded, invalidRepositoryUrl, toFailure } from './failures.js';
 import { ProviderHttpError, readBody } from './http-error.js';
 import type { CreateOutcome, OpenPullRequest, ProviderClientFactory, PullRequestProvider, PullRequestProviderOptions } from './provider.js';
 import { cachedProvider, DEFAULT_USER_AGENT, failureContext, providerHttp } from './provider-factory.js';
+import { optional } from './pull-request-status.js';
 import { apiRoot, repositoryPath } from './repository-url.js';
 
 export const GITLAB = 'gitlab';
@@ -90,6 +91,17 @@ interface GitLabMergeRequest {
   target_project_id: number;
 }
 
+/** What `GET /projects/:id/merge_requests/:iid` says of how the merge request ended. */
+interface GitLabMergeRequestOutcome {
+  state: string;
+  /** Deprecated in GitLab 14.7 in favour of `merge_user`; older instances send only this. */
+  merged_by?: { username?: string } | null;
+  merge_user?: { username?: string } | null;
+  merged_at?: string | null;
+  closed_by?: { username?: string } | null;
+  closed_at?: string | null;
+}
+
 function toOpen(mr: GitLabMergeRequest): OpenPullRequest {
   return { number: mr.iid, url: mr.web_url, title: mr.title, body: mr.description ?? '' };
 }
@@ -152,6 +164,22 @@ export const createGitLabClient: ProviderClientFactory = (repositoryUrl, credent
       guarded(context, `updating merge request !${mr.number}`, async () =>
         toOpen(await api.edit(projectPath, mr.number, { title: change.title, description: change.body })),
       ),
+    status: (iid) =>
+      guarded(context, `reading merge request !${iid}`, async () => {
+        const mr = (await api.show(projectPath, iid)) as unknown as GitLabMergeRequestOutcome;
+        if (mr.state === 'merged') {
+          return {
+            state: 'merged',
+            ...optional('mergedBy', mr.merge_user?.username ?? mr.merged_by?.username),
+            ...optional('mergedAt', mr.merged_at),
+          };
+        }
+        if (mr.state === 'closed') {
+          return { state: 'closed', ...optional('closedBy', mr.closed_by?.username), ...optional('closedAt', mr.closed_at) };
+        }
+        // `opened`, or `locked` for the moment a merge is under way: not decided yet.
+        return { state: 'open' };
+      }),
     close: () => http.close(),
   };
 };

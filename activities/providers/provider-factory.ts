@@ -17,6 +17,10 @@ export function cachedProvider(name: string, build: ProviderClientFactory, optio
       const client = cache.get(request.repositoryUrl, request, () => build(request.repositoryUrl, request, options));
       return findOrCreate(client, request);
     },
+    status(query) {
+      assertHostAllowed(query.repositoryUrl, options.allowedHosts ?? ANY_HOST);
+      return cache.get(query.repositoryUrl, query, () => build(query.repositoryUrl, query, options)).status(query.number);
+    },
     close: () => cache.close(),
   };
 }

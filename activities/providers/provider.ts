@@ -1,10 +1,11 @@
 /**
- * The git providers' pull-request API behind one interface. A provider only opens or refreshes
- * the pull request (the git step pushes the branch); each is a `ProviderClient` built once per
- * repository and credentials, and `findOrCreate` makes every call idempotent.
+ * The git providers' pull-request API behind one interface. A provider opens or refreshes the pull
+ * request (the git step pushes the branch) and says what became of it; each is a `ProviderClient`
+ * built once per repository and credentials, and `findOrCreate` makes every call idempotent.
  */
 import type { HostAllowlist } from '../http/host-allowlist.js';
 import type { Fetch } from '../http/client.js';
+import type { PullRequestStatus } from '../../model/promotion.js';
 import type { FailureContext } from './failures.js';
 
 /** The credentials a client is built with: the Secret's `token` and optional `caFile`. */
@@ -23,6 +24,12 @@ export interface PullRequestRequest extends ProviderCredentials {
   headBranch: string;
   title: string;
   body: string;
+}
+
+/** Which pull request to ask about, and the credentials to ask with. */
+export interface PullRequestStatusQuery extends ProviderCredentials {
+  repositoryUrl: string;
+  number: number;
 }
 
 export interface PullRequestResult {
@@ -60,6 +67,8 @@ export interface ProviderClient {
   findOpen(branches: Pick<PullRequestChange, 'headBranch' | 'baseBranch'>): Promise<OpenPullRequest | undefined>;
   create(change: PullRequestChange): Promise<CreateOutcome>;
   update(pullRequest: OpenPullRequest, change: PullRequestChange): Promise<OpenPullRequest>;
+  /** Open, merged or closed without merging, with who and when as the provider records them. */
+  status(number: number): Promise<PullRequestStatus>;
   close(): Promise<void>;
 }
 
@@ -67,6 +76,7 @@ export interface PullRequestProvider {
   /** `github`, `gitlab` or `bitbucket-server`: the name the Pipeline's `type` uses. */
   readonly name: string;
   findOrCreate(request: PullRequestRequest): Promise<PullRequestResult>;
+  status(query: PullRequestStatusQuery): Promise<PullRequestStatus>;
   /** Closes every cached client's connections. */
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * The pull-request activities outside a workflow (Temporal's MockActivityEnvironment), against the
  * real git server and the GitHub fake: the git step then the provider step, as the workflow runs
- * them, heartbeats, a re-run after success (same PR), and the Secret checks made before any call.
+ * them, heartbeats, a re-run after success (same PR), the PR's status and its branch deleted under a
+ * lease, and the Secret checks made before any call.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { pino } from 'pino';
 import { hostAllowlist } from '../../activities/http/host-allowlist.js';
 import { createPullRequestActivities, type PromotionBranchResult } from '../../activities/pull-request-strategy.js';
 import type { PromotionRequest, PromotionResult } from '../../activities/promotion-request.js';
+import type { BranchDeletionRequest, BranchDeletionResult, PullRequestStatus, PullRequestStatusRequest } from '../../model/promotion.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { type GitHubApiFake, startGitHubApi } from '../fakes/github-api.js';
 import { type GitServer, startGitServer } from '../infra/git-server.js';
@@ -115,6 +117,41 @@ spec:
     assert.deepEqual(again.pullRequest, first.pullRequest);
     assert.match(again.outcome, /^updated PR #/);
     assert.equal(github.pulls(REPO).length, 1);
+  });
+
+  test('the PR’s status, then its branch deleted only while it holds the commit pushed: kept once moved, absent once gone', async () => {
+    const branch: PromotionBranchResult = await new MockActivityEnvironment().run(
+      (r: PromotionRequest) => activities.pushPromotionBranch(r),
+      request('app', '3.0.0'),
+    );
+    assert.ok(branch.status === 'pushed', branch.status);
+    const opened: PromotionResult = await new MockActivityEnvironment().run(
+      (r: PromotionRequest): Promise<PromotionResult> => activities.openPullRequest(r),
+      request('app', '3.0.0'),
+    );
+    const number = opened.pullRequest!.number;
+    const statusOf = (): Promise<PullRequestStatus> =>
+      new MockActivityEnvironment().run((r: PullRequestStatusRequest): Promise<PullRequestStatus> => activities.pullRequestStatus(r), {
+        pipeline: { namespace: 'team-act', name: 'app' },
+        targetEnvironment: 'prod',
+        number,
+      });
+    assert.deepEqual(await statusOf(), { state: 'open' });
+    github.closePull(REPO, number, 'bob');
+    assert.equal((await statusOf()).closedBy, 'bob');
+
+    const deletion = (commit: string): Promise<BranchDeletionResult> =>
+      new MockActivityEnvironment().run((r: BranchDeletionRequest): Promise<BranchDeletionResult> => activities.deletePromotionBranch(r), {
+        pipeline: { namespace: 'team-act', name: 'app' },
+        targetEnvironment: 'prod',
+        branch: BRANCH,
+        commit,
+      });
+    assert.deepEqual(await deletion('f'.repeat(40)), { status: 'moved', branch: BRANCH });
+    assert.equal(await git.branchCommit(REPO, BRANCH), branch.commit, 'a branch holding another commit is kept');
+    assert.deepEqual(await deletion(branch.commit), { status: 'deleted', branch: BRANCH });
+    assert.equal(await git.branchCommit(REPO, BRANCH), undefined);
+    assert.deepEqual(await deletion(branch.commit), { status: 'absent', branch: BRANCH });
   });
 
   test('a missing Secret or key fails without retrying, naming the Secret and the key, before any network call', async () => {

@@ -1,7 +1,9 @@
 /**
  * Bitbucket Server REST 1.0 pull requests as Baton uses them, on loopback, optionally under a context
  * path: paged list (`isLastPage`/`nextPageStart`), create (409 `DuplicatePullRequestException`),
- * versioned update (409 `PullRequestOutOfDateException`), 401 and 404 shaped as Atlassian's.
+ * versioned update (409 `PullRequestOutOfDateException`), merge and decline (`state` MERGED or
+ * DECLINED, `closedDate`) and the activities that say who did it (the pull request itself does not),
+ * 401 and 404 shaped as Atlassian's.
  */
 import { credential, type FakeRequest, type FakeResponse, HttpFake, positiveInt, type TlsOptions } from './http-fake.js';
 
@@ -30,6 +32,9 @@ export interface FakeBitbucketPull {
   fromRepository: string;
   createdDate: number;
   updatedDate: number;
+  closedDate?: number;
+  /** Newest last: OPENED, MERGED, DECLINED, REOPENED, by whom and when. */
+  activities: { action: string; user: string; createdDate: number }[];
 }
 
 export interface BitbucketServerApiFake {
@@ -42,6 +47,11 @@ export interface BitbucketServerApiFake {
   seedPull(repository: string, seed: Partial<FakeBitbucketPull> & { fromBranch: string; toBranch: string }): FakeBitbucketPull;
   /** Someone else edits the PR: its version moves on. */
   touch(repository: string, id: number): void;
+  /** `user` merges the pull request. */
+  merge(repository: string, id: number, user: string): FakeBitbucketPull;
+  /** `user` declines it (Bitbucket's "close without merging"). */
+  decline(repository: string, id: number, user: string): FakeBitbucketPull;
+  reopen(repository: string, id: number, user: string): FakeBitbucketPull;
   close(): Promise<void>;
 }
 
@@ -84,6 +94,7 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
       closed: pull.state !== 'OPEN',
       createdDate: pull.createdDate,
       updatedDate: pull.updatedDate,
+      ...(pull.closedDate === undefined ? {} : { closedDate: pull.closedDate }),
       fromRef: refJson(pull.fromRef, pull.fromRepository),
       toRef: refJson(pull.toRef, repository),
       locked: false,
@@ -92,6 +103,21 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
       participants: [],
       links: { self: [{ href: `${web()}/projects/${key}/repos/${slug}/pull-requests/${pull.id}` }] },
     };
+  };
+
+  const userJson = (name: string) => ({ name, slug: name, displayName: name, emailAddress: `${name}@example.com`, type: 'NORMAL' });
+  const act = (pull: FakeBitbucketPull, action: string, user: string) => {
+    const at = now();
+    pull.activities.push({ action, user, createdDate: at });
+    pull.version += 1;
+    pull.updatedDate = at;
+    return at;
+  };
+  const end = (pull: FakeBitbucketPull, state: 'MERGED' | 'DECLINED', user: string) => {
+    if (pull.state !== 'OPEN') throw new Error(`pull request ${pull.id} is ${pull.state}`);
+    pull.state = state;
+    pull.closedDate = act(pull, state, user);
+    return pull;
   };
 
   function handle(request: FakeRequest): FakeResponse {
@@ -105,7 +131,9 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
     }
     const prefix = `${context}/rest/api/1.0/projects/`;
     const path = request.url.pathname;
-    const match = path.startsWith(prefix) ? /^([^/]+)\/repos\/([^/]+)\/pull-requests(?:\/(\d+))?$/.exec(path.slice(prefix.length)) : null;
+    const match = path.startsWith(prefix)
+      ? /^([^/]+)\/repos\/([^/]+)\/pull-requests(?:\/(\d+)(\/activities)?)?$/.exec(path.slice(prefix.length))
+      : null;
     if (!match) return errors(404, 'com.atlassian.bitbucket.rest.NoSuchResourceException', `No such resource: ${path}`);
     const key = decodeURIComponent(match[1]!);
     const slug = decodeURIComponent(match[2]!);
@@ -190,6 +218,7 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
         fromRepository,
         createdDate: at,
         updatedDate: at,
+        activities: [{ action: 'OPENED', user: 'baton-bot', createdDate: at }],
       };
       repo.pulls.push(pull);
       return { status: 201, body: pullJson(canonical, pull) };
@@ -198,6 +227,21 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
     const pull = id === undefined ? undefined : repo.pulls.find((p) => p.id === id);
     if (id !== undefined && !pull) {
       return errors(404, 'com.atlassian.bitbucket.pull.NoSuchPullRequestException', `Pull request ${id} is not in ${canonical}.`);
+    }
+    if (request.method === 'GET' && pull && match[4] !== undefined) {
+      const limit = Math.min(positiveInt(request.url.searchParams.get('limit'), 25), options.maxPageSize ?? 1000);
+      const newestFirst = [...pull.activities].reverse().slice(0, limit);
+      return {
+        status: 200,
+        body: {
+          size: newestFirst.length,
+          limit,
+          isLastPage: newestFirst.length === pull.activities.length,
+          start: 0,
+          values: newestFirst.map((a, i) => ({ id: 500 + i, createdDate: a.createdDate, user: userJson(a.user), action: a.action })),
+          ...(newestFirst.length === pull.activities.length ? {} : { nextPageStart: limit }),
+        },
+      };
     }
     if (request.method === 'GET' && pull) return { status: 200, body: pullJson(canonical, pull) };
     if (request.method === 'PUT' && pull) {
@@ -225,6 +269,11 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
     if (!repo) throw new Error(`unknown repository ${repository}`);
     return repo;
   };
+  const pullOf = (repository: string, id: number) => {
+    const pull = repoFor(repository).pulls.find((p) => p.id === id);
+    if (!pull) throw new Error(`no pull request ${id}`);
+    return pull;
+  };
   return {
     baseUrl: `${web()}/rest/api/1.0`,
     webUrl: web(),
@@ -244,9 +293,20 @@ export async function startBitbucketServerApi(options: BitbucketFakeOptions): Pr
         fromRepository: `${repo.key}/${repo.slug}`,
         createdDate: at,
         updatedDate: at,
+        activities: [{ action: 'OPENED', user: 'baton-bot', createdDate: at }],
         ...seed,
       };
       repo.pulls.push(pull);
+      return pull;
+    },
+    merge: (repository, id, user) => end(pullOf(repository, id), 'MERGED', user),
+    decline: (repository, id, user) => end(pullOf(repository, id), 'DECLINED', user),
+    reopen(repository, id, user) {
+      const pull = pullOf(repository, id);
+      if (pull.state !== 'DECLINED') throw new Error(`pull request ${id} is ${pull.state}`);
+      pull.state = 'OPEN';
+      pull.closedDate = undefined;
+      act(pull, 'REOPENED', user);
       return pull;
     },
     touch(repository, id) {

@@ -1,7 +1,9 @@
 /**
  * GitHub's REST API pulls as Baton uses them, on loopback, Enterprise Server style (`/api/v3`):
- * list with `state`/`head`/`base` and `Link` paging, create (422 "already exists"), update, 401 and
- * 404 answers and `x-ratelimit-*` headers shaped as GitHub's. Rate limits and outages: `respondNext`.
+ * list with `state`/`head`/`base` and `Link` paging, create (422 "already exists"), get, update,
+ * merge (`PUT .../merge`) and the issue of a pull request (who closed it: the pulls API does not
+ * say), with GitHub's `merged`, `merged_at`, `merged_by`, `closed_at` and `closed_by`; 401 and 404
+ * answers and `x-ratelimit-*` headers shaped as GitHub's. Rate limits and outages: `respondNext`.
  */
 import {
   credential,
@@ -36,6 +38,8 @@ export interface FakePull {
   headRepository: string;
   createdAt: string;
   updatedAt: string;
+  merged?: { by: string; at: string };
+  closed?: { by: string; at: string };
 }
 
 export interface GitHubApiFake {
@@ -46,6 +50,11 @@ export interface GitHubApiFake {
   http: HttpFake;
   pulls(repository: string): FakePull[];
   seedPull(repository: string, pull: Partial<FakePull> & Pick<FakePull, 'head' | 'base'>): FakePull;
+  /** `login` merges the pull request (as the web UI's merge button would). */
+  mergePull(repository: string, number: number, login: string): FakePull;
+  /** `login` closes it without merging. */
+  closePull(repository: string, number: number, login: string): FakePull;
+  reopenPull(repository: string, number: number): FakePull;
   close(): Promise<void>;
 }
 
@@ -95,16 +104,54 @@ export async function startGitHubApi(options: GitHubFakeOptions): Promise<GitHub
       user: { login: 'baton-bot' },
       created_at: pull.createdAt,
       updated_at: pull.updatedAt,
+      closed_at: pull.closed?.at ?? pull.merged?.at ?? null,
+      merged_at: pull.merged?.at ?? null,
+      merged: pull.merged !== undefined,
+      merged_by: pull.merged === undefined ? null : { login: pull.merged.by, type: 'User' },
+      merge_commit_sha: pull.merged === undefined ? null : 'd'.repeat(40),
       draft: false,
       head: { label: `${headOwner}:${pull.head}`, ref: pull.head, sha: 'a'.repeat(40), repo: repoJson(pull.headRepository) },
       base: { label: `${baseOwner}:${pull.base}`, ref: pull.base, sha: 'b'.repeat(40), repo: repoJson(fullName) },
     };
   };
 
+  /** A pull request as its issue (`GET /repos/{o}/{r}/issues/{n}`) shows it: the only place with `closed_by`. */
+  const issueJson = (fullName: string, pull: FakePull) => ({
+    url: `${api()}/repos/${fullName}/issues/${pull.number}`,
+    html_url: `${web()}/${fullName}/pull/${pull.number}`,
+    number: pull.number,
+    state: pull.state,
+    state_reason: null,
+    title: pull.title,
+    body: pull.body,
+    user: { login: 'baton-bot' },
+    closed_at: pull.closed?.at ?? pull.merged?.at ?? null,
+    closed_by: pull.closed === undefined && pull.merged === undefined ? null : { login: pull.closed?.by ?? pull.merged!.by, type: 'User' },
+    pull_request: { url: `${api()}/repos/${fullName}/pulls/${pull.number}`, merged_at: pull.merged?.at ?? null },
+    created_at: pull.createdAt,
+    updated_at: pull.updatedAt,
+  });
+
   function handle(request: FakeRequest): FakeResponse {
     const given = credential(request.headers);
     if (!given || !['token', 'bearer'].includes(given.scheme) || given.value !== options.token) {
       return json(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+    }
+    const issue = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)$/.exec(request.url.pathname);
+    if (issue && request.method === 'GET') {
+      const fullName = `${decodeURIComponent(issue[1]!)}/${decodeURIComponent(issue[2]!)}`;
+      const pull = pullsByRepo.get(fullName.toLowerCase())?.find((p) => p.number === Number(issue[3]));
+      return pull ? json(200, issueJson(fullName, pull)) : notFound('https://docs.github.com/rest/issues/issues#get-an-issue');
+    }
+    const merge = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)\/merge$/.exec(request.url.pathname);
+    if (merge && request.method === 'PUT') {
+      const fullName = `${decodeURIComponent(merge[1]!)}/${decodeURIComponent(merge[2]!)}`;
+      const pull = pullsByRepo.get(fullName.toLowerCase())?.find((p) => p.number === Number(merge[3]));
+      if (!pull) return notFound(`${DOCS}#merge-a-pull-request`);
+      if (pull.state !== 'open')
+        return json(405, { message: 'Pull Request is not mergeable', documentation_url: `${DOCS}#merge-a-pull-request` });
+      mergeAs(pull, 'baton-bot');
+      return json(200, { sha: 'd'.repeat(40), merged: true, message: 'Pull Request successfully merged' });
     }
     const match = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+))?$/.exec(request.url.pathname);
     if (!match) return notFound();
@@ -190,13 +237,19 @@ export async function startGitHubApi(options: GitHubFakeOptions): Promise<GitHub
       return json(201, pullJson(fullName, pull), { location: `${api()}/repos/${fullName}/pulls/${pull.number}` });
     }
 
+    if (request.method === 'GET' && number !== undefined) {
+      const pull = pulls.find((p) => p.number === number);
+      return pull ? json(200, pullJson(fullName, pull)) : notFound(`${DOCS}#get-a-pull-request`);
+    }
+
     if (request.method === 'PATCH' && number !== undefined) {
       const pull = pulls.find((p) => p.number === number);
       if (!pull) return notFound(`${DOCS}#update-a-pull-request`);
       const body = (request.body ?? {}) as { title?: string; body?: string; state?: 'open' | 'closed'; base?: string };
       if (body.title !== undefined) pull.title = body.title;
       if (body.body !== undefined) pull.body = body.body;
-      if (body.state !== undefined) pull.state = body.state;
+      if (body.state === 'closed' && pull.state === 'open') closeAs(pull, 'baton-bot');
+      if (body.state === 'open' && pull.state === 'closed' && pull.merged === undefined) reopen(pull);
       if (body.base !== undefined) pull.base = body.base;
       pull.updatedAt = now();
       return json(200, pullJson(fullName, pull));
@@ -204,6 +257,25 @@ export async function startGitHubApi(options: GitHubFakeOptions): Promise<GitHub
 
     return notFound();
   }
+
+  function mergeAs(pull: FakePull, login: string): void {
+    const at = now();
+    Object.assign(pull, { state: 'closed', merged: { by: login, at }, updatedAt: at });
+  }
+  function closeAs(pull: FakePull, login: string): void {
+    const at = now();
+    Object.assign(pull, { state: 'closed', closed: { by: login, at }, updatedAt: at });
+  }
+  function reopen(pull: FakePull): void {
+    pull.state = 'open';
+    pull.closed = undefined;
+    pull.updatedAt = now();
+  }
+  const pullOf = (repository: string, number: number): FakePull => {
+    const pull = pullsByRepo.get(repository.toLowerCase())?.find((p) => p.number === number);
+    if (!pull) throw new Error(`no pull request #${number} in ${repository}`);
+    return pull;
+  };
 
   const http = await HttpFake.start(handle, options.tls);
   return {
@@ -226,6 +298,21 @@ export async function startGitHubApi(options: GitHubFakeOptions): Promise<GitHub
         ...seed,
       };
       pulls.push(pull);
+      return pull;
+    },
+    mergePull(repository, number, login) {
+      const pull = pullOf(repository, number);
+      mergeAs(pull, login);
+      return pull;
+    },
+    closePull(repository, number, login) {
+      const pull = pullOf(repository, number);
+      closeAs(pull, login);
+      return pull;
+    },
+    reopenPull(repository, number) {
+      const pull = pullOf(repository, number);
+      reopen(pull);
       return pull;
     },
     close: () => http.close(),

@@ -1,7 +1,9 @@
 /**
  * GitLab's REST API v4 merge requests as Baton uses them, on loopback (`/api/v4`): list with
  * `state`/`source_branch`/`target_branch` and `x-next-page` paging, create (409 for a duplicate),
- * edit, 401 and 404 answers shaped as GitLab's. Rate limits and outages come from `respondNext`.
+ * show, edit (`state_event` close/reopen), merge (`PUT .../merge`), with GitLab's `merged_by` (and
+ * its successor `merge_user`), `merged_at`, `closed_by` and `closed_at`; 401 and 404 answers shaped
+ * as GitLab's. Rate limits and outages come from `respondNext`.
  */
 import {
   credential,
@@ -36,6 +38,8 @@ export interface FakeMergeRequest {
   source_project_id: number;
   created_at: string;
   updated_at: string;
+  merged?: { by: string; at: string };
+  closed?: { by: string; at: string };
 }
 
 export interface GitLabApiFake {
@@ -49,6 +53,11 @@ export interface GitLabApiFake {
     project: string,
     seed: Partial<FakeMergeRequest> & Pick<FakeMergeRequest, 'source_branch' | 'target_branch'>,
   ): FakeMergeRequest;
+  /** `username` merges the merge request. */
+  merge(project: string, iid: number, username: string): FakeMergeRequest;
+  /** `username` closes it without merging. */
+  closeMergeRequest(project: string, iid: number, username: string): FakeMergeRequest;
+  reopen(project: string, iid: number): FakeMergeRequest;
   close(): Promise<void>;
 }
 
@@ -69,6 +78,24 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
     const decoded = decodeURIComponent(id);
     return projects.find((p) => String(p.id) === decoded || p.path.toLowerCase() === decoded.toLowerCase());
   };
+  const user = (username: string) => ({
+    id: 1000 + username.length,
+    username,
+    name: username,
+    state: 'active',
+    web_url: `${http.url}/${username}`,
+  });
+  const mergeAs = (mr: FakeMergeRequest, username: string) => {
+    const at = now();
+    Object.assign(mr, { state: 'merged', merged: { by: username, at }, updated_at: at });
+  };
+  const closeAs = (mr: FakeMergeRequest, username: string) => {
+    const at = now();
+    Object.assign(mr, { state: 'closed', closed: { by: username, at }, updated_at: at });
+  };
+  const reopen = (mr: FakeMergeRequest) => {
+    Object.assign(mr, { state: 'opened', closed: undefined, updated_at: now() });
+  };
   const mrJson = (project: Project, mr: FakeMergeRequest) => ({
     id: project.id * 1000 + mr.iid,
     iid: mr.iid,
@@ -82,7 +109,12 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
     source_branch: mr.source_branch,
     source_project_id: mr.source_project_id,
     target_project_id: project.id,
-    author: { id: 1, username: 'baton-bot' },
+    author: user('baton-bot'),
+    merged_by: mr.merged === undefined ? null : user(mr.merged.by),
+    merge_user: mr.merged === undefined ? null : user(mr.merged.by),
+    merged_at: mr.merged?.at ?? null,
+    closed_by: mr.closed === undefined ? null : user(mr.closed.by),
+    closed_at: mr.closed?.at ?? null,
     draft: false,
     merge_status: 'can_be_merged',
     detailed_merge_status: 'mergeable',
@@ -95,12 +127,22 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
     if (!given || !['private-token', 'bearer'].includes(given.scheme) || given.value !== options.token) {
       return { status: 401, body: { message: '401 Unauthorized' } };
     }
-    const match = /^\/api\/v4\/projects\/([^/]+)\/merge_requests(?:\/(\d+))?$/.exec(request.url.pathname);
+    const match = /^\/api\/v4\/projects\/([^/]+)\/merge_requests(?:\/(\d+)(\/merge)?)?$/.exec(request.url.pathname);
     if (!match) return { status: 404, body: { error: '404 Not Found' } };
     const project = findProject(match[1]!);
     if (!project) return { status: 404, body: { message: '404 Project Not Found' } };
     const iid = match[2] === undefined ? undefined : Number(match[2]);
     const all = project.mergeRequests;
+
+    if (iid !== undefined && (request.method === 'GET' || match[3] !== undefined)) {
+      const mr = all.find((m) => m.iid === iid);
+      if (!mr) return { status: 404, body: { message: '404 Not found' } };
+      if (match[3] === undefined) return { status: 200, body: mrJson(project, mr) };
+      if (request.method !== 'PUT') return { status: 405, body: { message: '405 Method Not Allowed' } };
+      if (mr.state !== 'opened') return { status: 405, body: { message: '405 Method Not Allowed' } };
+      mergeAs(mr, 'baton-bot');
+      return { status: 200, body: mrJson(project, mr) };
+    }
 
     if (request.method === 'GET' && iid === undefined) {
       const q = request.url.searchParams;
@@ -182,8 +224,8 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
       if (body.title !== undefined) mr.title = body.title;
       if (body.description !== undefined) mr.description = body.description;
       if (body.target_branch !== undefined) mr.target_branch = body.target_branch;
-      if (body.state_event === 'close') mr.state = 'closed';
-      if (body.state_event === 'reopen') mr.state = 'opened';
+      if (body.state_event === 'close' && mr.state === 'opened') closeAs(mr, 'baton-bot');
+      if (body.state_event === 'reopen' && mr.state === 'closed') reopen(mr);
       mr.updated_at = now();
       return { status: 200, body: mrJson(project, mr) };
     }
@@ -196,6 +238,11 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
     const project = projects.find((p) => p.path.toLowerCase() === path.toLowerCase());
     if (!project) throw new Error(`unknown project ${path}`);
     return project;
+  };
+  const mergeRequestOf = (path: string, iid: number) => {
+    const mr = projectFor(path).mergeRequests.find((m) => m.iid === iid);
+    if (!mr) throw new Error(`no merge request !${iid} in ${path}`);
+    return mr;
   };
   return {
     baseUrl: api(),
@@ -216,6 +263,21 @@ export async function startGitLabApi(options: GitLabFakeOptions): Promise<GitLab
         ...seed,
       };
       project.mergeRequests.push(mr);
+      return mr;
+    },
+    merge(path, iid, username) {
+      const mr = mergeRequestOf(path, iid);
+      mergeAs(mr, username);
+      return mr;
+    },
+    closeMergeRequest(path, iid, username) {
+      const mr = mergeRequestOf(path, iid);
+      closeAs(mr, username);
+      return mr;
+    },
+    reopen(path, iid) {
+      const mr = mergeRequestOf(path, iid);
+      reopen(mr);
       return mr;
     },
     close: () => http.close(),

@@ -10,6 +10,7 @@
  *   BATON_RECORD_FAILURE_HISTORY=<file> npm test -- test/workflows/targets-and-failures.test.ts
  *   BATON_RECORD_WINDOW_HISTORY=<file> npm test -- test/workflows/change-window.test.ts
  *   BATON_RECORD_NOTICES_HISTORY=<file> npm test -- test/workflows/notices.test.ts
+ *   BATON_RECORD_PR_HISTORY=<file> npm test -- test/workflows/pull-request-followed.test.ts
  * release-early-decision-without-carry-over.json was recorded before that patch: a run that kept an
  * early decision past its history limit without continuing as new.
  */

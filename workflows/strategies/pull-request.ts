@@ -10,6 +10,8 @@ export const pullRequestStrategy: StrategyFactory = (activities) => ({
     const withEvent = { ...request, ...(sourceEvent === undefined ? {} : { event: sourceEvent }) };
     const branch = await activities.git.pushPromotionBranch(withEvent);
     if (branch.status === 'already-at-version') return { outcome: branch.outcome };
-    return activities.provider.openPullRequest(withEvent);
+    const result = await activities.provider.openPullRequest(withEvent);
+    // Kept with the promotion: a PR closed without merging has its branch deleted, only if it still holds this commit.
+    return { ...result, branch: { name: branch.branch, commit: branch.commit } };
   },
 });

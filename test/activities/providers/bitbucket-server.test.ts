@@ -310,6 +310,9 @@ providerContract(async () => {
     missingRepositoryUrl: `${fake.webUrl}/scm/PLAT/missing.git`,
     seedOpen: (title, description) => fake.seedPull(REPO, { fromBranch: HEAD, toBranch: BASE, title, description }).id,
     pulls: () => fake.pulls(REPO).map((p) => ({ number: p.id, title: p.title, body: p.description })),
+    merge: (number, who) => void fake.merge(REPO, number, who),
+    closeWithoutMerging: (number, who) => void fake.decline(REPO, number, who),
+    reopen: (number, who) => void fake.reopen(REPO, number, who),
     reset() {
       fake.pulls(REPO).length = 0;
       fake.http.requests.length = 0;

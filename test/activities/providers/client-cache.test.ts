@@ -10,6 +10,7 @@ function fakeClient(closed: string[], name: string): ProviderClient {
     findOpen: () => Promise.resolve(undefined),
     create: () => Promise.reject(new Error('unused')),
     update: () => Promise.reject(new Error('unused')),
+    status: () => Promise.reject(new Error('unused')),
     close: () => {
       closed.push(name);
       return Promise.resolve();

@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { PullRequestProvider } from '../../../activities/providers/provider.js';
 import { FailureType } from '../../../model/failures.js';
 import type { FakeResponse, HttpFake } from '../../fakes/http-fake.js';
-import { assertFails, pullRequest, WEAVE_METADATA } from './helpers.js';
+import { assertFails, pullRequest, TOKEN, WEAVE_METADATA } from './helpers.js';
 
 export interface ContractSubject {
   /** `github`, `gitlab`, `bitbucket-server`. */
@@ -17,6 +17,10 @@ export interface ContractSubject {
   missingRepositoryUrl: string;
   /** An open pull request from HEAD into BASE, as if a previous promotion had opened it. */
   seedOpen(title: string, body: string): number;
+  /** Someone merges, closes without merging, or reopens the pull request (on the provider's side). */
+  merge(number: number, who: string): void;
+  closeWithoutMerging(number: number, who: string): void;
+  reopen(number: number, who: string): void;
   /** Every pull request of the repository. */
   pulls(): { number: number; title: string; body: string }[];
   /** Forget pull requests and recorded requests. */
@@ -109,6 +113,46 @@ export function providerContract(start: () => Promise<ContractSubject>): void {
         message: s.validationError.message,
       });
       assert.equal(s.pulls().length, 0);
+    });
+
+    const status = (number: number) => s.provider.status({ repositoryUrl: s.repositoryUrl, number, token: TOKEN });
+    const isoTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+    test('the status of an open pull request is open', async () => {
+      const number = s.seedOpen('t', 'b');
+      assert.deepEqual(await status(number), { state: 'open' });
+    });
+
+    test('a merged pull request says who merged it and when', async () => {
+      const number = s.seedOpen('t', 'b');
+      s.merge(number, 'alice');
+      const merged = await status(number);
+      assert.equal(merged.state, 'merged');
+      assert.equal(merged.mergedBy, 'alice');
+      assert.match(merged.mergedAt ?? '', isoTime);
+      assert.equal(merged.closedBy, undefined);
+    });
+
+    test('a pull request closed without merging says who closed it and when; reopened, it is open again', async () => {
+      const number = s.seedOpen('t', 'b');
+      s.closeWithoutMerging(number, 'bob');
+      const closed = await status(number);
+      assert.equal(closed.state, 'closed');
+      assert.equal(closed.closedBy, 'bob');
+      assert.match(closed.closedAt ?? '', isoTime);
+      s.reopen(number, 'bob');
+      assert.deepEqual(await status(number), { state: 'open' });
+    });
+
+    test('asking about a pull request while rate-limited is a retryable ProviderRateLimited with the delay', async () => {
+      const number = s.seedOpen('t', 'b');
+      s.http.respondNext({ status: 429, headers: { 'retry-after': '42' }, body: 'slow down' });
+      await assertFails(status(number), {
+        type: FailureType.providerRateLimited,
+        nonRetryable: false,
+        message: new RegExp(`${s.name} rate-limited reading (pull|merge) request [#!]\\d+ .*retrying in 42s`),
+        nextRetryDelay: 42_000,
+      });
     });
 
     test('the same repository and credentials reuse one client: its connection stays open', async () => {

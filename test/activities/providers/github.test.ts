@@ -313,6 +313,9 @@ providerContract(async () => {
     missingRepositoryUrl: 'https://github.example.com/weaveworks/missing',
     seedOpen: (title, body) => fake.seedPull(REPO, { head: HEAD, base: BASE, title, body }).number,
     pulls: () => fake.pulls(REPO).map((p) => ({ number: p.number, title: p.title, body: p.body ?? '' })),
+    merge: (number, who) => void fake.mergePull(REPO, number, who),
+    closeWithoutMerging: (number, who) => void fake.closePull(REPO, number, who),
+    reopen: (number) => void fake.reopenPull(REPO, number),
     reset() {
       fake.pulls(REPO).length = 0;
       fake.http.requests.length = 0;

@@ -233,6 +233,9 @@ providerContract(async () => {
     missingRepositoryUrl: 'https://gitlab.example.com/platform/apps/missing',
     seedOpen: (title, description) => fake.seedMergeRequest(PROJECT, { source_branch: HEAD, target_branch: BASE, title, description }).iid,
     pulls: () => fake.mergeRequests(PROJECT).map((mr) => ({ number: mr.iid, title: mr.title, body: mr.description ?? '' })),
+    merge: (number, who) => void fake.merge(PROJECT, number, who),
+    closeWithoutMerging: (number, who) => void fake.closeMergeRequest(PROJECT, number, who),
+    reopen: (number) => void fake.reopen(PROJECT, number),
     reset() {
       fake.mergeRequests(PROJECT).length = 0;
       fake.http.requests.length = 0;
