@@ -48,7 +48,10 @@ export const ReleasePhase = {
   promoting: 'Promoting',
   /** The target environment's gate asks for a manual approval. */
   awaitingApproval: 'AwaitingApproval',
-  /** Due (and approved, behind a gate) but held by a promotion policy; `blockedBy` says which and until when. */
+  /**
+   * Held by a promotion policy: a soak time not over yet, or (approved, behind a gate) a shut change
+   * window; `blockedBy` says which and until when.
+   */
   blocked: 'Blocked',
   /** Promoted; waiting for Flux to report the version in the target environment. */
   awaitingDeployment: 'AwaitingDeployment',
@@ -109,6 +112,8 @@ export interface DeploymentFailure {
   environment: string;
   receivedAt: string;
   event: DeploymentEvent;
+  /** `soak`: the version was soaking in that environment, and so failed its soak. */
+  during?: 'soak';
 }
 
 /**
@@ -220,23 +225,44 @@ export interface PendingGate {
   problems?: string[];
 }
 
-/** A promotion that is due but held by a promotion policy. */
-export interface PromotionBlock {
-  /** `window`: the target's change window (`promotion.baton.dev/window.<env>`) is shut. */
-  kind: 'window';
+/** What every promotion policy holding a promotion says. */
+interface PromotionBlockBase {
+  /** The environment the held promotion goes into. */
   environment: string;
   /** The policy as written (the annotation's value). */
   policy: string;
   since: string;
+  /** `opens Tue 09:00 Europe/Berlin`, `1h12m left`. */
+  description: string;
+}
+
+/** The target's change window (`promotion.baton.dev/window.<env>`) is shut. */
+export interface WindowBlock extends PromotionBlockBase {
+  kind: 'window';
   /** When the window opens (ISO 8601). */
   opensAt: string;
-  /** `opens Tue 09:00 Europe/Berlin`. */
-  description: string;
   /** The gate's approval, kept until the window opens. */
   approval?: DecisionRecord;
   /** Under a quorum: every approval that counted, kept with it. */
   approvals?: DecisionRecord[];
 }
+
+/**
+ * The version has not run long enough in the environment it reached (`promotion.baton.dev/soak.<env>`)
+ * to move on; `environment` is the one it moves on to.
+ */
+export interface SoakBlock extends PromotionBlockBase {
+  kind: 'soak';
+  /** Where the version soaks. */
+  soakingIn: string;
+  /** When Flux reported the version there: the soak counts from then (ISO 8601). */
+  reachedAt: string;
+  /** When the soak is over (ISO 8601). */
+  endsAt: string;
+}
+
+/** A promotion that is due but held by a promotion policy; `kind` says which. */
+export type PromotionBlock = WindowBlock | SoakBlock;
 
 export interface IgnoredDecision {
   decision: DecisionRecord['decision'];
@@ -268,7 +294,7 @@ export interface ReleaseState {
   targets?: TargetStatus[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
-  /** Set while a due promotion waits for a promotion policy (a change window) to let it through. */
+  /** Set while a due promotion waits for a promotion policy (a change window, a soak time) to let it through. */
   blockedBy?: PromotionBlock;
   /**
    * Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not

@@ -112,6 +112,10 @@ before(async () => {
           'promotion.baton.dev/window.prod': 'Mon-Fri 09:00-17:00 <b>Europe/Berln</b>',
         },
       ),
+      annotated(
+        podinfoVariant('bad-soak', () => undefined),
+        { 'promotion.baton.dev/soak.test': '2 hours please' },
+      ),
     ],
   });
   removeSpecial = dir.remove;
@@ -369,6 +373,18 @@ describe('422s, in the order of the table', () => {
       'Pipeline flux-system/bad-window has an invalid promotion policy: annotation promotion.baton.dev/window.prod: ' +
         '&#34;Mon-Fri 09:00-17:00 &lt;b&gt;Europe/Berln&lt;/b&gt;&#34;: &#34;&lt;b&gt;Europe/Berln&lt;/b&gt;&#34; is not an IANA time zone ' +
         '(e.g. Europe/Berlin, America/New_York, UTC)',
+    );
+    assert.equal(releases.calls, before);
+  });
+
+  it('a soak time that cannot be read → 422 naming the annotation and the problem, nothing delivered', async () => {
+    const before = releases.calls;
+    const response = await strictApp.inject(delivery('/promotion/flux-system/bad-soak/dev', body));
+    assertError(
+      response,
+      422,
+      'Pipeline flux-system/bad-soak has an invalid promotion policy: annotation promotion.baton.dev/soak.test: ' +
+        '&#34;2 hours please&#34;: not a duration (e.g. 2h, 90m, 1d, &#34;30 minutes&#34;)',
     );
     assert.equal(releases.calls, before);
   });
