@@ -1,11 +1,12 @@
 /**
- * Every promotion policy annotation of a Pipeline (change windows, soak times) checked at once: a
+ * Every promotion policy annotation of a Pipeline (change windows, soak times, release trains) checked at once: a
  * Pipeline with one that cannot be read is invalid as a whole, wherever it is looked at — the
  * gateway refuses its events, its releases fail, Pipeline.status says Ready=False — because a typo
  * must never mean "no policy". Workflow-safe.
  */
 import { readWindows } from './change-window.js';
 import type { Pipeline } from './pipeline.js';
+import { readTrains } from './release-train.js';
 import { readSoaks } from './soak-time.js';
 
 /** An annotation, its value as written, and what is wrong with it. */
@@ -29,7 +30,11 @@ export function readPolicyProblems(
   annotations: Readonly<Record<string, string>> | undefined,
   environments: readonly string[],
 ): PolicyProblem[] {
-  return [...readWindows(annotations, environments).problems, ...readSoaks(annotations, environments).problems];
+  return [
+    ...readWindows(annotations, environments).problems,
+    ...readSoaks(annotations, environments).problems,
+    ...readTrains(annotations, environments).problems,
+  ];
 }
 
 export function promotionPolicyProblems(pipeline: Pipeline): PolicyProblem[] {

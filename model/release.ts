@@ -49,8 +49,8 @@ export const ReleasePhase = {
   /** The target environment's gate asks for a manual approval. */
   awaitingApproval: 'AwaitingApproval',
   /**
-   * Held by a promotion policy: a soak time not over yet, or (approved, behind a gate) a shut change
-   * window; `blockedBy` says which and until when.
+   * Held by a promotion policy: a soak time not over yet, or (approved, behind a gate) a release
+   * train not departed yet or a shut change window; `blockedBy` says which and until when.
    */
   blocked: 'Blocked',
   /** Promoted; waiting for Flux to report the version in the target environment. */
@@ -261,8 +261,31 @@ export interface SoakBlock extends PromotionBlockBase {
   endsAt: string;
 }
 
+/**
+ * The target has a release train (`promotion.baton.dev/train.<env>`): the promotion waits for a
+ * departure, when the train's Schedule takes the highest version waiting.
+ */
+export interface TrainBlock extends PromotionBlockBase {
+  kind: 'train';
+  /** The next departure as the train's cron expression says (ISO 8601); a paused Schedule departs later. */
+  departsAt: string;
+  /** The gate's approval, kept until the train departs. */
+  approval?: DecisionRecord;
+  /** Under a quorum: every approval that counted, kept with it. */
+  approvals?: DecisionRecord[];
+}
+
 /** A promotion that is due but held by a promotion policy; `kind` says which. */
-export type PromotionBlock = WindowBlock | SoakBlock;
+export type PromotionBlock = WindowBlock | SoakBlock | TrainBlock;
+
+/** A train's departure into an environment, as the train's departure workflow sends it to the version it takes. */
+export interface TrainDeparture {
+  environment: string;
+  /** When the train departed (ISO 8601). */
+  at: string;
+  /** The departure workflow the train's Schedule started. */
+  departureWorkflowId: string;
+}
 
 export interface IgnoredDecision {
   decision: DecisionRecord['decision'];
@@ -315,6 +338,8 @@ export interface ReleaseState {
    * was about to be promoted into); only an approval with `allowDowngrade` promotes it then.
    */
   higherVersionIn?: { environment: string; version: string; workflowId: string };
+  /** The train departure that took this version (the promotion into its environment follows). */
+  departure?: TrainDeparture;
   /** The Flux failure that ended the release. */
   failure?: DeploymentFailure;
   lastError?: string;

@@ -50,6 +50,7 @@ import { promote } from './promote.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
 import { SoakGate } from './soak-gate.js';
+import { TrainGate } from './train-gate.js';
 import { WindowGate } from './window-gate.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
@@ -71,6 +72,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const failures: DeployedSignal[] = [];
   const gate = new ManualGate(run, policy, () => inbox.length > 0 || failures.length > 0, input.earlyDecisions);
   const windowGate = new WindowGate(run, () => inbox.length > 0 || failures.length > 0);
+  const trainGate = new TrainGate(run, () => inbox.length > 0 || failures.length > 0);
   const soakGate = new SoakGate(
     run,
     () => inbox.length > 0 || failures.length > 0,
@@ -88,6 +90,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     description: 'Flux reported that deploying the version failed in an environment (sent by the gateway): the release ends Failed.',
   });
   gate.listen();
+  trainGate.listen();
   setHandler(
     supersedeSignal,
     (claim: EnvironmentClaim) => {
@@ -173,6 +176,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     const target = spec.environments[furthest.index + 1]!.name;
     // Read before anything else runs, so that a policy that cannot be read fails the release at once.
     const soak = soakGate.soakFor(pipeline, furthest.environment);
+    let train = trainGate.trainFor(pipeline, target);
     let window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await gate.close();
@@ -201,7 +205,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome === 'superseded') return run.superseded();
     }
 
-    // 6. The manual gate, when the target has one (unless it approved before the window held the promotion).
+    // 6. The manual gate, when the target has one (unless it approved before a train or window held the promotion).
     const kept = windowGate.keptApproval(target);
     let approval = kept?.approval;
     let approvals = kept?.approvals;
@@ -231,11 +235,20 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       // An approval may come days after the Pipeline was read: a window set or changed meanwhile applies.
       if (patched(WINDOW_AFTER_APPROVAL_PATCH)) {
         const current = await run.call(() => activities.release.resolvePipeline(state.pipeline), '');
+        train = trainGate.trainFor(current, target);
         window = windowGate.windowFor(current, target);
       }
     }
 
-    // 7. The change window, when the target has one: a promotion due while it is shut waits for it.
+    // 7. The release train, when the target has one: the promotion waits for a departure that takes it.
+    if (train === undefined) trainGate.clear();
+    else {
+      const outcome = await trainGate.wait(pipeline, target, train, { approval, approvals });
+      if (outcome === 'interrupted') continue;
+      if (outcome === 'superseded') return run.superseded();
+    }
+
+    // 8. The change window, when the target has one: a promotion due while it is shut waits for it.
     if (window === undefined) windowGate.clear();
     else {
       const outcome = await windowGate.wait(pipeline, target, window, { approval, approvals });
@@ -243,7 +256,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome === 'superseded') return run.superseded();
     }
 
-    // 8. Promote; the next loop waits for Flux to report the version in the target.
+    // 9. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals });
   }
 }

@@ -63,10 +63,10 @@ export class WindowGate {
     return windows.get(target);
   }
 
-  /** The approval (and, under a quorum, the approvals) given at `target`'s gate before its window held the promotion. */
+  /** The approval (and, under a quorum, the approvals) given at `target`'s gate before its window (or train) held the promotion. */
   keptApproval(target: string): KeptApproval | undefined {
     const block = this.run.state.blockedBy;
-    if (block?.kind !== 'window' || block.environment !== target || block.approval === undefined) return undefined;
+    if (block === undefined || block.kind === 'soak' || block.environment !== target || block.approval === undefined) return undefined;
     return { approval: block.approval, ...(block.approvals === undefined ? {} : { approvals: block.approvals }) };
   }
 
