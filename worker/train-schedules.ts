@@ -5,8 +5,9 @@
  * on the Temporal UI's Schedules page and may pause one (a paused train does not depart; its
  * releases wait). Baton owns the Schedules whose ID starts with `train/` and touches no other.
  *
- * The annotation's value is kept in the Schedule's memo: the server turns a cron expression into
- * calendar specs, so the memo is what tells whether a Schedule still matches its annotation.
+ * The annotation's value is kept in the Schedule's memo (and its action's, which an update can
+ * change): the server turns a cron expression into calendar specs, so the memo is what tells whether
+ * a Schedule still matches its annotation. Updates keep a paused Schedule paused.
  */
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -66,10 +67,7 @@ export async function syncTrainSchedules(client: Client, pipelines: readonly Pip
     if (!existing.has(scheduleId)) {
       await createSchedule(client, scheduleId, want, taskQueue);
       sync.created.push(scheduleId);
-    } else if (existing.get(scheduleId) !== want.train.text) {
-      // Delete and create: an update cannot change the memo, which records what the Schedule follows.
-      await client.schedule.getHandle(scheduleId).delete();
-      await createSchedule(client, scheduleId, want, taskQueue);
+    } else if (existing.get(scheduleId) !== want.train.text && (await updateSchedule(client, scheduleId, want, taskQueue))) {
       sync.updated.push(scheduleId);
     }
   }
@@ -85,22 +83,46 @@ export async function syncTrainSchedules(client: Client, pipelines: readonly Pip
   return sync;
 }
 
-async function createSchedule(client: Client, scheduleId: string, { pipeline, environment, train }: WantedTrain, taskQueue: string) {
+function departureAction({ pipeline, environment, train }: WantedTrain, taskQueue: string) {
   const input: TrainDepartureInput = { pipeline, environment };
+  return {
+    type: 'startWorkflow' as const,
+    workflowType: TRAIN_DEPARTURE_WORKFLOW_TYPE,
+    args: [input],
+    taskQueue,
+    workflowId: `train-departure/${pipelineKey(pipeline)}/${environment}`,
+    // An update cannot change the Schedule's memo, but it can change the action's: after an edit of
+    // the annotation, that is where the value the Schedule follows is read.
+    memo: { [TRAIN_MEMO]: train.text },
+  };
+}
+
+async function createSchedule(client: Client, scheduleId: string, want: WantedTrain, taskQueue: string): Promise<void> {
+  const { pipeline, environment, train } = want;
   await client.schedule.create({
     scheduleId,
     spec: { cronExpressions: [train.cron], timezone: train.zone },
-    action: {
-      type: 'startWorkflow',
-      workflowType: TRAIN_DEPARTURE_WORKFLOW_TYPE,
-      args: [input],
-      taskQueue,
-      workflowId: `train-departure/${pipelineKey(pipeline)}/${environment}`,
-    },
+    action: departureAction(want, taskQueue),
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CATCHUP_WINDOW },
     memo: { [TRAIN_MEMO]: train.text },
     state: { note: `The ${environment} train of ${pipelineKey(pipeline)}: ${train.text} (kept in step with the Pipeline by Baton)` },
   });
+}
+
+/**
+ * Points the Schedule at the annotation's new value, keeping its state (paused or not, and its
+ * note); false when an earlier sync did so already.
+ */
+async function updateSchedule(client: Client, scheduleId: string, want: WantedTrain, taskQueue: string): Promise<boolean> {
+  const handle = client.schedule.getHandle(scheduleId);
+  const { action } = await handle.describe();
+  if (action.type === 'startWorkflow' && action.memo?.[TRAIN_MEMO] === want.train.text) return false;
+  await handle.update((previous) => ({
+    ...previous,
+    spec: { cronExpressions: [want.train.cron], timezone: want.train.zone },
+    action: departureAction(want, taskQueue),
+  }));
+  return true;
 }
 
 /**

@@ -102,9 +102,15 @@ describe('release trains (dev server)', () => {
       serverDepartures.map((ms) => berlin.format(ms)).join('; '),
     );
 
+    // Someone paused the train on the Schedules page; an edit of the annotation keeps it paused.
+    await handle.pause('release freeze');
     await trainIs('0 9 * * MON UTC');
     assert.deepEqual(await sync(), { created: [], updated: [SCHEDULE_ID], deleted: [] });
-    const monday = (await handle.describe()).info.nextActionTimes[0]!;
+    assert.deepEqual(await sync(), { created: [], updated: [], deleted: [] }, 'the update is not made twice');
+    const updated = await handle.describe();
+    assert.equal(updated.state.paused, true);
+    assert.equal(updated.state.note, 'release freeze');
+    const monday = updated.info.nextActionTimes[0]!;
     assert.deepEqual([monday.getUTCDay(), monday.getUTCHours()], [1, 9]);
 
     await trainIs(undefined);
