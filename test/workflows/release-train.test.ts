@@ -6,9 +6,11 @@
  * is promoted, lower ones are superseded, and approvals given before the departure are kept.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ScheduleNotFoundError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../model/failures.js';
 import { approveSignal, stateQuery } from '../../model/messages.js';
@@ -190,7 +192,15 @@ describe('release trains (dev server)', () => {
     );
     const state = await third.handle.query(stateQuery);
     assert.equal(state.blockedBy, undefined);
-    await Promise.all([second.handle.terminate('test done'), third.handle.terminate('test done')]);
+
+    // Flux reports the version the first train took in prod: its journey is done.
+    await harness.report(second.handle, 'prod', 'api-prod');
+    assert.equal((await second.handle.result()).phase, ReleasePhase.completed);
+    // A committed history of a train departure for test/replay.
+    if (process.env.BATON_RECORD_TRAIN_HISTORY) {
+      await writeFile(process.env.BATON_RECORD_TRAIN_HISTORY, historyToJSON(await second.handle.fetchHistory()));
+    }
+    await third.handle.terminate('test done');
   });
 
   test('a train that cannot be read fails the release for good, naming the annotation and the problem, and gets no Schedule', async () => {

@@ -6,9 +6,11 @@
  * earlier tests moved ahead of the wall clock. Awaiting a result lets the server skip the soak's timer.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../model/failures.js';
 import { approveSignal, deployedSignal, deploymentFailedSignal, stateQuery } from '../../model/messages.js';
@@ -187,6 +189,10 @@ describe('soak time (time skipping)', () => {
     assert.ok(prod.startedAt >= endsAt, `promoted into prod at ${prod.startedAt}, not before the soak ended at ${endsAt}`);
     assert.equal(prod.approval?.approver, 'alice@example.com', 'the approval given during the soak');
     assert.deepEqual(result.ignoredDecisions ?? [], []);
+    // A committed history of a soak for test/replay.
+    if (process.env.BATON_RECORD_SOAK_HISTORY) {
+      await writeFile(process.env.BATON_RECORD_SOAK_HISTORY, historyToJSON(await handle.fetchHistory()));
+    }
   });
 
   test('a soak that cannot be read fails the release for good, naming the annotation and the problem', async () => {
