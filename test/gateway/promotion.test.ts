@@ -116,6 +116,10 @@ before(async () => {
         podinfoVariant('bad-soak', () => undefined),
         { 'promotion.baton.dev/soak.test': '2 hours please' },
       ),
+      annotated(
+        podinfoVariant('bad-train', () => undefined),
+        { 'promotion.baton.dev/train.prod': '0 10 * * TUE,THU' },
+      ),
     ],
   });
   removeSpecial = dir.remove;
@@ -373,6 +377,19 @@ describe('422s, in the order of the table', () => {
       'Pipeline flux-system/bad-window has an invalid promotion policy: annotation promotion.baton.dev/window.prod: ' +
         '&#34;Mon-Fri 09:00-17:00 &lt;b&gt;Europe/Berln&lt;/b&gt;&#34;: &#34;&lt;b&gt;Europe/Berln&lt;/b&gt;&#34; is not an IANA time zone ' +
         '(e.g. Europe/Berlin, America/New_York, UTC)',
+    );
+    assert.equal(releases.calls, before);
+  });
+
+  it('a release train that cannot be read → 422 naming the annotation and the problem, nothing delivered', async () => {
+    const before = releases.calls;
+    const response = await strictApp.inject(delivery('/promotion/flux-system/bad-train/dev', body));
+    assertError(
+      response,
+      422,
+      'Pipeline flux-system/bad-train has an invalid promotion policy: annotation promotion.baton.dev/train.prod: ' +
+        '&#34;0 10 * * TUE,THU&#34;: expected &#34;&lt;minute&gt; &lt;hour&gt; &lt;day of month&gt; &lt;month&gt; &lt;day of week&gt; ' +
+        '&lt;IANA time zone&gt;&#34;, e.g. &#34;0 10 * * TUE,THU Europe/Berlin&#34;',
     );
     assert.equal(releases.calls, before);
   });

@@ -12,13 +12,14 @@ import { ScheduleNotFoundError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
 import { FailureType } from '../../model/failures.js';
 import { approveSignal, stateQuery } from '../../model/messages.js';
 import type { PipelineRef } from '../../model/pipeline.js';
 import { ReleasePhase, type ReleaseState, type TrainBlock } from '../../model/release.js';
 import { departuresAfter, parseTrain, trainScheduleId } from '../../model/release-train.js';
 import { PromotionBlockedBy } from '../../model/search-attributes.js';
-import { syncTrainSchedules } from '../../worker/train-schedules.js';
+import { startTrainScheduler, syncTrainSchedules } from '../../worker/train-schedules.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
 import { type ReleaseHandle, ReleaseHarness } from './harness.js';
@@ -201,6 +202,31 @@ describe('release trains (dev server)', () => {
       await writeFile(process.env.BATON_RECORD_TRAIN_HISTORY, historyToJSON(await second.handle.fetchHistory()));
     }
     await third.handle.terminate('test done');
+  });
+
+  test('the worker’s scheduler syncs at start, again when nudged, and stops', async () => {
+    await trainIs(undefined);
+    const scheduler = startTrainScheduler({
+      client: env.client,
+      pipelines: () => harness.pipelines.listPipelines(),
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      everyMs: 60 * 60 * 1000,
+    });
+    try {
+      await eventually('the first sync to delete the train', async () => {
+        try {
+          await env.client.schedule.getHandle(SCHEDULE_ID).describe();
+          return false;
+        } catch (error) {
+          return error instanceof ScheduleNotFoundError;
+        }
+      });
+      await trainIs(TRAIN);
+      assert.deepEqual(await scheduler.nudge(), { created: [SCHEDULE_ID], updated: [], deleted: [] });
+    } finally {
+      await scheduler.stop();
+    }
   });
 
   test('a train that cannot be read fails the release for good, naming the annotation and the problem, and gets no Schedule', async () => {
