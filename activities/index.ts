@@ -3,7 +3,13 @@
  * one member. Each set is checked against its contract in `model/activities.ts`.
  */
 import type { Client } from '@temporalio/client';
-import type { ClaimsActivities, DecisionProofActivities, ProviderActivities, ReleaseActivities } from '../model/activities.js';
+import type {
+  ClaimsActivities,
+  DecisionProofActivities,
+  ProviderActivities,
+  ReleaseActivities,
+  TrainActivities,
+} from '../model/activities.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { noStatusWriter, type PipelineStatusWriter } from '../status/status-writer.js';
 import { createDecisionProofActivities } from './decision-proof.js';
@@ -15,6 +21,7 @@ import { createPromotionControlsActivities } from './promotion-controls.js';
 import { createPullRequestActivities, type PullRequestDependencies } from './pull-request-strategy.js';
 import { createReleaseNoticeActivities, type ReleaseNoticeSettings } from './release-notices.js';
 import { createSupersedeActivities } from './supersede.js';
+import { createTrainActivities } from './release-trains.js';
 
 export interface ActivityDependencies {
   pipelines: PipelineSource;
@@ -51,7 +58,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPullRequestActivities(pullRequestDependencies(deps)),
     ...createSupersedeActivities(deps.temporal),
     ...createPromotionControlsActivities(deps.temporal),
+    ...createTrainActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),
     ...createDecisionProofActivities(deps.decisionKeys ?? []),
-  } satisfies ReleaseActivities & ClaimsActivities & DecisionProofActivities;
+  } satisfies ReleaseActivities & ClaimsActivities & DecisionProofActivities & TrainActivities;
 }

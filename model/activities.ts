@@ -61,6 +61,20 @@ export interface ClaimsActivities {
   closedReleases(workflowIds: string[]): Promise<string[]>;
 }
 
+/** A release waiting for a train (found in visibility by its search attributes). */
+export interface TrainPassenger {
+  workflowId: string;
+  version: string;
+  /** When the release started (ISO 8601): the order between versions without a SemVer order. */
+  startedAt: string;
+}
+
+/** Scheduled by the release-train departure workflow. */
+export interface TrainActivities {
+  /** The running releases of the Pipeline waiting for the train into `environment`. */
+  trainPassengers(request: { pipeline: PipelineRef; environment: string }): Promise<TrainPassenger[]>;
+}
+
 /** Served on the provider task queue, whose activity rate the Temporal server limits. */
 export interface ProviderActivities {
   /** The pull-request strategy's provider step: find-or-create the pull request for the pushed branch. */

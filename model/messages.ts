@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ControlWatcher, FreezeRequest, PromotionControl, ResumeRequest, StopRequest, UnfreezeRequest } from './promotion-controls.js';
-import type { Decision, DecisionRecord, DeploymentEvent, ReleaseState } from './release.js';
+import type { Decision, DecisionRecord, DeploymentEvent, ReleaseState, TrainDeparture } from './release.js';
 
 export type { Decision, DecisionAuthentication } from './release.js';
 
@@ -52,6 +52,8 @@ export const rejectUpdate = defineUpdate<DecisionRecord, [Decision]>('reject');
 /** A claim that takes precedence over this release at an environment it holds (sent by the claims workflow). */
 export const supersedeSignal = defineSignal<[EnvironmentClaim]>('supersede');
 export const stateQuery = defineQuery<ReleaseState>('state');
+/** A release train departed and takes this release (sent by the train's departure workflow). */
+export const departSignal = defineSignal<[TrainDeparture]>('depart');
 
 /** Sent by a release (through an activity) to its environment's claims workflow. */
 export const claimSignal = defineSignal<[EnvironmentClaim]>('claim');

@@ -18,6 +18,8 @@ export const ReleaseNoticeReason = {
   rejected: 'Rejected',
   promoted: 'Promoted',
   failed: 'PromotionFailed',
+  /** Flux reported a failure of the version where it soaked: the release stops. */
+  soakFailed: 'SoakFailed',
   expired: 'ReleaseExpired',
   approvalExpired: 'ApprovalExpired',
   superseded: 'Superseded',
@@ -31,6 +33,7 @@ export type ReleaseNoticeReason = (typeof ReleaseNoticeReason)[keyof typeof Rele
 /** Notices that report something going wrong: Flux severity `error`, Kubernetes type `Warning`. */
 const TROUBLE: readonly ReleaseNoticeReason[] = [
   ReleaseNoticeReason.failed,
+  ReleaseNoticeReason.soakFailed,
   ReleaseNoticeReason.expired,
   ReleaseNoticeReason.approvalExpired,
 ];

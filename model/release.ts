@@ -48,7 +48,10 @@ export const ReleasePhase = {
   promoting: 'Promoting',
   /** The target environment's gate asks for a manual approval. */
   awaitingApproval: 'AwaitingApproval',
-  /** Due (and approved, behind a gate) but held by a promotion policy; `blockedBy` says which and until when. */
+  /**
+   * Held by a promotion policy: a soak time not over yet, or (approved, behind a gate) a release
+   * train not departed yet or a shut change window; `blockedBy` says which and until when.
+   */
   blocked: 'Blocked',
   /** Promoted; waiting for Flux to report the version in the target environment. */
   awaitingDeployment: 'AwaitingDeployment',
@@ -114,6 +117,8 @@ export interface DeploymentFailure {
   environment: string;
   receivedAt: string;
   event: DeploymentEvent;
+  /** `soak`: the version was soaking in that environment, and so failed its soak. */
+  during?: 'soak';
 }
 
 /**
@@ -257,27 +262,82 @@ export interface PendingGate {
   problems?: string[];
 }
 
-/** A promotion that is due but held by a promotion policy. */
-export interface PromotionBlock {
-  /**
-   * `window`: the target's change window (`promotion.baton.dev/window.<env>`) is shut; `stop`: a
-   * stop (or hold) covers the target (`baton stop`, `baton hold`); `freeze`: a freeze does.
-   */
-  kind: 'window' | 'stop' | 'freeze';
+/** What every promotion policy holding a promotion says. */
+interface PromotionBlockBase {
+  /** The environment the held promotion goes into. */
   environment: string;
   /** The policy as written: the annotation's value, or each stop and freeze with who set it, when and why. */
   policy: string;
   since: string;
-  /** When the promotion may go (ISO 8601): the window opens, the freeze ends. Absent for a stop, which waits for a resume. */
-  opensAt?: string;
-  /** `opens Tue 09:00 Europe/Berlin`, `stopped by alice at … : incident 42`. */
+  /** `opens Tue 09:00 Europe/Berlin`, `1h12m left`. */
   description: string;
-  /** stop and freeze: the ids of the controls holding it (`baton resume`, `baton unfreeze`). */
-  controls?: string[];
+}
+
+/** The target's change window (`promotion.baton.dev/window.<env>`) is shut. */
+export interface WindowBlock extends PromotionBlockBase {
+  kind: 'window';
+  /** When the window opens (ISO 8601). */
+  opensAt: string;
   /** The gate's approval, kept until the window opens. */
   approval?: DecisionRecord;
   /** Under a quorum: every approval that counted, kept with it. */
   approvals?: DecisionRecord[];
+}
+
+/**
+ * The version has not run long enough in the environment it reached (`promotion.baton.dev/soak.<env>`)
+ * to move on; `environment` is the one it moves on to.
+ */
+export interface SoakBlock extends PromotionBlockBase {
+  kind: 'soak';
+  /** Where the version soaks. */
+  soakingIn: string;
+  /** When Flux reported the version there: the soak counts from then (ISO 8601). */
+  reachedAt: string;
+  /** When the soak is over (ISO 8601). */
+  endsAt: string;
+}
+
+/**
+ * The target has a release train (`promotion.baton.dev/train.<env>`): the promotion waits for a
+ * departure, when the train's Schedule takes the highest version waiting.
+ */
+export interface TrainBlock extends PromotionBlockBase {
+  kind: 'train';
+  /** The next departure as the train's cron expression says (ISO 8601); a paused Schedule departs later. */
+  departsAt: string;
+  /** The gate's approval, kept until the train departs. */
+  approval?: DecisionRecord;
+  /** Under a quorum: every approval that counted, kept with it. */
+  approvals?: DecisionRecord[];
+}
+
+/**
+ * A stop or hold (`baton stop`, `baton hold`) or a freeze (`baton freeze`) covers the target; `policy`
+ * and `description` list each with who set it, when and why.
+ */
+export interface ControlBlock extends PromotionBlockBase {
+  kind: 'stop' | 'freeze';
+  /** When the last freeze holding it ends (ISO 8601); absent when a stop holds it, which waits for a resume. */
+  opensAt?: string;
+  /** The ids of the stops and freezes holding it (`baton resume`, `baton unfreeze`). */
+  controls: string[];
+  /** The gate's approval, kept until the promotion may go. */
+  approval?: DecisionRecord;
+  /** Under a quorum: every approval that counted, kept with it. */
+  approvals?: DecisionRecord[];
+}
+
+/** A promotion that is due but held by a promotion policy; `kind` says which. */
+export type PromotionBlock = WindowBlock | SoakBlock | TrainBlock | ControlBlock;
+
+/** A train's departure into an environment, as the train's departure workflow sends it to the version it takes. */
+export interface TrainDeparture {
+  environment: string;
+  /** When the train departed (ISO 8601). */
+  at: string;
+  /** The departure workflow the train's Schedule started. */
+  departureWorkflowId: string;
 }
 
 export interface IgnoredDecision {
@@ -310,7 +370,7 @@ export interface ReleaseState {
   targets?: TargetStatus[];
   promotions: PromotionRecord[];
   pendingGate?: PendingGate;
-  /** Set while a due promotion waits for a promotion policy (a change window) to let it through. */
+  /** Set while a due promotion waits for a promotion policy (a change window, a soak time) to let it through. */
   blockedBy?: PromotionBlock;
   /**
    * Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not
@@ -333,6 +393,8 @@ export interface ReleaseState {
   higherVersionIn?: { environment: string; version: string; workflowId: string };
   /** The pull request followed while the release waits for Flux (pull-request strategy). */
   followedPullRequest?: FollowedPullRequest;
+  /** The train departure that took this version (the promotion into its environment follows). */
+  departure?: TrainDeparture;
   /** The Flux failure that ended the release. */
   failure?: DeploymentFailure;
   lastError?: string;

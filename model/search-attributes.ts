@@ -18,7 +18,7 @@ export const PromotionDecidedBy = defineSearchAttributeKey('PromotionDecidedBy',
 /** URL of the pull request of the last promotion (pull-request strategy). */
 export const PromotionPullRequest = defineSearchAttributeKey('PromotionPullRequest', SearchAttributeType.KEYWORD);
 
-/** What holds a due promotion (`window`), while it is held; absent otherwise. */
+/** What holds a due promotion (`window`, `soak`, `train`), while it is held; absent otherwise. */
 export const PromotionBlockedBy = defineSearchAttributeKey('PromotionBlockedBy', SearchAttributeType.KEYWORD);
 
 export const RELEASE_SEARCH_ATTRIBUTES = [

@@ -100,6 +100,10 @@ export class DirectoryPipelineSource implements PipelineSource {
     return this.snapshot?.pipelines.get(pipelineKey(ref));
   }
 
+  listPipelines(): Pipeline[] {
+    return [...(this.snapshot?.pipelines.values() ?? [])];
+  }
+
   getSecret(namespace: string, name: string): Promise<SecretData | undefined> {
     return Promise.resolve(this.snapshot?.secrets.get(`${namespace}/${name}`));
   }

@@ -99,6 +99,10 @@ export class KubernetesPipelineSource implements PipelineSource {
     return this.pipelines.get(pipelineKey(ref));
   }
 
+  listPipelines(): Pipeline[] {
+    return [...this.pipelines.values()];
+  }
+
   /** Pipelines stored in the cluster that Baton ignores, with why: for health reporting and tests. */
   invalidPipelines(): readonly InvalidPipeline[] {
     return [...this.invalid.values()];

@@ -23,6 +23,8 @@ export interface PipelineSource {
   isSynced(): boolean;
   /** From the in-memory cache: never a remote call per request. */
   getPipeline(ref: PipelineRef): Pipeline | undefined;
+  /** Every valid Pipeline, from the same cache (the release trains' Schedules follow them). */
+  listPipelines(): Pipeline[];
   /** Reads one Secret by name (never a list or watch of Secrets). */
   getSecret(namespace: string, name: string): Promise<SecretData | undefined>;
 }

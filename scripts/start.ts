@@ -13,6 +13,7 @@ import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { closeOnSignals, startGateway } from '../gateway/server.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import { activityDependencies, startStatusController } from '../worker/dependencies.js';
+import { startTrainScheduler } from '../worker/train-schedules.js';
 import { createReleaseWorker } from '../worker/worker.js';
 import { cacheDir, startDevServer } from './dev-server.js';
 import { startEnvironment } from './start-env.js';
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
   const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: config.temporal.namespace });
+  const trains = startTrainScheduler({ client, pipelines: () => pipelines.listPipelines(), taskQueue: config.temporal.taskQueue, log });
+  cleanups.push(() => trains.stop());
   const gateway = await startGateway(config, { logger: log, pipelines, client });
   cleanups.push(() => gateway.close());
 

@@ -3,11 +3,11 @@
  * the GitopsCluster it names (namespace: the reference's, else the Pipeline's) must exist, else
  * `TargetClusterNotFound`, and be Ready, else `TargetClusterNotReady`; otherwise
  * `ReconciliationSucceeded`. Before any of that, Baton's own `InvalidPromotionPolicy`: a promotion
- * policy annotation (a change window) that cannot be read. Pure: the controller supplies the
+ * policy annotation (a change window, a soak time) that cannot be read. Pure: the controller supplies the
  * clusters it sees.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { describeWindowProblem, readWindows } from '../model/change-window.js';
+import { describePolicyProblem, readPolicyProblems } from '../model/promotion-policies.js';
 import { type PipelineStatusObject, type StatusCondition, waitingApprovalsSummary } from './pipeline-status.js';
 
 export const GITOPS_CLUSTER_RESOURCE = { group: 'gitops.weave.works', version: 'v1alpha1', plural: 'gitopsclusters' } as const;
@@ -56,12 +56,12 @@ export function readyCondition(
   pipeline: PipelineObject,
   lookup: (cluster: ClusterKey) => ClusterObject | undefined,
 ): Pick<StatusCondition, 'status' | 'reason' | 'message'> {
-  const { problems } = readWindows(pipeline.metadata?.annotations, (environmentNames(pipeline) ?? '').split(','));
+  const problems = readPolicyProblems(pipeline.metadata?.annotations, (environmentNames(pipeline) ?? '').split(','));
   if (problems.length > 0) {
     return {
       status: 'False',
       reason: ReadyReason.invalidPromotionPolicy,
-      message: `Invalid promotion policy: ${problems.map(describeWindowProblem).join('; ')}`,
+      message: `Invalid promotion policy: ${problems.map(describePolicyProblem).join('; ')}`,
     };
   }
   for (const ref of referencedClusters(pipeline)) {

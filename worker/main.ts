@@ -1,10 +1,12 @@
 /** `npm run worker`: runs the release worker until SIGINT/SIGTERM (the Temporal runtime handles both). */
+import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
 import { promotionMetricsInterceptor } from '../activities/metrics.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import { activityDependencies, startStatusController } from './dependencies.js';
 import { installSdkMetrics, startWorkerMetricsServer } from './metrics.js';
+import { startTrainScheduler } from './train-schedules.js';
 import { createReleaseWorker } from './worker.js';
 
 async function main(): Promise<void> {
@@ -21,6 +23,13 @@ async function main(): Promise<void> {
   const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log, {
     activityInterceptors: metrics === undefined ? [] : [promotionMetricsInterceptor(metrics.promotions)],
   });
+  // The release trains' Schedules follow the Pipelines this worker sees.
+  const trains = startTrainScheduler({
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    pipelines: () => pipelines.listPipelines(),
+    taskQueue: config.temporal.taskQueue,
+    log,
+  });
   log.info(
     {
       taskQueue: config.temporal.taskQueue,
@@ -33,6 +42,7 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await trains.stop();
     await connection.close();
     await stopStatusController();
     await pipelines.stop();

@@ -61,7 +61,8 @@ export class ControlsGate {
     const next = nextChange(controls, pipelineKey(pipeline), target, at);
     const freezesOnly = holding.every((c) => c.kind === 'freeze');
     const until = freezesOnly ? Math.max(...holding.map((c) => Date.parse(c.until!))) : undefined;
-    const previous = state.blockedBy?.environment === target && state.blockedBy.kind !== 'window' ? state.blockedBy : undefined;
+    const block = state.blockedBy;
+    const previous = block?.environment === target && (block.kind === 'stop' || block.kind === 'freeze') ? block : undefined;
     const { approval, approvals } = decided;
     const description = holding.map(describeControl).join('; ');
     state.blockedBy = {
@@ -94,7 +95,7 @@ export class ControlsGate {
   /** Nothing holds the promotion any more. */
   clear(): void {
     const block = this.run.state.blockedBy;
-    if (block === undefined || block.kind === 'window') return;
+    if (block?.kind !== 'stop' && block?.kind !== 'freeze') return;
     this.run.state.blockedBy = undefined;
     upsertSearchAttributes([{ key: PromotionBlockedBy, value: null }]);
   }

@@ -357,7 +357,7 @@ export function yieldsTo(state: ReleaseState, claim: EnvironmentClaim, byVersion
   if (claim.version === state.version) return undefined;
   const gate = state.pendingGate;
   if (gate !== undefined) return gate.environment === claim.environment ? outranks(claim, gate.since, state, byVersion) : undefined;
-  // Held by a change window, a release is as good as waiting at the environment's gate.
+  // Held by a promotion policy (a change window, a soak), a release is as good as waiting at the environment's gate.
   const block = state.blockedBy;
   if (block !== undefined) return block.environment === claim.environment ? outranks(claim, block.since, state, byVersion) : undefined;
   if (claim.reason !== 'promoted' || state.phase !== ReleasePhase.awaitingDeployment) return undefined;

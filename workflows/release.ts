@@ -51,6 +51,8 @@ import { promote } from './promote.js';
 import { PullRequestFollower } from './pull-request-follower.js';
 import { proxyReleaseActivities } from './release-activities.js';
 import { QUEUE_IN_ORDER_PATCH, ReleaseRun } from './release-run.js';
+import { SoakGate } from './soak-gate.js';
+import { TrainGate } from './train-gate.js';
 import { WindowGate } from './window-gate.js';
 import { ControlsGate } from './controls-gate.js';
 
@@ -76,6 +78,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const controlsGate = new ControlsGate(run, activities, () => failures.length > 0);
   const hasNews = (): boolean => inbox.length > 0 || failures.length > 0 || state.supersededBy !== undefined;
   const follower = new PullRequestFollower(run, activities, hasNews);
+  const trainGate = new TrainGate(run, () => inbox.length > 0 || failures.length > 0);
+  const soakGate = new SoakGate(
+    run,
+    () => inbox.length > 0 || failures.length > 0,
+    () => historyIsLong(policy),
+  );
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
@@ -89,6 +97,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   });
   gate.listen();
   controlsGate.listen();
+  trainGate.listen();
   setHandler(
     supersedeSignal,
     (claim: EnvironmentClaim) => {
@@ -123,7 +132,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   });
 
   for (;;) {
-    if (failures.length > 0) throw await deploymentFailed(run, gate, failures[0]!);
+    if (failures.length > 0) throw await deploymentFailed(run, gate, soakGate, failures[0]!);
 
     // 1. Keep the history short: continue as new when no deployment waits to be recorded.
     if (historyIsLong(policy) && mayContinueAsNew()) {
@@ -134,7 +143,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       }
     }
 
-    // 2. Wait for news from Flux (an open gate, or a shut window, waits in step 4 instead).
+    // 2. Wait for news from Flux (an open gate, a soak or a shut window waits in its own step instead).
     const gated = state.pendingGate !== undefined || state.blockedBy !== undefined;
     if (inbox.length === 0 && !gated) {
       // While a promotion's pull request is followed, the wait is cut into checks of it.
@@ -143,7 +152,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         : (await condition(hasNews, policy.idleTimeout))
           ? 'news'
           : 'idle';
-      if (failures.length > 0) throw await deploymentFailed(run, gate, failures[0]!);
+      if (failures.length > 0) throw await deploymentFailed(run, gate, soakGate, failures[0]!);
       if (state.supersededBy !== undefined) return run.superseded();
       if (waited === 'closed') return follower.closed();
       // Back to the top, where a history grown by the checks continues as new.
@@ -182,6 +191,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
     const target = spec.environments[furthest.index + 1]!.name;
     // Read before anything else runs, so that a policy that cannot be read fails the release at once.
+    const soak = soakGate.soakFor(pipeline, furthest.environment);
+    let train = trainGate.trainFor(pipeline, target);
     let window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await gate.close();
@@ -201,7 +212,16 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (promotion.manual !== true) return outranked(run, target);
     }
 
-    // 5. The manual gate, when the target has one (unless it approved before the window held the promotion).
+    // 5. The soak time of the environment reached: the version moves on once it has run there long enough.
+    if (soak === undefined) soakGate.clear();
+    else {
+      const reached = state.reached.find((r) => r.environment === furthest.environment)!;
+      const outcome = await soakGate.wait(pipeline, reached, target, soak);
+      if (outcome === 'interrupted') continue;
+      if (outcome === 'superseded') return run.superseded();
+    }
+
+    // 6. The manual gate, when the target has one (unless it approved before a train or window held the promotion).
     const kept = windowGate.keptApproval(target);
     let approval = kept?.approval;
     let approvals = kept?.approvals;
@@ -231,11 +251,20 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       // An approval may come days after the Pipeline was read: a window set or changed meanwhile applies.
       if (patched(WINDOW_AFTER_APPROVAL_PATCH)) {
         const current = await run.call(() => activities.release.resolvePipeline(state.pipeline), '');
+        train = trainGate.trainFor(current, target);
         window = windowGate.windowFor(current, target);
       }
     }
 
-    // 6. The change window, when the target has one: a promotion due while it is shut waits for it.
+    // 7. The release train, when the target has one: the promotion waits for a departure that takes it.
+    if (train === undefined) trainGate.clear();
+    else {
+      const outcome = await trainGate.wait(pipeline, target, train, { approval, approvals });
+      if (outcome === 'interrupted') continue;
+      if (outcome === 'superseded') return run.superseded();
+    }
+
+    // 8. The change window, when the target has one: a promotion due while it is shut waits for it.
     if (window === undefined) windowGate.clear();
     else {
       const outcome = await windowGate.wait(pipeline, target, window, { approval, approvals });
@@ -243,12 +272,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (outcome === 'superseded') return run.superseded();
     }
 
-    // 7. Stops and freezes (`baton stop`, `hold`, `freeze`): a promotion they cover waits for them to lift.
+    // 8. Stops and freezes (`baton stop`, `hold`, `freeze`): a promotion they cover waits for them to lift.
     const controlled = await controlsGate.wait(pipeline, target, { approval, approvals });
     if (controlled === 'interrupted') continue;
     if (controlled === 'superseded') return run.superseded();
 
-    // 8. Promote; the next loop waits for Flux to report the version in the target.
+    // 9. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals }, follower);
   }
 }
@@ -288,21 +317,35 @@ function outranked(run: ReleaseRun, target: string): Promise<ReleaseState> {
 
 /**
  * The failure that ends a release Flux reported a failed deployment of: nothing more is promoted, the
- * open gate (if any) closes, and the event is kept in the state.
+ * open gate (if any) closes, and the event is kept in the state. A failure where the version soaked
+ * is its soak failing: said so, and people are told.
  */
-async function deploymentFailed(run: ReleaseRun, gate: ManualGate, failure: DeployedSignal): Promise<ApplicationFailure> {
+async function deploymentFailed(
+  run: ReleaseRun,
+  gate: ManualGate,
+  soakGate: SoakGate,
+  failure: DeployedSignal,
+): Promise<ApplicationFailure> {
   const { state } = run;
   const event = keptEvent(failure.event);
   const environment = clip(failure.environment, RELEASE_LIMITS.eventFieldChars);
-  state.failure = { environment, receivedAt: clip(failure.receivedAt, RELEASE_LIMITS.eventFieldChars), event };
+  const soaking = state.blockedBy?.kind === 'soak' && state.blockedBy.soakingIn === environment;
+  state.failure = {
+    environment,
+    receivedAt: clip(failure.receivedAt, RELEASE_LIMITS.eventFieldChars),
+    event,
+    ...(soaking ? { during: 'soak' as const } : {}),
+  };
   await gate.close();
   // Pipeline.status shows what Baton promoted: an environment it did not promote into keeps its entry.
   if (alreadyPromotedInto(state, environment)) await run.mirror({ environment, lastPromotion: run.summary(ReleasePhase.failed) });
   const { kind, namespace, name } = event.involvedObject;
-  return run.fail(
-    `Flux reported ${event.reason} for ${state.version} in ${environment} (${kind} ${namespace}/${name}): ${event.message}`,
-    FailureType.deploymentFailed,
-  );
+  const reported = `Flux reported ${event.reason} for ${state.version} in ${environment} (${kind} ${namespace}/${name}): ${event.message}`;
+  if (!soaking) return run.fail(reported, FailureType.deploymentFailed);
+  soakGate.clear();
+  const failed = run.fail(`The soak of ${state.version} in ${environment} failed: ${reported}`, FailureType.deploymentFailed);
+  await run.announce({ reason: ReleaseNoticeReason.soakFailed, summary: state.currentStep, environment });
+  return failed;
 }
 
 /** Ends the release at a rejection, recorded as a promotion that never ran. */

@@ -63,10 +63,10 @@ export class WindowGate {
     return windows.get(target);
   }
 
-  /** The approval (and, under a quorum, the approvals) given at `target`'s gate before its window held the promotion. */
+  /** The approval (and, under a quorum, the approvals) given at `target`'s gate before its window (or train) held the promotion. */
   keptApproval(target: string): KeptApproval | undefined {
     const block = this.run.state.blockedBy;
-    if (block?.environment !== target || block.approval === undefined) return undefined;
+    if (block === undefined || block.kind === 'soak' || block.environment !== target || block.approval === undefined) return undefined;
     return { approval: block.approval, ...(block.approvals === undefined ? {} : { approvals: block.approvals }) };
   }
 
@@ -81,7 +81,7 @@ export class WindowGate {
       return 'open';
     }
     const opening = nextOpening(window, at);
-    const previous = state.blockedBy?.environment === target ? state.blockedBy : undefined;
+    const previous = state.blockedBy?.kind === 'window' && state.blockedBy.environment === target ? state.blockedBy : undefined;
     const since = previous?.since ?? now();
     const description = `opens ${describeInstant(opening.at, opening.rule.zone)}`;
     state.blockedBy = {

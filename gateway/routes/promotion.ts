@@ -8,7 +8,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import { type Static, Type } from 'typebox';
 import type { GatewayConfig, TemporalConfig } from '../../config/config.js';
-import { describeWindowProblem, pipelineWindows } from '../../model/change-window.js';
 import { deploymentEvent, eventRevision, type FluxEvent, isFailureEvent, judgeEvent } from '../../model/flux-event.js';
 import { escapeHtml } from '../../model/html.js';
 import {
@@ -19,6 +18,7 @@ import {
   pipelineKey,
   strategyName,
 } from '../../model/pipeline.js';
+import { invalidPolicyMessage, promotionPolicyProblems } from '../../model/promotion-policies.js';
 import { workflowUrl } from '../../model/temporal-ui.js';
 import { checkRevision } from '../../model/version.js';
 import type { PipelineSource } from '../../pipelines/source.js';
@@ -168,11 +168,8 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
           return deliverFailure(request, reply, { pipeline, version, environment: env, event, revision, receivedAt });
 
         // A policy that cannot be read is never "no policy": the release would fail on it anyway.
-        const { problems } = pipelineWindows(pipeline);
-        if (problems.length > 0) {
-          const why = problems.map(describeWindowProblem).join('; ');
-          throw new HttpError(422, escapeHtml(`Pipeline ${pipelineKey(pipeline)} has an invalid promotion policy: ${why}`));
-        }
+        const problems = promotionPolicyProblems(pipeline);
+        if (problems.length > 0) throw new HttpError(422, escapeHtml(invalidPolicyMessage(pipelineKey(pipeline), problems)));
 
         const verdict = judgeEvent(event, config.promotingReasons);
         if (!verdict.promotes) {

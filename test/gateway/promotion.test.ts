@@ -112,6 +112,14 @@ before(async () => {
           'promotion.baton.dev/window.prod': 'Mon-Fri 09:00-17:00 <b>Europe/Berln</b>',
         },
       ),
+      annotated(
+        podinfoVariant('bad-soak', () => undefined),
+        { 'promotion.baton.dev/soak.test': '2 hours please' },
+      ),
+      annotated(
+        podinfoVariant('bad-train', () => undefined),
+        { 'promotion.baton.dev/train.prod': '0 10 * * TUE,THU' },
+      ),
     ],
   });
   removeSpecial = dir.remove;
@@ -369,6 +377,31 @@ describe('422s, in the order of the table', () => {
       'Pipeline flux-system/bad-window has an invalid promotion policy: annotation promotion.baton.dev/window.prod: ' +
         '&#34;Mon-Fri 09:00-17:00 &lt;b&gt;Europe/Berln&lt;/b&gt;&#34;: &#34;&lt;b&gt;Europe/Berln&lt;/b&gt;&#34; is not an IANA time zone ' +
         '(e.g. Europe/Berlin, America/New_York, UTC)',
+    );
+    assert.equal(releases.calls, before);
+  });
+
+  it('a release train that cannot be read → 422 naming the annotation and the problem, nothing delivered', async () => {
+    const before = releases.calls;
+    const response = await strictApp.inject(delivery('/promotion/flux-system/bad-train/dev', body));
+    assertError(
+      response,
+      422,
+      'Pipeline flux-system/bad-train has an invalid promotion policy: annotation promotion.baton.dev/train.prod: ' +
+        '&#34;0 10 * * TUE,THU&#34;: expected &#34;&lt;minute&gt; &lt;hour&gt; &lt;day of month&gt; &lt;month&gt; &lt;day of week&gt; ' +
+        '&lt;IANA time zone&gt;&#34;, e.g. &#34;0 10 * * TUE,THU Europe/Berlin&#34;',
+    );
+    assert.equal(releases.calls, before);
+  });
+
+  it('a soak time that cannot be read → 422 naming the annotation and the problem, nothing delivered', async () => {
+    const before = releases.calls;
+    const response = await strictApp.inject(delivery('/promotion/flux-system/bad-soak/dev', body));
+    assertError(
+      response,
+      422,
+      'Pipeline flux-system/bad-soak has an invalid promotion policy: annotation promotion.baton.dev/soak.test: ' +
+        '&#34;2 hours please&#34;: not a duration (e.g. 2h, 90m, 1d, &#34;30 minutes&#34;)',
     );
     assert.equal(releases.calls, before);
   });

@@ -11,6 +11,8 @@
  *   BATON_RECORD_WINDOW_HISTORY=<file> npm test -- test/workflows/change-window.test.ts
  *   BATON_RECORD_NOTICES_HISTORY=<file> npm test -- test/workflows/notices.test.ts
  *   BATON_RECORD_PR_HISTORY=<file> npm test -- test/workflows/pull-request-followed.test.ts
+ *   BATON_RECORD_SOAK_HISTORY=<file> npm test -- test/workflows/soak-time.test.ts
+ *   BATON_RECORD_TRAIN_HISTORY=<file> npm test -- test/workflows/release-train.test.ts
  * release-early-decision-without-carry-over.json was recorded before that patch: a run that kept an
  * early decision past its history limit without continuing as new.
  */

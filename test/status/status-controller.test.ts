@@ -202,4 +202,18 @@ void describe('PipelineStatusController against a real kube-apiserver', () => {
     });
     await readyReason('bad-window', 'ReconciliationSucceeded');
   });
+
+  void test('a soak time that cannot be read is Ready=False InvalidPromotionPolicy, naming the annotation', async () => {
+    const body = pipelineBody('bad-soak', [{ namespace: 'podinfo-prod' }]);
+    const annotation = 'promotion.baton.dev/soak.dev';
+    Object.assign(body.metadata, { annotations: { [annotation]: '2 hours please' } });
+    await api.createNamespacedCustomObject({ ...PIPELINE_RESOURCE, namespace: NAMESPACE, body });
+    const invalid = await readyReason('bad-soak', 'InvalidPromotionPolicy');
+    const ready = invalid.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(
+      ready?.message,
+      `Invalid promotion policy: annotation ${annotation}: "2 hours please": not a duration (e.g. 2h, 90m, 1d, "30 minutes")`,
+    );
+  });
 });

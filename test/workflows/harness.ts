@@ -135,7 +135,7 @@ export class ReleaseHarness {
   private constructor(
     readonly env: TestWorkflowEnvironment,
     private readonly directory: string,
-    private readonly pipelines: DirectoryPipelineSource,
+    readonly pipelines: DirectoryPipelineSource,
     readonly taskQueue: string,
     private readonly pullRequests: ActivityDependencies['pullRequests'],
   ) {}
@@ -223,6 +223,12 @@ export class ReleaseHarness {
    */
   async replaceManifests(manifests: string, served: (pipelines: DirectoryPipelineSource) => boolean): Promise<void> {
     await writeFile(join(this.directory, 'more-pipelines.yaml'), manifests);
+    await eventually('the Pipeline source to reload', () => served(this.pipelines));
+  }
+
+  /** Adds a manifest file next to the others and waits until the source serves what `served` looks for. */
+  async addManifests(file: string, manifests: string, served: (pipelines: DirectoryPipelineSource) => boolean = () => true): Promise<void> {
+    await writeFile(join(this.directory, file), manifests);
     await eventually('the Pipeline source to reload', () => served(this.pipelines));
   }
 

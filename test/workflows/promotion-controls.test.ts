@@ -96,7 +96,8 @@ describe('stop-the-line and holds (dev server, the baton CLI)', () => {
     await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'ship it' }] });
     const blocked = await harness.waitForPhase(handle, ReleasePhase.blocked);
-    assert.equal(blocked.blockedBy?.approval?.approver, 'alice', 'the approval is kept while held');
+    assert.equal(blocked.blockedBy?.kind, 'stop');
+    assert.equal(blocked.blockedBy.approval?.approver, 'alice', 'the approval is kept while held');
     assert.match(
       blocked.currentStep,
       /\(approved by alice\): stopped by oncall@example\.com .*\(prod of flux-system\/podinfo-02\): quarterly audit/,
