@@ -9,20 +9,12 @@
  *   baton unfreeze <freeze-id>                                      baton controls [--json]
  */
 import { userInfo } from 'node:os';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { ControlRefusedError, createTemporalPromotionControls, type PromotionControls } from '../gateway/promotion-controls.js';
 import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
-import { controlsQuery, freezeUpdate, resumeUpdate, stopUpdate, unfreezeUpdate } from '../model/messages.js';
-import {
-  type ControlScope,
-  controlScope,
-  describeControl,
-  PROMOTION_CONTROLS_WORKFLOW_ID,
-  PROMOTION_CONTROLS_WORKFLOW_TYPE,
-  type PromotionControl,
-  type PromotionControlsInput,
-} from '../model/promotion-controls.js';
+import { type ControlScope, controlScope, describeControl, type PromotionControl } from '../model/promotion-controls.js';
 import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './decide.js';
 import type { CommandIo } from './markers.js';
 
@@ -112,28 +104,16 @@ function table(controls: readonly PromotionControl[]): string {
   return controls.map((c) => `${c.id.padEnd(10)} ${describeControl(c)}${c.kind === 'freeze' ? ` (from ${c.from})` : ''}\n`).join('');
 }
 
-async function send(
-  client: Client,
-  temporal: TemporalConfig,
-  request: Exclude<Request, { command: 'controls' }>,
-): Promise<PromotionControl[]> {
-  const start = (): WithStartWorkflowOperation<(input: PromotionControlsInput) => Promise<void>> =>
-    new WithStartWorkflowOperation<(input: PromotionControlsInput) => Promise<void>>(PROMOTION_CONTROLS_WORKFLOW_TYPE, {
-      workflowId: PROMOTION_CONTROLS_WORKFLOW_ID,
-      taskQueue: temporal.taskQueue,
-      args: [{}],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      staticSummary: 'Stops and freezes of promotions (baton stop, hold, freeze)',
-    });
+async function send(controls: PromotionControls, request: Exclude<Request, { command: 'controls' }>): Promise<PromotionControl[]> {
   switch (request.command) {
     case 'stop':
-      return [await client.workflow.executeUpdateWithStart(stopUpdate, { args: [request], startWorkflowOperation: start() })];
+      return [await controls.stop(request)];
     case 'freeze':
-      return [await client.workflow.executeUpdateWithStart(freezeUpdate, { args: [request], startWorkflowOperation: start() })];
+      return [await controls.freeze(request)];
     case 'resume':
-      return client.workflow.getHandle(PROMOTION_CONTROLS_WORKFLOW_ID).executeUpdate(resumeUpdate, { args: [request] });
+      return controls.resume(request);
     case 'unfreeze':
-      return [await client.workflow.getHandle(PROMOTION_CONTROLS_WORKFLOW_ID).executeUpdate(unfreezeUpdate, { args: [request] })];
+      return [await controls.unfreeze(request)];
   }
 }
 
@@ -167,19 +147,15 @@ export async function runControlsCommand(
     return ExitCode.unavailable;
   }
   try {
-    const client = new Client({ connection, namespace: temporal.namespace });
+    const controls = createTemporalPromotionControls(new Client({ connection, namespace: temporal.namespace }), {
+      taskQueue: temporal.taskQueue,
+    });
     if (request.command === 'controls') {
-      let controls: PromotionControl[];
-      try {
-        controls = await client.workflow.getHandle(PROMOTION_CONTROLS_WORKFLOW_ID).query(controlsQuery);
-      } catch (error) {
-        if (error instanceof Error && error.name === 'WorkflowNotFoundError') controls = [];
-        else throw error;
-      }
-      io.stdout(request.json ? `${JSON.stringify(controls, null, 2)}\n` : table(controls));
+      const listed = await controls.list();
+      io.stdout(request.json ? `${JSON.stringify(listed, null, 2)}\n` : table(listed));
       return ExitCode.ok;
     }
-    const done = await send(client, temporal, request);
+    const done = await send(controls, request);
     io.stdout(
       request.command === 'resume'
         ? `resumed: lifted ${done.map((c) => c.id).join(', ')}\n`
@@ -187,12 +163,8 @@ export async function runControlsCommand(
     );
     return ExitCode.ok;
   } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError) {
-      io.stderr(`refused: ${error.cause?.message ?? error.message}\n`);
-      return ExitCode.refused;
-    }
-    if (error instanceof Error && error.name === 'WorkflowNotFoundError') {
-      io.stderr('refused: nothing is stopped or frozen (no promotion-controls workflow yet)\n');
+    if (error instanceof ControlRefusedError) {
+      io.stderr(`refused: ${error.message}\n`);
       return ExitCode.refused;
     }
     io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -24,7 +24,9 @@ import type { ReleaseApprover } from './release-approver.js';
 import type { ReleaseStarter } from './release-starter.js';
 import type { ReplayCache } from './replay-cache.js';
 import { SIGNATURE_HEADER } from './hmac.js';
+import type { PromotionControls } from './promotion-controls.js';
 import { approvalRoutes } from './routes/approval.js';
+import { controlRoutes } from './routes/controls.js';
 import { healthRoutes } from './routes/health.js';
 import { MAX_EVENT_BYTES, promotionRoutes } from './routes/promotion.js';
 
@@ -37,6 +39,8 @@ export interface GatewayDeps {
   releases: ReleaseStarter;
   /** Delivers approvals from `POST /approval/…` to the release workflows. */
   approvals: ReleaseApprover;
+  /** Stops and resumes from `POST /stop` and `/resume`; absent, those routes do not exist. */
+  controls?: PromotionControls;
   logger: FastifyBaseLogger;
   /** Signatures of approvals already used (default: one cache per app). */
   replays?: ReplayCache;
@@ -181,6 +185,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
       ...(deps.replays === undefined ? {} : { replays: deps.replays }),
     }),
   );
+
+  if (deps.controls !== undefined) {
+    await app.register(controlRoutes({ controls: deps.controls, ...(config.oidc === undefined ? {} : { oidc: config.oidc }) }));
+  }
 
   app.setNotFoundHandler((request) => {
     throw new HttpError(

@@ -15,6 +15,7 @@ import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { buildApp } from './app.js';
+import { createTemporalPromotionControls, type PromotionControls } from './promotion-controls.js';
 import { createTemporalReleaseApprover, type ReleaseApprover } from './release-approver.js';
 import { createTemporalReleaseStarter, type ReleaseStarter } from './release-starter.js';
 import { GATEWAY_GRPC_RETRY } from './temporal-calls.js';
@@ -30,6 +31,7 @@ export interface GatewayOverrides {
   client?: Client;
   releases?: ReleaseStarter;
   approvals?: ReleaseApprover;
+  controls?: PromotionControls;
 }
 
 export interface RunningGateway {
@@ -109,7 +111,13 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       approvals = approver;
     }
 
+    // Like the starter and the approver, built on Temporal unless every Temporal-facing part was given.
+    const withoutTemporal = overrides.client === undefined && overrides.releases !== undefined && overrides.approvals !== undefined;
+    const controls =
+      overrides.controls ??
+      (withoutTemporal ? undefined : createTemporalPromotionControls(await temporalClient(), { taskQueue: config.temporal.taskQueue }));
     const app = await buildApp({
+      ...(controls === undefined ? {} : { controls }),
       // Only what the gateway shows; the API key and TLS paths stay out of the app.
       config: { ...config.gateway, temporal: { namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl } },
       pipelines,

@@ -16,6 +16,7 @@ import type { ReleaseStarter } from '../../gateway/release-starter.js';
 import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { fluxHeaders } from '../support/signing.js';
+import type { PromotionControls } from '../../gateway/promotion-controls.js';
 
 export const EXAMPLE_PIPELINES_DIR = fileURLToPath(new URL('../../examples/pipelines/', import.meta.url));
 
@@ -188,6 +189,7 @@ export async function testApp(options: {
   pipelines: PipelineSource;
   releases: ReleaseStarter;
   approvals?: ReleaseApprover;
+  controls?: PromotionControls;
   config?: Partial<GatewayAppConfig>;
   logger?: Logger;
 }): Promise<FastifyInstance> {
@@ -196,6 +198,7 @@ export async function testApp(options: {
     pipelines: options.pipelines,
     releases: options.releases,
     approvals: options.approvals ?? unreachableApprover(),
+    ...(options.controls === undefined ? {} : { controls: options.controls }),
     logger: options.logger ?? pino({ level: 'silent' }),
     metrics: { defaultMetrics: false },
   });

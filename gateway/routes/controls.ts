@@ -1,0 +1,141 @@
+/**
+ * Stop-the-line through the gateway: `POST /stop` and `POST /resume`, with a JSON body
+ * `{"scope": {"pipeline": "ns/name", "environment": "prod"}, "reason": "…"}` (an empty scope: every
+ * Pipeline). Authenticated by an OpenID token of the approvers' issuer, as approvals are: the
+ * token's user is recorded as who stopped or resumed. Approval keys belong to one Pipeline's
+ * environments and do not stop the line.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { OidcConfig } from '../../config/config.js';
+import { MAX_REASON_CHARS, type ControlScope } from '../../model/promotion-controls.js';
+import { ErrorBody, HttpError } from '../errors.js';
+import { createOidcVerifier, IssuerUnavailableError, TokenRefusedError } from '../oidc.js';
+import { ControlRefusedError, type PromotionControls } from '../promotion-controls.js';
+import { isTemporalUnavailable } from '../temporal-calls.js';
+import { rejectNonPostMethods, RETRY_AFTER_SECONDS } from './pipeline-route.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who stops or resumes: the user of the request's OpenID token. */
+    controlCaller: string;
+  }
+}
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+const MAX_CONTROL_BYTES = 8 * 1024;
+
+const Scope = Type.Object(
+  {
+    pipeline: Type.Optional(Type.String({ pattern: '^[^/\\s]+/[^/\\s]+$', maxLength: 507 })),
+    environment: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+  },
+  { additionalProperties: false },
+);
+const StopBody = Type.Object(
+  { scope: Type.Optional(Scope), reason: Type.String({ minLength: 1, maxLength: MAX_REASON_CHARS, pattern: '\\S' }) },
+  { additionalProperties: false },
+);
+const ResumeBody = Type.Object({ scope: Type.Optional(Scope) }, { additionalProperties: false });
+const Control = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  scope: Scope,
+  reason: Type.String(),
+  by: Type.String(),
+  at: Type.String(),
+});
+
+export interface ControlRoutesDeps {
+  /** Without an issuer nobody can authenticate: the routes answer 401 saying so. */
+  oidc?: OidcConfig;
+  controls: PromotionControls;
+}
+
+export function controlRoutes({ oidc, controls }: ControlRoutesDeps) {
+  const tokens = oidc === undefined ? undefined : createOidcVerifier(oidc);
+
+  /** The token's user, or the 401/503 that says why there is none. */
+  async function caller(authorization: string | undefined): Promise<string> {
+    if (tokens === undefined)
+      throw new HttpError(401, 'stopping through the gateway takes an OpenID token, and BATON_OIDC_ISSUER is not set');
+    const bearer = authorization === undefined ? null : BEARER.exec(authorization);
+    if (bearer === null) throw new HttpError(401, 'send Authorization: Bearer <token> (an OpenID token of the approvers’ issuer)');
+    try {
+      return (await tokens.verify(bearer[1]!)).subject;
+    } catch (error) {
+      if (error instanceof TokenRefusedError) throw new HttpError(401, `invalid token: ${error.reason}`);
+      if (error instanceof IssuerUnavailableError) {
+        throw new HttpError(503, 'the identity provider cannot be reached; retry later', {
+          headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async function changing<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof ControlRefusedError) throw new HttpError(422, `${what} refused: ${error.message}`);
+      if (isTemporalUnavailable(error)) {
+        throw new HttpError(503, 'Temporal is unavailable; retry later', {
+          headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  return function register(app: FastifyInstance): Promise<void> {
+    // Authenticated before the body is read: without a token, a malformed body is still a 401.
+    app.decorateRequest('controlCaller', '');
+    app.addHook('onRequest', async (request) => {
+      if (request.method === 'POST') request.controlCaller = await caller(request.headers.authorization);
+    });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string', bodyLimit: MAX_CONTROL_BYTES },
+      app.getDefaultJsonParser('error', 'error'),
+    );
+    rejectNonPostMethods(app, '/stop');
+    rejectNonPostMethods(app, '/resume');
+    const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+    typed.post(
+      '/stop',
+      {
+        config: { rateLimit: 'by-authentication' },
+        bodyLimit: MAX_CONTROL_BYTES,
+        schema: { body: StopBody, response: { 200: Type.Object({ stopped: Control }), '4xx': ErrorBody, '5xx': ErrorBody } },
+      },
+      async (request) => {
+        const by = request.controlCaller;
+        const scope: ControlScope = request.body.scope ?? {};
+        const stopped = await changing('the stop', () => controls.stop({ scope, reason: request.body.reason, by }));
+        request.log.info({ by, scope, id: stopped.id }, 'promotions stopped');
+        return { stopped };
+      },
+    );
+    typed.post(
+      '/resume',
+      {
+        config: { rateLimit: 'by-authentication' },
+        bodyLimit: MAX_CONTROL_BYTES,
+        schema: { body: ResumeBody, response: { 200: Type.Object({ lifted: Type.Array(Control) }), '4xx': ErrorBody, '5xx': ErrorBody } },
+      },
+      async (request) => {
+        const by = request.controlCaller;
+        const scope: ControlScope = request.body.scope ?? {};
+        const lifted = await changing('the resume', () => controls.resume({ scope, by }));
+        request.log.info({ by, scope, lifted: lifted.map((c) => c.id) }, 'promotions resumed');
+        return { lifted };
+      },
+    );
+    return Promise.resolve();
+  };
+}
