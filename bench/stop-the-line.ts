@@ -61,7 +61,10 @@ export async function runStopTheLineBenchmark(): Promise<void> {
     );
     const resumedMs = Date.now() - started;
     console.log(JSON.stringify({ benchmark: 'stop-the-line', releases: RELEASES, heldMs, resumedMs }));
-    await Promise.all(handles.map(({ handle }) => handle.terminate('benchmark done')));
+    // Lower versions end superseded by higher ones once promoted: only the rest still run.
+    for (const { handle } of handles) {
+      if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('benchmark done');
+    }
   } finally {
     await harness.stop();
     await env.teardown();
