@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import protos from '@temporalio/proto';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
@@ -25,17 +25,17 @@ describe('supersede (time skipping)', () => {
   let env: TestWorkflowEnvironment;
   let harness: ReleaseHarness;
 
-  before(async () => {
+  // A server per test: a release terminated with an activity in flight can leave the time-skipping
+  // server's time locked, and the next test would wait for its timers in real time.
+  beforeEach(async () => {
     env = await startTimeSkippingServer();
     harness = await ReleaseHarness.start(env);
   });
 
-  after(async () => {
-    await harness.stop();
-    await env.teardown();
+  afterEach(async () => {
+    await harness?.stop();
+    await env?.teardown();
   });
-
-  beforeEach(() => harness.reset());
 
   const claimsOn = (pipeline: PipelineRef, environment: string) =>
     env.client.workflow.getHandle<typeof environmentClaims>(environmentClaimsWorkflowId(pipeline, environment));
