@@ -1,6 +1,6 @@
 /**
  * What holds a release's next promotion: the stops and freezes of the promotion-controls workflow
- * that cover its Pipeline and environment. A release that something holds (or will hold) is
+ * that cover its Pipeline and environment, and the Pipeline's versions marked bad. A release that something holds (or will hold) is
  * registered there to be told when they change, so a resume reaches it within seconds.
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
@@ -22,7 +22,10 @@ export function createPromotionControlsActivities(client: Client) {
       }
       const key = pipelineKey(pipeline);
       const covering = controls.filter((control) => covers(control.scope, key, environment));
-      if (covering.length > 0) await handle.signal(watchControlsSignal, { workflowId, pipeline: key, environment });
+      // A mark ends the release instead of holding it: nothing to be told about.
+      if (covering.some((control) => control.kind !== 'bad')) {
+        await handle.signal(watchControlsSignal, { workflowId, pipeline: key, environment });
+      }
       return covering;
     },
   };

@@ -28,7 +28,8 @@ commands:
   resume      lift a stop
   hold        stop promotions into one environment of one Pipeline; unhold lifts it
   freeze      hold promotions between two dates; unfreeze lifts it
-  controls    list the stops and freezes in force or to come
+  mark-bad    end the release of a bad version and never promote it; unmark-bad lifts the mark
+  controls    list the stops, freezes and marks in force or to come
 
 exit codes of approvals, approve, reject and the controls: 0 ok; 1 refused (by the gateway or Temporal);
 2 usage error; 3 unreachable or temporarily unavailable, retry later.

@@ -1,5 +1,5 @@
 /**
- * Stop-the-line, holds and freezes from a terminal, as Updates of the promotion-controls workflow
+ * Stop-the-line, holds, freezes and bad versions from a terminal, as Updates of the promotion-controls workflow
  * (started on first use, on the release task queue): they are in its history, visible in the
  * Temporal UI, and Temporal's authorization decides who may send them.
  *
@@ -7,6 +7,7 @@
  *   baton hold <ns/name> --env <env> --reason "…"                  baton unhold <ns/name> --env <env>
  *   baton freeze [<ns/name> | --all] [--env <env>] --from <date> --until <date> --reason "…"
  *   baton unfreeze <freeze-id>                                      baton controls [--json]
+ *   baton mark-bad <ns/name> <version> --reason "…"                 baton unmark-bad <ns/name> <version>
  */
 import { userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
@@ -15,10 +16,11 @@ import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { ControlRefusedError, createTemporalPromotionControls, type PromotionControls } from '../gateway/promotion-controls.js';
 import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
 import { type ControlScope, controlScope, describeControl, type PromotionControl } from '../model/promotion-controls.js';
+import { pipelineKey } from '../model/pipeline.js';
 import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './decide.js';
 import type { CommandIo } from './markers.js';
 
-export const CONTROL_COMMANDS = ['stop', 'resume', 'hold', 'unhold', 'freeze', 'unfreeze', 'controls'] as const;
+export const CONTROL_COMMANDS = ['stop', 'resume', 'hold', 'unhold', 'freeze', 'unfreeze', 'mark-bad', 'unmark-bad', 'controls'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export const CONTROLS_USAGE = `usage:
@@ -28,6 +30,8 @@ export const CONTROLS_USAGE = `usage:
   baton unhold <namespace>/<pipeline> --env <environment> [--by <you>]
   baton freeze [<namespace>/<pipeline> | --all] [--env <environment>] --from <date-time> --until <date-time> --reason "…" [--by <you>]
   baton unfreeze <freeze-id> [--by <you>]
+  baton mark-bad <namespace>/<pipeline> <version> --reason "…" [--by <you>]
+  baton unmark-bad <namespace>/<pipeline> <version> [--by <you>]
   baton controls [--json]
 
 stop holds every promotion in its scope that has not started — waiting releases and new ones —
@@ -36,6 +40,9 @@ baton resume --all; --env narrows either to one environment).
 hold and unhold are stop and resume for one environment of one Pipeline. freeze holds promotions
 between two ISO 8601 date-times (2026-12-24T00:00:00+01:00); releases resume by themselves when it
 ends. Promotion steps already running finish. Who, when and why is shown on every release held.
+mark-bad ends the running release of the version (an open gate closes; it says who and why) and
+keeps the version from being promoted again: later Flux events for it are ignored. The mark stays
+until unmark-bad lifts it, however long ago its release ended.
 
 --by defaults to BATON_USER, else your login name. Connects to Temporal like the worker
 (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, BATON_TASK_QUEUE).
@@ -51,6 +58,8 @@ type Request =
   | { command: 'resume'; scope: ControlScope; by: string }
   | { command: 'freeze'; scope: ControlScope; reason: string; by: string; from: string; until: string }
   | { command: 'unfreeze'; id: string; by: string }
+  | { command: 'mark-bad'; pipeline: string; version: string; reason: string; by: string }
+  | { command: 'unmark-bad'; pipeline: string; version: string; by: string }
   | { command: 'controls'; json: boolean };
 
 function parse(command: ControlCommand, args: readonly string[], env: NodeJS.ProcessEnv): Request | 'help' {
@@ -78,6 +87,16 @@ function parse(command: ControlCommand, args: readonly string[], env: NodeJS.Pro
     if (positionals.length !== 1) throw new UsageError('unfreeze takes the freeze id (baton controls lists them)');
     return { command, id: positionals[0]!, by };
   }
+  if (command === 'mark-bad' || command === 'unmark-bad') {
+    if (positionals.length !== 2) throw new UsageError(`${command} takes <namespace>/<pipeline> and the version`);
+    const ref = parsePipelineRef(positionals[0]!);
+    if (ref === undefined) throw new UsageError(`expected <namespace>/<pipeline>, not ${positionals[0]}`);
+    if (values.all || values.env !== undefined) throw new UsageError(`${command} marks one version of one Pipeline: no --all or --env`);
+    const marked = { pipeline: pipelineKey(ref), version: positionals[1]!, by };
+    if (command === 'unmark-bad') return { command, ...marked };
+    if (values.reason === undefined || values.reason.trim() === '') throw new UsageError('--reason is required: the release ends with it');
+    return { command, ...marked, reason: values.reason };
+  }
   if (positionals.length > 1) throw new UsageError(`unexpected ${positionals.slice(1).join(' ')}`);
   const pipeline = positionals[0] === undefined ? undefined : parsePipelineRef(positionals[0]);
   if (positionals[0] !== undefined && pipeline === undefined)
@@ -100,7 +119,7 @@ function parse(command: ControlCommand, args: readonly string[], env: NodeJS.Pro
 }
 
 function table(controls: readonly PromotionControl[]): string {
-  if (controls.length === 0) return 'no stop or freeze: promotions run when due\n';
+  if (controls.length === 0) return 'no stop, freeze or mark: promotions run when due\n';
   return controls.map((c) => `${c.id.padEnd(10)} ${describeControl(c)}${c.kind === 'freeze' ? ` (from ${c.from})` : ''}\n`).join('');
 }
 
@@ -114,6 +133,10 @@ async function send(controls: PromotionControls, request: Exclude<Request, { com
       return controls.resume(request);
     case 'unfreeze':
       return [await controls.unfreeze(request)];
+    case 'mark-bad':
+      return [(await controls.markBad(request)).mark];
+    case 'unmark-bad':
+      return [await controls.unmarkBad(request)];
   }
 }
 
@@ -155,11 +178,16 @@ export async function runControlsCommand(
       io.stdout(request.json ? `${JSON.stringify(listed, null, 2)}\n` : table(listed));
       return ExitCode.ok;
     }
+    if (request.command === 'mark-bad') {
+      const { mark, endedRelease } = await controls.markBad(request);
+      io.stdout(`set ${table([mark])}${endedRelease === undefined ? 'no release of it runs' : `ending ${endedRelease}`}\n`);
+      return ExitCode.ok;
+    }
     const done = await send(controls, request);
     io.stdout(
       request.command === 'resume'
         ? `resumed: lifted ${done.map((c) => c.id).join(', ')}\n`
-        : `${request.command === 'unfreeze' ? 'lifted' : 'set'} ${table(done)}`,
+        : `${request.command === 'unfreeze' || request.command === 'unmark-bad' ? 'lifted' : 'set'} ${table(done)}`,
     );
     return ExitCode.ok;
   } catch (error) {

@@ -24,6 +24,7 @@ import type { ReleaseApprover } from './release-approver.js';
 import type { ReleaseStarter } from './release-starter.js';
 import type { ReplayCache } from './replay-cache.js';
 import { SIGNATURE_HEADER } from './hmac.js';
+import { type BadVersions, createBadVersions } from './bad-versions.js';
 import type { PromotionControls } from './promotion-controls.js';
 import { approvalRoutes } from './routes/approval.js';
 import { controlRoutes } from './routes/controls.js';
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   approvals: ReleaseApprover;
   /** Stops and resumes from `POST /stop` and `/resume`; absent, those routes do not exist. */
   controls?: PromotionControls;
+  /** The versions marked bad, read through `controls` (default: read at most every few seconds). */
+  badVersions?: BadVersions;
   logger: FastifyBaseLogger;
   /** Signatures of approvals already used (default: one cache per app). */
   replays?: ReplayCache;
@@ -174,7 +177,16 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
   await app.register(healthRoutes({ pipelines, releases, logLevel }));
-  await app.register(promotionRoutes({ config, pipelines, releases, metrics: installed, limits }));
+  await app.register(
+    promotionRoutes({
+      config,
+      pipelines,
+      releases,
+      metrics: installed,
+      limits,
+      ...(deps.controls === undefined ? {} : { badVersions: deps.badVersions ?? createBadVersions(deps.controls) }),
+    }),
+  );
   await app.register(
     approvalRoutes({
       config,

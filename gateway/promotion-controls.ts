@@ -1,5 +1,5 @@
 /**
- * Stops, resumes, freezes and unfreezes as Updates of the promotion-controls workflow (started on
+ * Stops, resumes, freezes, unfreezes and marks of bad versions as Updates of the promotion-controls workflow (started on
  * first use, on the release task queue), for the gateway's `/stop` and `/resume` and the `baton` CLI.
  */
 import {
@@ -9,9 +9,19 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { controlsQuery, freezeUpdate, resumeUpdate, stopUpdate, unfreezeUpdate } from '../model/messages.js';
+import {
+  controlsQuery,
+  freezeUpdate,
+  markBadUpdate,
+  resumeUpdate,
+  stopUpdate,
+  unfreezeUpdate,
+  unmarkBadUpdate,
+} from '../model/messages.js';
 import {
   type FreezeRequest,
+  type MarkBadRequest,
+  type MarkBadResult,
   PROMOTION_CONTROLS_WORKFLOW_ID,
   PROMOTION_CONTROLS_WORKFLOW_TYPE,
   type PromotionControl,
@@ -19,6 +29,7 @@ import {
   type ResumeRequest,
   type StopRequest,
   type UnfreezeRequest,
+  type UnmarkBadRequest,
 } from '../model/promotion-controls.js';
 
 /** The promotion-controls workflow refused the change; `reason` says why (safe to show). */
@@ -31,7 +42,9 @@ export interface PromotionControls {
   resume(request: ResumeRequest): Promise<PromotionControl[]>;
   freeze(request: FreezeRequest): Promise<PromotionControl>;
   unfreeze(request: UnfreezeRequest): Promise<PromotionControl>;
-  /** Every stop and freeze; none when nothing was ever stopped or frozen. */
+  markBad(request: MarkBadRequest): Promise<MarkBadResult>;
+  unmarkBad(request: UnmarkBadRequest): Promise<PromotionControl>;
+  /** Every stop, freeze and mark; none when nothing was ever stopped, frozen or marked. */
   list(): Promise<PromotionControl[]>;
 }
 
@@ -45,7 +58,7 @@ export function createTemporalPromotionControls(client: Client, options: { taskQ
       taskQueue: options.taskQueue,
       args: [{}],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      staticSummary: 'Stops and freezes of promotions (baton stop, hold, freeze)',
+      staticSummary: 'Stops, freezes and bad versions of promotions (baton stop, hold, freeze, mark-bad)',
     });
   const refusals = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
@@ -54,7 +67,7 @@ export function createTemporalPromotionControls(client: Client, options: { taskQ
       if (error instanceof WorkflowUpdateFailedError)
         throw new ControlRefusedError(error.cause?.message ?? error.message, { cause: error });
       if (error instanceof WorkflowNotFoundError) {
-        throw new ControlRefusedError('nothing is stopped or frozen (no promotion-controls workflow yet)', { cause: error });
+        throw new ControlRefusedError('nothing is stopped, frozen or marked (no promotion-controls workflow yet)', { cause: error });
       }
       throw error;
     }
@@ -66,6 +79,9 @@ export function createTemporalPromotionControls(client: Client, options: { taskQ
       refusals(() => client.workflow.executeUpdateWithStart(freezeUpdate, { args: [request], startWorkflowOperation: startOperation() })),
     resume: (request) => refusals(() => handle.executeUpdate(resumeUpdate, { args: [request] })),
     unfreeze: (request) => refusals(() => handle.executeUpdate(unfreezeUpdate, { args: [request] })),
+    markBad: (request) =>
+      refusals(() => client.workflow.executeUpdateWithStart(markBadUpdate, { args: [request], startWorkflowOperation: startOperation() })),
+    unmarkBad: (request) => refusals(() => handle.executeUpdate(unmarkBadUpdate, { args: [request] })),
     async list() {
       try {
         return await handle.query(controlsQuery);

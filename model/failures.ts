@@ -45,5 +45,7 @@ export const FailureType = {
   providerUnavailable: 'ProviderUnavailable',
   /** Flux reported that deploying the release's version failed (UpgradeFailed, HealthCheckFailed…). */
   deploymentFailed: 'DeploymentFailed',
+  /** Somebody marked the release's version bad (`baton mark-bad`); the state's `markedBad` says who and why. */
+  markedBad: 'MarkedBad',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

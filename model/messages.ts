@@ -3,7 +3,18 @@
  * defined once for the workflows, the gateway, the CLI and the tests.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ControlWatcher, FreezeRequest, PromotionControl, ResumeRequest, StopRequest, UnfreezeRequest } from './promotion-controls.js';
+import type {
+  ControlWatcher,
+  FreezeRequest,
+  MarkBadRequest,
+  MarkBadResult,
+  MarkedBad,
+  PromotionControl,
+  ResumeRequest,
+  StopRequest,
+  UnfreezeRequest,
+  UnmarkBadRequest,
+} from './promotion-controls.js';
 import type { Decision, DecisionRecord, DeploymentEvent, ReleaseState, TrainDeparture } from './release.js';
 
 export type { Decision, DecisionAuthentication } from './release.js';
@@ -75,7 +86,16 @@ export const resumeUpdate = defineUpdate<PromotionControl[], [ResumeRequest]>('r
 export const freezeUpdate = defineUpdate<PromotionControl, [FreezeRequest]>('freeze');
 /** Lift a freeze by its id; returns it. */
 export const unfreezeUpdate = defineUpdate<PromotionControl, [UnfreezeRequest]>('unfreeze');
-/** Every stop and freeze in force or to come. */
+/**
+ * Mark a version of a Pipeline bad: its running release ends, and it is not promoted again until
+ * unmarked; returns the mark (promotion-controls workflow).
+ */
+export const markBadUpdate = defineUpdate<MarkBadResult, [MarkBadRequest]>('markBad');
+/** Lift the mark of a version; returns it. */
+export const unmarkBadUpdate = defineUpdate<PromotionControl, [UnmarkBadRequest]>('unmarkBad');
+/** To the release of a version marked bad (sent by promotion-controls): it ends, saying who and why. */
+export const markedBadSignal = defineSignal<[MarkedBad]>('markedBad');
+/** Every stop, freeze and mark in force or to come. */
 export const controlsQuery = defineQuery<PromotionControl[]>('controls');
 /** A held release asks to be told when the controls change (sent by an activity of the release). */
 export const watchControlsSignal = defineSignal<[ControlWatcher]>('watchControls');

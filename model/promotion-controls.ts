@@ -1,10 +1,14 @@
 /**
- * Stops and freezes: holds on promotions that outlive any one release, kept by one long-lived
- * promotion-controls workflow per Temporal namespace. A stop holds promotions until someone resumes
- * them (stop-the-line, or a hold on one environment); a freeze holds them between two dates.
- * Workflow-safe (pure).
+ * Stops, freezes and marks: controls on promotions that outlive any one release, kept by one
+ * long-lived promotion-controls workflow per Temporal namespace. A stop holds promotions until
+ * someone resumes them (stop-the-line, or a hold on one environment); a freeze holds them between
+ * two dates; a mark says one version of one Pipeline is bad: its release ends and it is never
+ * promoted again until unmarked. Workflow-safe (pure).
  */
 import { pipelineKey, type PipelineRef } from './pipeline.js';
+import { checkRevision } from './version.js';
+
+export type { MarkedBad } from './release.js';
 
 /** The workflow type `workflows/promotion-controls.ts` exports; the CLI and activities use it by name. */
 export const PROMOTION_CONTROLS_WORKFLOW_TYPE = 'promotionControls';
@@ -23,9 +27,10 @@ export interface ControlScope {
 }
 
 export interface PromotionControl {
-  /** `stop-3`, `freeze-7`: how `resume` and `unfreeze` name it. */
+  /** `stop-3`, `freeze-7`, `bad-9`: how `resume` and `unfreeze` name it. */
   id: string;
-  kind: 'stop' | 'freeze';
+  /** `bad`: `version` of `scope.pipeline` is marked bad; it holds nothing else. */
+  kind: 'stop' | 'freeze' | 'bad';
   scope: ControlScope;
   reason: string;
   /** Who set it: the name the CLI's user gave, or the gateway's authenticated approver. */
@@ -34,6 +39,8 @@ export interface PromotionControl {
   /** A freeze holds from `from` (inclusive) to `until` (exclusive), ISO 8601. */
   from?: string;
   until?: string;
+  /** The version a mark is about. */
+  version?: string;
 }
 
 export interface StopRequest {
@@ -57,6 +64,27 @@ export interface ResumeRequest {
 export interface UnfreezeRequest {
   id: string;
   by: string;
+}
+
+export interface MarkBadRequest {
+  /** `namespace/name`. */
+  pipeline: string;
+  version: string;
+  reason: string;
+  by: string;
+}
+
+export interface UnmarkBadRequest {
+  pipeline: string;
+  version: string;
+  by: string;
+}
+
+/** What a mark did: the mark, and whether a running release of the version was told to end. */
+export interface MarkBadResult {
+  mark: PromotionControl;
+  /** The release workflow told to end; absent when none of that version ran. */
+  endedRelease?: string;
 }
 
 /** A release held by a control, told when the controls change (signal `controlsChanged`). */
@@ -95,7 +123,9 @@ export function activeControls(
   nowMs: number,
 ): PromotionControl[] {
   return controls.filter(
-    (c) => covers(c.scope, pipeline, environment) && (c.kind === 'stop' || (Date.parse(c.from!) <= nowMs && nowMs < Date.parse(c.until!))),
+    (c) =>
+      covers(c.scope, pipeline, environment) &&
+      (c.kind === 'stop' || (c.kind === 'freeze' && Date.parse(c.from!) <= nowMs && nowMs < Date.parse(c.until!))),
   );
 }
 
@@ -120,9 +150,36 @@ export function scopeLabel(scope: ControlScope): string {
 
 /** One line a held release shows: who, when, why, and until when for a freeze. */
 export function describeControl(control: PromotionControl): string {
-  return control.kind === 'stop'
-    ? `stopped by ${control.by} at ${control.at} (${scopeLabel(control.scope)}): ${control.reason}`
-    : `frozen until ${control.until} by ${control.by} (${scopeLabel(control.scope)}): ${control.reason}`;
+  switch (control.kind) {
+    case 'stop':
+      return `stopped by ${control.by} at ${control.at} (${scopeLabel(control.scope)}): ${control.reason}`;
+    case 'freeze':
+      return `frozen until ${control.until} by ${control.by} (${scopeLabel(control.scope)}): ${control.reason}`;
+    case 'bad':
+      return `${control.scope.pipeline} ${control.version} marked bad by ${control.by} at ${control.at}: ${control.reason}`;
+  }
+}
+
+/** The mark on `version` of `pipeline` (`namespace/name`), if it is marked bad. */
+export function markOf(controls: readonly PromotionControl[], pipeline: string, version: string): PromotionControl | undefined {
+  return controls.find((c) => c.kind === 'bad' && c.scope.pipeline === pipeline && c.version === version);
+}
+
+/** What is wrong with a mark-bad (or, without a reason, unmark-bad) request, or undefined. */
+export function markRequestProblem(request: unknown, kind: 'mark' | 'unmark'): string | undefined {
+  if (typeof request !== 'object' || request === null) return 'a mark is {"pipeline": "ns/name", "version": "…", "reason": "…", "by": "…"}';
+  const { pipeline, version, reason, by } = request as Record<string, unknown>;
+  if (typeof pipeline !== 'string' || !/^[^/\s]+\/[^/\s]+$/.test(pipeline) || pipeline.length > 507) return 'pipeline is namespace/name';
+  if (typeof version !== 'string') return 'version is required';
+  const checked = checkRevision(version);
+  if (!checked.ok) return `version: ${checked.problem}`;
+  if (checked.version !== version) return `mark the version without its build metadata: ${checked.version}`;
+  if (kind === 'mark') {
+    if (typeof reason !== 'string' || reason.trim() === '') return 'a reason is required: say why the version is bad';
+    if (reason.length > MAX_REASON_CHARS) return `the reason is longer than ${MAX_REASON_CHARS} characters`;
+  }
+  if (typeof by !== 'string' || by.trim() === '' || by.length > 256) return 'by (who marks it) is required, at most 256 characters';
+  return undefined;
 }
 
 export function controlScope(pipeline?: PipelineRef, environment?: string): ControlScope {

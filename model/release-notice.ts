@@ -27,6 +27,8 @@ export const ReleaseNoticeReason = {
   pullRequestMerged: 'PullRequestMerged',
   /** The promotion's pull request was closed without merging (the release ends, or waits for a reopen). */
   pullRequestClosed: 'PullRequestClosed',
+  /** The version was marked bad (`baton mark-bad`): its release ends. */
+  markedBad: 'MarkedBad',
 } as const;
 export type ReleaseNoticeReason = (typeof ReleaseNoticeReason)[keyof typeof ReleaseNoticeReason];
 
@@ -36,6 +38,7 @@ const TROUBLE: readonly ReleaseNoticeReason[] = [
   ReleaseNoticeReason.soakFailed,
   ReleaseNoticeReason.expired,
   ReleaseNoticeReason.approvalExpired,
+  ReleaseNoticeReason.markedBad,
 ];
 
 export function isTrouble(reason: ReleaseNoticeReason): boolean {

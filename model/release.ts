@@ -70,12 +70,26 @@ export const ReleasePhase = {
    * as a rejection does at a gate. The promotion branch is deleted.
    */
   pullRequestClosed: 'PullRequestClosed',
+  /**
+   * Somebody marked the version bad (`baton mark-bad`): the release ended without promoting further,
+   * and `markedBad` says who, when and why.
+   */
+  markedBad: 'MarkedBad',
   /** A promotion failed in a way retrying cannot fix; `lastError` says what to change. */
   failed: 'Failed',
   /** Nothing happened for the policy's idle timeout. */
   expired: 'Expired',
 } as const;
 export type ReleasePhase = (typeof ReleasePhase)[keyof typeof ReleasePhase];
+
+/** Sent to the release of a version marked bad (signal `markedBad`): it ends, saying who and why. */
+export interface MarkedBad {
+  /** The mark's id in the promotion-controls workflow (`bad-9`). */
+  id: string;
+  reason: string;
+  by: string;
+  at: string;
+}
 
 /** What the gateway keeps of a Flux event: enough to explain the journey, nothing sensitive. */
 export interface DeploymentEvent {
@@ -397,6 +411,8 @@ export interface ReleaseState {
   departure?: TrainDeparture;
   /** The Flux failure that ended the release. */
   failure?: DeploymentFailure;
+  /** The mark that ended the release: the version was marked bad (its id, who, when, why). */
+  markedBad?: MarkedBad;
   lastError?: string;
   /** The last notice (Flux event, Kubernetes Event) that could not be sent, and why; the release went on without it. */
   lastNoticeError?: string;

@@ -3,13 +3,14 @@
  * promotion-controls workflow what covers the target. While a stop or freeze holds it, it waits —
  * for a freeze until its end on a durable timer, for a stop until it is told the controls changed —
  * keeping the gate's approval, and shows who holds it, since when and why. A promotion step that
- * already started is never interrupted: the check comes before it.
+ * already started is never interrupted: the check comes before it. A version marked bad is never
+ * promoted: the mark is read here too, for a release that started after its version was marked.
  */
 import { condition, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { controlsChangedSignal } from '../model/messages.js';
 import { type Pipeline, pipelineKey } from '../model/pipeline.js';
-import { activeControls, describeControl, nextChange } from '../model/promotion-controls.js';
-import { ReleasePhase } from '../model/release.js';
+import { activeControls, describeControl, markOf, nextChange } from '../model/promotion-controls.js';
+import { type MarkedBad, ReleasePhase } from '../model/release.js';
 import { PromotionBlockedBy } from '../model/search-attributes.js';
 import { appName } from './journey.js';
 import type { ReleaseActivityProxies } from './release-activities.js';
@@ -19,8 +20,11 @@ import type { KeptApproval } from './window-gate.js';
 /** Releases recorded before stops and freezes existed promoted without asking; they keep doing so on replay. */
 const PROMOTION_CONTROLS_PATCH = 'promotion-controls';
 
-/** `clear`: promote now. `interrupted`: the controls changed, a freeze ended, or news; look again. */
-export type ControlsOutcome = 'clear' | 'interrupted' | 'superseded';
+/**
+ * `clear`: promote now. `interrupted`: the controls changed, a freeze ended, or news; look again.
+ * `markedBad`: the version is marked bad; the release ends.
+ */
+export type ControlsOutcome = 'clear' | 'interrupted' | 'superseded' | { markedBad: MarkedBad };
 
 export class ControlsGate {
   private changed = false;
@@ -52,6 +56,11 @@ export class ControlsGate {
         this.activities.release.promotionControls({ pipeline: state.pipeline, environment: target, workflowId: workflowInfo().workflowId }),
       'reading the stops and freezes failed: ',
     );
+    const mark = markOf(controls, pipelineKey(pipeline), state.version);
+    if (mark !== undefined) {
+      this.clear();
+      return { markedBad: { id: mark.id, reason: mark.reason, by: mark.by, at: mark.at } };
+    }
     const at = Date.now();
     const holding = activeControls(controls, pipelineKey(pipeline), target, at);
     if (holding.length === 0) {

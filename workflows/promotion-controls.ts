@@ -1,8 +1,10 @@
 /**
- * The promotion-controls workflow: one per namespace, holding every stop and freeze. People change
- * them with Updates (the CLI, the Temporal UI); releases read them with a query before promoting,
- * and a release that is held asks to be told when they change. It never ends: it continues as new
- * to keep its history short, carrying the controls and the waiting releases over.
+ * The promotion-controls workflow: one per namespace, holding every stop, freeze and mark. People
+ * change them with Updates (the CLI, the gateway, the Temporal UI); releases read them with a query
+ * before promoting, and a release that is held asks to be told when they change. A version marked
+ * bad has its running release told to end. It never ends: it continues as new to keep its history
+ * short, carrying the controls and the waiting releases over — so a mark outlives the retention of
+ * the release it ended.
  */
 import {
   allHandlersFinished,
@@ -18,11 +20,15 @@ import {
   controlsChangedSignal,
   controlsQuery,
   freezeUpdate,
+  markBadUpdate,
+  markedBadSignal,
   resumeUpdate,
   stopUpdate,
   unfreezeUpdate,
+  unmarkBadUpdate,
   watchControlsSignal,
 } from '../model/messages.js';
+import { releaseWorkflowId } from '../model/release.js';
 import {
   activeControls,
   CONTROLS_HISTORY_LIMIT,
@@ -30,6 +36,9 @@ import {
   type ControlWatcher,
   controlRequestProblem,
   describeControl,
+  type MarkBadRequest,
+  markOf,
+  markRequestProblem,
   MAX_CONTROLS,
   nextChange,
   type FreezeRequest,
@@ -37,6 +46,7 @@ import {
   type PromotionControlsInput,
   type ResumeRequest,
   type UnfreezeRequest,
+  type UnmarkBadRequest,
 } from '../model/promotion-controls.js';
 
 /** Bound on the releases waiting to be told at once (each is told once, then asks again if still held). */
@@ -59,13 +69,13 @@ export async function promotionControls(input: PromotionControlsInput = {}): Pro
   const show = (): void => {
     setCurrentDetails(
       controls.length === 0
-        ? 'No stop or freeze: promotions run when due'
+        ? 'No stop, freeze or mark: promotions run when due'
         : controls.map((c) => `- ${c.id}: ${describeControl(c)}`).join('\n'),
     );
   };
   const stops = (): string[] => controls.filter((c) => c.kind === 'stop').map((c) => `${c.id} (${describeControl(c)})`);
   const room = (): void => {
-    if (controls.length >= MAX_CONTROLS) throw new Error(`${controls.length} stops and freezes already; lift some first`);
+    if (controls.length >= MAX_CONTROLS) throw new Error(`${controls.length} stops, freezes and marks already; lift some first`);
   };
 
   setHandler(
@@ -168,7 +178,75 @@ export async function promotionControls(input: PromotionControlsInput = {}): Pro
       description: 'Lift a freeze by its id: {"id": "freeze-3", "by": "…"}.',
     },
   );
-  setHandler(controlsQuery, () => controls, { description: 'Every stop and freeze in force or to come.' });
+  setHandler(
+    markBadUpdate,
+    async (request) => {
+      lastId += 1;
+      const mark: PromotionControl = {
+        id: `bad-${lastId}`,
+        kind: 'bad',
+        scope: { pipeline: request.pipeline },
+        version: request.version,
+        reason: request.reason,
+        by: request.by,
+        at: now(),
+      };
+      controls.push(mark);
+      show();
+      const [namespace, name] = request.pipeline.split('/') as [string, string];
+      const workflowId = releaseWorkflowId({ namespace, name }, request.version);
+      try {
+        await getExternalWorkflowHandle(workflowId).signal(markedBadSignal, {
+          id: mark.id,
+          reason: mark.reason,
+          by: mark.by,
+          at: mark.at,
+        });
+        return { mark, endedRelease: workflowId };
+      } catch {
+        // No release of that version runs: the mark keeps later ones from promoting it.
+        return { mark };
+      }
+    },
+    {
+      validator: (input: unknown) => {
+        const problem = markRequestProblem(input, 'mark');
+        if (problem !== undefined) throw new Error(problem);
+        const { pipeline, version } = input as MarkBadRequest;
+        const marked = markOf(controls, pipeline, version);
+        if (marked !== undefined) {
+          throw new Error(`${pipeline} ${version} is already marked bad (${marked.id}) by ${marked.by} at ${marked.at}: ${marked.reason}`);
+        }
+        room();
+      },
+      description:
+        'Mark a version of a Pipeline bad: its running release ends, and it is not promoted until unmarked: ' +
+        '{"pipeline": "ns/name", "version": "6.7.1", "reason": "…", "by": "…"}.',
+    },
+  );
+  setHandler(
+    unmarkBadUpdate,
+    (request) => {
+      const mark = markOf(controls, request.pipeline, request.version)!;
+      controls.splice(controls.indexOf(mark), 1);
+      log.info('mark lifted', { by: request.by, id: mark.id });
+      show();
+      return mark;
+    },
+    {
+      validator: (input: unknown) => {
+        const problem = markRequestProblem(input, 'unmark');
+        if (problem !== undefined) throw new Error(problem);
+        const { pipeline, version } = input as UnmarkBadRequest;
+        if (markOf(controls, pipeline, version) === undefined) {
+          const marks = controls.filter((c) => c.kind === 'bad' && c.scope.pipeline === pipeline).map((c) => c.version);
+          throw new Error(`${pipeline} ${version} is not marked bad; marked: ${marks.join(', ') || 'none'}`);
+        }
+      },
+      description: 'Lift the mark of a version: {"pipeline": "ns/name", "version": "6.7.1", "by": "…"}.',
+    },
+  );
+  setHandler(controlsQuery, () => controls, { description: 'Every stop, freeze and mark in force or to come.' });
   setHandler(
     watchControlsSignal,
     (watcher) => {

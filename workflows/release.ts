@@ -6,7 +6,7 @@
  */
 import {
   allHandlersFinished,
-  type ApplicationFailure,
+  ApplicationFailure,
   condition,
   continueAsNew,
   log,
@@ -22,12 +22,20 @@ import {
   deploymentFailedSignal,
   type EnvironmentClaim,
   environmentPromotedSignal,
+  markedBadSignal,
   stateQuery,
   supersedeSignal,
 } from '../model/messages.js';
 import { effectivePromotion, type Pipeline, pipelineKey, type Promotion, StrategyName, strategyName } from '../model/pipeline.js';
 import { NewerVersionPolicy, newerVersionPolicy, RequiredTargets, requiredTargets } from '../model/pipeline-annotations.js';
-import { type DecisionRecord, type ReleaseInput, ReleasePhase, type ReleasePolicy, type ReleaseState } from '../model/release.js';
+import {
+  type DecisionRecord,
+  type MarkedBad,
+  type ReleaseInput,
+  ReleasePhase,
+  type ReleasePolicy,
+  type ReleaseState,
+} from '../model/release.js';
 import { ReleaseNoticeReason } from '../model/release-notice.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { bounded, keptEvent } from './bounded-state.js';
@@ -64,6 +72,8 @@ const SUPERSEDE_BY_VERSION_PATCH = 'supersede-only-by-higher-version';
 const EVERY_TARGET_PATCH = 'environment-reached-when-every-target-reports';
 /** After an approval, the Pipeline is read again for the target's change window. */
 const WINDOW_AFTER_APPROVAL_PATCH = 'read-change-window-after-approval';
+/** A version marked bad ends its release. */
+const MARKED_BAD_PATCH = 'end-release-marked-bad';
 
 export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const { policy } = input;
@@ -73,21 +83,25 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   const inbox: DeployedSignal[] = [];
   /** Flux failures for this version; the first one ends the release. */
   const failures: DeployedSignal[] = [];
-  const gate = new ManualGate(run, policy, () => inbox.length > 0 || failures.length > 0, input.earlyDecisions);
-  const windowGate = new WindowGate(run, () => inbox.length > 0 || failures.length > 0);
-  const controlsGate = new ControlsGate(run, activities, () => failures.length > 0);
-  const hasNews = (): boolean => inbox.length > 0 || failures.length > 0 || state.supersededBy !== undefined;
+  /** The version was marked bad: the release ends. */
+  let marked: MarkedBad | undefined;
+  /** News that ends the release, whatever it waits for. */
+  const ending = (): boolean => failures.length > 0 || marked !== undefined;
+  const gate = new ManualGate(run, policy, () => inbox.length > 0 || ending(), input.earlyDecisions);
+  const windowGate = new WindowGate(run, () => inbox.length > 0 || ending());
+  const controlsGate = new ControlsGate(run, activities, ending);
+  const hasNews = (): boolean => inbox.length > 0 || ending() || state.supersededBy !== undefined;
   const follower = new PullRequestFollower(run, activities, hasNews);
-  const trainGate = new TrainGate(run, () => inbox.length > 0 || failures.length > 0);
+  const trainGate = new TrainGate(run, () => inbox.length > 0 || ending());
   const soakGate = new SoakGate(
     run,
-    () => inbox.length > 0 || failures.length > 0,
+    () => inbox.length > 0 || ending(),
     () => historyIsLong(policy),
   );
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
-    inbox.length === 0 && failures.length === 0 && (gate.earlyDecisions.length === 0 || patched(CARRY_EARLY_DECISIONS_PATCH));
+    inbox.length === 0 && !ending() && (gate.earlyDecisions.length === 0 || patched(CARRY_EARLY_DECISIONS_PATCH));
 
   setHandler(deployedSignal, (signal) => void inbox.push(signal), {
     description: 'Flux reported the version in an environment (sent by the gateway).',
@@ -95,6 +109,19 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   setHandler(deploymentFailedSignal, (signal) => void failures.push(signal), {
     description: 'Flux reported that deploying the version failed in an environment (sent by the gateway): the release ends Failed.',
   });
+  const clearBlocks = (): void => {
+    soakGate.clear();
+    trainGate.clear();
+    windowGate.clear();
+    controlsGate.clear();
+  };
+  setHandler(
+    markedBadSignal,
+    (mark) => {
+      if (marked === undefined && patched(MARKED_BAD_PATCH)) marked = mark;
+    },
+    { description: 'The version was marked bad (sent by promotion-controls): the release ends, saying who marked it and why.' },
+  );
   gate.listen();
   controlsGate.listen();
   trainGate.listen();
@@ -132,6 +159,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   });
 
   for (;;) {
+    if (marked !== undefined) throw await markedBad(run, gate, clearBlocks, marked);
     if (failures.length > 0) throw await deploymentFailed(run, gate, soakGate, failures[0]!);
 
     // 1. Keep the history short: continue as new when no deployment waits to be recorded.
@@ -152,6 +180,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         : (await condition(hasNews, policy.idleTimeout))
           ? 'news'
           : 'idle';
+      if (marked !== undefined) throw await markedBad(run, gate, clearBlocks, marked);
       if (failures.length > 0) throw await deploymentFailed(run, gate, soakGate, failures[0]!);
       if (state.supersededBy !== undefined) return run.superseded();
       if (waited === 'closed') return follower.closed();
@@ -276,6 +305,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     const controlled = await controlsGate.wait(pipeline, target, { approval, approvals });
     if (controlled === 'interrupted') continue;
     if (controlled === 'superseded') return run.superseded();
+    // A mark set before this release started (its signal found nothing to tell) ends it here.
+    if (typeof controlled === 'object') throw await markedBad(run, gate, clearBlocks, controlled.markedBad);
 
     // 9. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals }, follower);
@@ -346,6 +377,31 @@ async function deploymentFailed(
   const failed = run.fail(`The soak of ${state.version} in ${environment} failed: ${reported}`, FailureType.deploymentFailed);
   await run.announce({ reason: ReleaseNoticeReason.soakFailed, summary: state.currentStep, environment });
   return failed;
+}
+
+/**
+ * The failure that ends the release of a version somebody marked bad: nothing more is promoted, the
+ * open gate (if any) closes, and the state says who marked it, when and why. It ends as a failed
+ * execution, not a completed one, so that once the mark is lifted a new event starts the version's
+ * release again (the gateway never restarts a completed one).
+ */
+async function markedBad(run: ReleaseRun, gate: ManualGate, clearBlocks: () => void, mark: MarkedBad): Promise<ApplicationFailure> {
+  const { state } = run;
+  state.markedBad = {
+    id: clip(mark.id, RELEASE_LIMITS.eventFieldChars),
+    by: clip(mark.by, RELEASE_LIMITS.eventFieldChars),
+    at: clip(mark.at, RELEASE_LIMITS.eventFieldChars),
+    reason: clip(mark.reason, RELEASE_LIMITS.lastErrorChars),
+  };
+  const environment = state.pendingGate?.environment ?? state.blockedBy?.environment ?? state.targetEnvironment;
+  await gate.close();
+  clearBlocks();
+  const step =
+    `Marked bad by ${state.markedBad.by} at ${state.markedBad.at}: ${state.markedBad.reason} — ${state.version} will not be ` +
+    `promoted further (\`baton unmark-bad\` lifts the mark for later releases)`;
+  await run.finish(ReleasePhase.markedBad, step, environment);
+  await run.announce({ reason: ReleaseNoticeReason.markedBad, summary: step, environment });
+  return ApplicationFailure.nonRetryable(step, FailureType.markedBad);
 }
 
 /** Ends the release at a rejection, recorded as a promotion that never ran. */

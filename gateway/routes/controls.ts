@@ -1,7 +1,8 @@
 /**
  * Stop-the-line through the gateway: `POST /stop` and `POST /resume`, with a JSON body
  * `{"scope": {"pipeline": "ns/name", "environment": "prod"}, "reason": "…"}` (an empty scope: every
- * Pipeline). Authenticated by an OpenID token of the approvers' issuer, as approvals are: the
+ * Pipeline); and bad versions: `POST /mark-bad` and `/unmark-bad` with
+ * `{"pipeline": "ns/name", "version": "6.7.1", "reason": "…"}`. Authenticated by an OpenID token of the approvers' issuer, as approvals are: the
  * token's user is recorded as who stopped or resumed. Approval keys belong to one Pipeline's
  * environments and do not stop the line.
  */
@@ -45,7 +46,16 @@ const Control = Type.Object({
   reason: Type.String(),
   by: Type.String(),
   at: Type.String(),
+  version: Type.Optional(Type.String()),
 });
+const PipelineKey = Type.String({ pattern: '^[^/\\s]+/[^/\\s]+$', maxLength: 507 });
+/** The version is checked by the workflow's validator (build metadata, characters): a 422 says what is wrong. */
+const Version = Type.String({ minLength: 1, maxLength: 256 });
+const MarkBody = Type.Object(
+  { pipeline: PipelineKey, version: Version, reason: Type.String({ minLength: 1, maxLength: MAX_REASON_CHARS, pattern: '\\S' }) },
+  { additionalProperties: false },
+);
+const UnmarkBody = Type.Object({ pipeline: PipelineKey, version: Version }, { additionalProperties: false });
 
 export interface ControlRoutesDeps {
   /** Without an issuer nobody can authenticate: the routes answer 401 saying so. */
@@ -59,7 +69,7 @@ export function controlRoutes({ oidc, controls }: ControlRoutesDeps) {
   /** The token's user, or the 401/503 that says why there is none. */
   async function caller(authorization: string | undefined): Promise<string> {
     if (tokens === undefined)
-      throw new HttpError(401, 'stopping through the gateway takes an OpenID token, and BATON_OIDC_ISSUER is not set');
+      throw new HttpError(401, 'stopping or marking through the gateway takes an OpenID token, and BATON_OIDC_ISSUER is not set');
     const bearer = authorization === undefined ? null : BEARER.exec(authorization);
     if (bearer === null) throw new HttpError(401, 'send Authorization: Bearer <token> (an OpenID token of the approvers’ issuer)');
     try {
@@ -105,6 +115,8 @@ export function controlRoutes({ oidc, controls }: ControlRoutesDeps) {
     );
     rejectNonPostMethods(app, '/stop');
     rejectNonPostMethods(app, '/resume');
+    rejectNonPostMethods(app, '/mark-bad');
+    rejectNonPostMethods(app, '/unmark-bad');
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     typed.post(
       '/stop',
@@ -133,6 +145,43 @@ export function controlRoutes({ oidc, controls }: ControlRoutesDeps) {
         const scope: ControlScope = request.body.scope ?? {};
         const lifted = await changing('the resume', () => controls.resume({ scope, by }));
         request.log.info({ by, scope, lifted: lifted.map((c) => c.id) }, 'promotions resumed');
+        return { lifted };
+      },
+    );
+    typed.post(
+      '/mark-bad',
+      {
+        config: { rateLimit: 'by-authentication' },
+        bodyLimit: MAX_CONTROL_BYTES,
+        schema: {
+          body: MarkBody,
+          response: {
+            200: Type.Object({ marked: Control, endedRelease: Type.Optional(Type.String()) }),
+            '4xx': ErrorBody,
+            '5xx': ErrorBody,
+          },
+        },
+      },
+      async (request) => {
+        const by = request.controlCaller;
+        const { pipeline, version, reason } = request.body;
+        const { mark, endedRelease } = await changing('the mark', () => controls.markBad({ pipeline, version, reason, by }));
+        request.log.info({ by, pipeline, version, id: mark.id, endedRelease }, 'version marked bad');
+        return { marked: mark, ...(endedRelease === undefined ? {} : { endedRelease }) };
+      },
+    );
+    typed.post(
+      '/unmark-bad',
+      {
+        config: { rateLimit: 'by-authentication' },
+        bodyLimit: MAX_CONTROL_BYTES,
+        schema: { body: UnmarkBody, response: { 200: Type.Object({ lifted: Control }), '4xx': ErrorBody, '5xx': ErrorBody } },
+      },
+      async (request) => {
+        const by = request.controlCaller;
+        const { pipeline, version } = request.body;
+        const lifted = await changing('the unmark', () => controls.unmarkBad({ pipeline, version, by }));
+        request.log.info({ by, pipeline, version, id: lifted.id }, 'mark lifted');
         return { lifted };
       },
     );

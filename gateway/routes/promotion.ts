@@ -25,6 +25,7 @@ import type { PipelineSource } from '../../pipelines/source.js';
 import { ErrorBody, html, HttpError, INTERNAL_ERROR_MESSAGE } from '../errors.js';
 import type { GatewayMetrics } from '../plugins/metrics.js';
 import type { GatewayRateLimits } from '../rate-limits.js';
+import type { BadVersions } from '../bad-versions.js';
 import type { DeliveryReceipt, ReleaseStarter } from '../release-starter.js';
 import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
 import { authenticatePromotion } from '../webhook-auth.js';
@@ -51,6 +52,8 @@ export interface PromotionRouteDeps {
   metrics: GatewayMetrics;
   /** Counts the request once authentication decided (rate-limits.ts). */
   limits: GatewayRateLimits;
+  /** Versions marked bad are not promoted; absent (no Temporal), nothing is marked. */
+  badVersions?: BadVersions;
 }
 
 const PromotionParams = Type.Object({ namespace: Type.String(), name: Type.String(), env: Type.String() });
@@ -109,7 +112,7 @@ function parseFluxEvent(raw: Buffer): FluxEvent {
 }
 
 export function promotionRoutes(deps: PromotionRouteDeps) {
-  const { config, pipelines, releases, metrics, limits } = deps;
+  const { config, pipelines, releases, metrics, limits, badVersions } = deps;
 
   const authOptions = { pipelines, metrics, allowUnsigned: config.allowUnsigned };
 
@@ -179,6 +182,28 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
             'event does not promote; ignored',
           );
           return reply.code(200).send({ ignored: true, reason: escapedVerdict(event, config.promotingReasons) });
+        }
+
+        // A version marked bad is never promoted again, whichever environment reports it.
+        const bad = badVersions === undefined ? {} : await badVersions.lookup(pipelineKey(pipeline), version);
+        if (bad.unknown !== undefined) {
+          request.log.warn(
+            { pipeline: pipelineKey(pipeline), version, why: bad.unknown },
+            'marks of bad versions unknown; event delivered',
+          );
+        }
+        if (bad.mark !== undefined) {
+          metrics.ignoredEvents.inc({ cause: 'marked-bad' });
+          request.log.info(
+            { pipeline: pipelineKey(pipeline), environment: env, version, mark: bad.mark.id },
+            'version marked bad; ignored',
+          );
+          return reply.code(200).send({
+            ignored: true,
+            reason: escapeHtml(
+              `${version} of ${pipelineKey(pipeline)} is marked bad by ${bad.mark.by} at ${bad.mark.at}: ${bad.mark.reason}`,
+            ),
+          });
         }
 
         if (next !== undefined) {

@@ -96,3 +96,32 @@ describe('POST /stop and /resume', () => {
     await handle.terminate('test done');
   });
 });
+
+describe('POST /mark-bad and /unmark-bad', () => {
+  test("a token's user marks the version of a waiting release bad: it ends saying who and why; the unmark lifts it", async () => {
+    assert.equal((await post('/mark-bad', { pipeline: 'flux-system/podinfo-02', version: '6.8.0', reason: 'x' })).statusCode, 401);
+    const token = await issuer.token('carol');
+    const { handle, version } = await harness.startRelease('dev', PODINFO, 'podinfo-02-dev');
+    await harness.promotedInto(handle, 'test');
+
+    const noReason = await post('/mark-bad', { pipeline: 'flux-system/podinfo-02', version }, token);
+    assert.equal(noReason.statusCode, 400, noReason.body);
+    const metadata = await post('/mark-bad', { pipeline: 'flux-system/podinfo-02', version: `${version}+b1`, reason: 'x' }, token);
+    assert.equal(metadata.statusCode, 422, metadata.body);
+    assert.match(metadata.json<{ message: string }>().message, /without its build metadata/);
+
+    const marked = await post('/mark-bad', { pipeline: 'flux-system/podinfo-02', version, reason: 'CVE-2026-0001' }, token);
+    assert.equal(marked.statusCode, 200, marked.body);
+    const answer = marked.json<{ marked: { id: string; by: string; version: string }; endedRelease: string }>();
+    assert.deepEqual([answer.marked.by, answer.marked.version, answer.endedRelease], ['carol@example.com', version, handle.workflowId]);
+    const ended = await harness.waitForPhase(handle, ReleasePhase.markedBad);
+    assert.match(ended.currentStep, /^Marked bad by carol@example\.com at .*: CVE-2026-0001/);
+
+    const lifted = await post('/unmark-bad', { pipeline: 'flux-system/podinfo-02', version }, await issuer.token('bob'));
+    assert.equal(lifted.statusCode, 200, lifted.body);
+    assert.equal(lifted.json<{ lifted: { id: string } }>().lifted.id, answer.marked.id);
+    const again = await post('/unmark-bad', { pipeline: 'flux-system/podinfo-02', version }, token);
+    assert.equal(again.statusCode, 422, 'nothing left to unmark');
+    assert.match(again.json<{ message: string }>().message, /is not marked bad/);
+  });
+});
