@@ -18,6 +18,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { Pipeline } from './pipeline.js';
 import { ANNOTATION_PREFIX } from './pipeline-annotations.js';
+import { type PolicyProblem, readPromotionIntoAnnotations } from './environment-annotations.js';
 
 const WINDOW_ANNOTATION_PREFIX = `${ANNOTATION_PREFIX}/window.`;
 
@@ -215,11 +216,7 @@ export function describeInstant(ms: number, zone: string): string {
 }
 
 /** A window annotation that cannot be a policy: never read as "no window". */
-export interface WindowPolicyProblem {
-  annotation: string;
-  value: string;
-  problem: string;
-}
+export type WindowPolicyProblem = PolicyProblem;
 
 export function describeWindowProblem({ annotation, value, problem }: WindowPolicyProblem): string {
   return `annotation ${annotation}: "${value}": ${problem}`;
@@ -235,25 +232,11 @@ export function readWindows(
   annotations: Readonly<Record<string, string>> | undefined,
   environments: readonly string[],
 ): { windows: Map<string, ChangeWindow>; problems: WindowPolicyProblem[] } {
-  const windows = new Map<string, ChangeWindow>();
-  const problems: WindowPolicyProblem[] = [];
-  for (const [annotation, value] of Object.entries(annotations ?? {})) {
-    if (!annotation.startsWith(WINDOW_ANNOTATION_PREFIX)) continue;
-    const environment = annotation.slice(WINDOW_ANNOTATION_PREFIX.length);
-    const index = environments.indexOf(environment);
-    if (index < 0) {
-      problems.push({ annotation, value, problem: `the Pipeline has no environment "${environment}" (it has ${environments.join(', ')})` });
-      continue;
-    }
-    if (index === 0) {
-      problems.push({ annotation, value, problem: `${environment} is the first environment: nothing is promoted into it` });
-      continue;
-    }
+  const { values, problems } = readPromotionIntoAnnotations(annotations, environments, WINDOW_ANNOTATION_PREFIX, (value) => {
     const parsed = parseWindow(value);
-    if (parsed.ok) windows.set(environment, parsed.window);
-    else problems.push({ annotation, value, problem: parsed.problem });
-  }
-  return { windows, problems };
+    return parsed.ok ? { ok: true, value: parsed.window } : parsed;
+  });
+  return { windows: values, problems };
 }
 
 export function pipelineWindows(pipeline: Pipeline): ReturnType<typeof readWindows> {

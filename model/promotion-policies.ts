@@ -5,16 +5,12 @@
  * must never mean "no policy". Workflow-safe.
  */
 import { readWindows } from './change-window.js';
+import type { PolicyProblem } from './environment-annotations.js';
 import type { Pipeline } from './pipeline.js';
 import { readTrains } from './release-train.js';
 import { readSoaks } from './soak-time.js';
 
-/** An annotation, its value as written, and what is wrong with it. */
-export interface PolicyProblem {
-  annotation: string;
-  value: string;
-  problem: string;
-}
+export type { PolicyProblem };
 
 export function describePolicyProblem({ annotation, value, problem }: PolicyProblem): string {
   return `annotation ${annotation}: "${value}": ${problem}`;

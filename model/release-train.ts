@@ -13,6 +13,7 @@ import { Cron } from 'croner';
 import { IANAZone } from 'luxon';
 import type { Pipeline, PipelineRef } from './pipeline.js';
 import { ANNOTATION_PREFIX } from './pipeline-annotations.js';
+import { type PolicyProblem, readPromotionIntoAnnotations } from './environment-annotations.js';
 
 const TRAIN_ANNOTATION_PREFIX = `${ANNOTATION_PREFIX}/train.`;
 const EXAMPLE = '0 10 * * TUE,THU Europe/Berlin';
@@ -78,11 +79,7 @@ export function nextDeparture(train: ReleaseTrain, ms: number): number {
 }
 
 /** A train annotation that cannot be a policy: never read as "no train". */
-export interface TrainPolicyProblem {
-  annotation: string;
-  value: string;
-  problem: string;
-}
+export type TrainPolicyProblem = PolicyProblem;
 
 /**
  * Every train annotation of a Pipeline, parsed, and every problem with them: a value that does not
@@ -93,25 +90,11 @@ export function readTrains(
   annotations: Readonly<Record<string, string>> | undefined,
   environments: readonly string[],
 ): { trains: Map<string, ReleaseTrain>; problems: TrainPolicyProblem[] } {
-  const trains = new Map<string, ReleaseTrain>();
-  const problems: TrainPolicyProblem[] = [];
-  for (const [annotation, value] of Object.entries(annotations ?? {})) {
-    if (!annotation.startsWith(TRAIN_ANNOTATION_PREFIX)) continue;
-    const environment = annotation.slice(TRAIN_ANNOTATION_PREFIX.length);
-    const index = environments.indexOf(environment);
-    if (index < 0) {
-      problems.push({ annotation, value, problem: `the Pipeline has no environment "${environment}" (it has ${environments.join(', ')})` });
-      continue;
-    }
-    if (index === 0) {
-      problems.push({ annotation, value, problem: `${environment} is the first environment: nothing is promoted into it` });
-      continue;
-    }
+  const { values, problems } = readPromotionIntoAnnotations(annotations, environments, TRAIN_ANNOTATION_PREFIX, (value) => {
     const parsed = parseTrain(value);
-    if (parsed.ok) trains.set(environment, parsed.train);
-    else problems.push({ annotation, value, problem: parsed.problem });
-  }
-  return { trains, problems };
+    return parsed.ok ? { ok: true, value: parsed.train } : parsed;
+  });
+  return { trains: values, problems };
 }
 
 export function pipelineTrains(pipeline: Pipeline): ReturnType<typeof readTrains> {

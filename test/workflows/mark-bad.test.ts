@@ -10,7 +10,6 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
-import { runControlsCommand } from '../../cli/controls.js';
 import { defaultConfig } from '../../config/config.js';
 import { createBadVersions } from '../../gateway/bad-versions.js';
 import { createTemporalPromotionControls } from '../../gateway/promotion-controls.js';
@@ -33,23 +32,7 @@ import { startDevServer } from '../infra/temporal.js';
 import { FIXTURES, variant } from '../support/events.js';
 import { PODINFO, ReleaseHarness, TEST_TARGETS } from './harness.js';
 import { pino } from 'pino';
-
-async function baton(
-  env: TestWorkflowEnvironment,
-  taskQueue: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const [command, ...rest] = args as [Parameters<typeof runControlsCommand>[0], ...string[]];
-  const code = await runControlsCommand(
-    command,
-    rest,
-    { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) },
-    { TEMPORAL_ADDRESS: env.address, BATON_TASK_QUEUE: taskQueue, BATON_USER: 'oncall@example.com' },
-  );
-  return { code, stdout, stderr };
-}
+import { baton } from '../support/controls-cli.js';
 
 describe('bad versions (dev server, the baton CLI, the gateway)', () => {
   let env: TestWorkflowEnvironment;

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runControlsCommand } from '../../cli/controls.js';
 import { approveUpdate, stateQuery } from '../../model/messages.js';
 import { PROMOTION_CONTROLS_WORKFLOW_ID, type PromotionControl } from '../../model/promotion-controls.js';
 import { ReleasePhase } from '../../model/release.js';
@@ -16,23 +15,7 @@ import { promotionControls } from '../../workflows/promotion-controls.js';
 import { startDevServer, startTimeSkippingServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
 import { PODINFO, ReleaseHarness, TEST_TARGETS } from './harness.js';
-
-async function baton(
-  env: TestWorkflowEnvironment,
-  taskQueue: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const [command, ...rest] = args as [Parameters<typeof runControlsCommand>[0], ...string[]];
-  const code = await runControlsCommand(
-    command,
-    rest,
-    { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) },
-    { TEMPORAL_ADDRESS: env.address, BATON_TASK_QUEUE: taskQueue, BATON_USER: 'oncall@example.com' },
-  );
-  return { code, stdout, stderr };
-}
+import { baton } from '../support/controls-cli.js';
 
 describe('stop-the-line and holds (dev server, the baton CLI)', () => {
   let env: TestWorkflowEnvironment;
