@@ -5,9 +5,8 @@
  * then each release's `state` query for when the gate opened and who may decide. Connects as the
  * worker and the gateway do (config/: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key).
  */
-import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
+import { Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
-import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { RELEASE_WORKFLOW_TYPE } from '../gateway/release-starter.js';
 import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
 import { stateQuery } from '../model/messages.js';
@@ -15,6 +14,7 @@ import { ReleasePhase, type ReleaseState } from '../model/release.js';
 import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
 import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './decide.js';
 import type { CommandIo } from './markers.js';
+import { connectToTemporal, TEMPORAL_TIMEOUT_MS } from './temporal-client.js';
 
 export const APPROVALS_USAGE = `usage: baton approvals list [--pipeline <namespace>/<pipeline>] [--env <environment>] [--json]
 
@@ -33,8 +33,6 @@ exit codes:
   3  Temporal unreachable or temporarily unavailable: retry later
 `;
 
-/** Bound on connecting and on each release's state query. */
-const TEMPORAL_TIMEOUT_MS = 10_000;
 const QUERY_CONCURRENCY = 8;
 
 export interface WaitingGate {
@@ -198,15 +196,8 @@ export async function runApprovalsCommand(args: readonly string[], io: CommandIo
     return ExitCode.ok;
   }
 
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ ...(await temporalConnectionOptions(temporal)), connectTimeout: TEMPORAL_TIMEOUT_MS });
-  } catch (error) {
-    io.stderr(
-      `error: Temporal at ${temporal.address} could not be reached (${error instanceof Error ? error.message : String(error)}); retry later\n`,
-    );
-    return ExitCode.unavailable;
-  }
+  const connection = await connectToTemporal(temporal, io);
+  if (connection === undefined) return ExitCode.unavailable;
   try {
     const client = new Client({ connection, namespace: temporal.namespace });
     let gates: WaitingGate[];

@@ -10,15 +10,15 @@
  *   baton mark-bad <ns/name> <version> --reason "…"                 baton unmark-bad <ns/name> <version>
  */
 import { userInfo } from 'node:os';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
-import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { ControlRefusedError, createTemporalPromotionControls, type PromotionControls } from '../gateway/promotion-controls.js';
 import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
 import { type ControlScope, controlScope, describeControl, type PromotionControl } from '../model/promotion-controls.js';
 import { pipelineKey } from '../model/pipeline.js';
 import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './decide.js';
 import type { CommandIo } from './markers.js';
+import { connectToTemporal } from './temporal-client.js';
 
 export const CONTROL_COMMANDS = ['stop', 'resume', 'hold', 'unhold', 'freeze', 'unfreeze', 'mark-bad', 'unmark-bad', 'controls'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -50,8 +50,6 @@ until unmark-bad lifts it, however long ago its release ended.
 exit codes: 0 done; 1 refused by Temporal (the reason is printed); 2 usage error;
 3 Temporal unreachable or temporarily unavailable, retry later.
 `;
-
-const TEMPORAL_TIMEOUT_MS = 10_000;
 
 type Request =
   | { command: 'stop'; scope: ControlScope; reason: string; by: string }
@@ -160,15 +158,8 @@ export async function runControlsCommand(
     io.stdout(CONTROLS_USAGE);
     return ExitCode.ok;
   }
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ ...(await temporalConnectionOptions(temporal)), connectTimeout: TEMPORAL_TIMEOUT_MS });
-  } catch (error) {
-    io.stderr(
-      `error: Temporal at ${temporal.address} could not be reached (${error instanceof Error ? error.message : String(error)}); retry later\n`,
-    );
-    return ExitCode.unavailable;
-  }
+  const connection = await connectToTemporal(temporal, io);
+  if (connection === undefined) return ExitCode.unavailable;
   try {
     const controls = createTemporalPromotionControls(new Client({ connection, namespace: temporal.namespace }), {
       taskQueue: temporal.taskQueue,
