@@ -26,6 +26,7 @@ import type { ReplayCache } from './replay-cache.js';
 import { SIGNATURE_HEADER } from './hmac.js';
 import { type BadVersions, createBadVersions } from './bad-versions.js';
 import type { PromotionControls } from './promotion-controls.js';
+import { createOidcVerifier } from './oidc.js';
 import { approvalRoutes } from './routes/approval.js';
 import { controlRoutes } from './routes/controls.js';
 import { healthRoutes } from './routes/health.js';
@@ -187,8 +188,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
       ...(deps.controls === undefined ? {} : { badVersions: deps.badVersions ?? createBadVersions(deps.controls) }),
     }),
   );
+  // One verifier, so approvals and stops share the issuer's cached keys.
+  const tokens = config.oidc === undefined ? undefined : createOidcVerifier(config.oidc);
   await app.register(
     approvalRoutes({
+      ...(tokens === undefined ? {} : { tokens }),
       config,
       pipelines,
       approvals,
@@ -199,7 +203,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   );
 
   if (deps.controls !== undefined) {
-    await app.register(controlRoutes({ controls: deps.controls, ...(config.oidc === undefined ? {} : { oidc: config.oidc }) }));
+    await app.register(controlRoutes({ controls: deps.controls, ...(tokens === undefined ? {} : { tokens }) }));
   }
 
   app.setNotFoundHandler((request) => {

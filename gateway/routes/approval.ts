@@ -23,7 +23,7 @@ import { type ApprovalReceipt, ApprovalRefusedError, type ReleaseApprover } from
 import { ReplayCache } from '../replay-cache.js';
 import { TemporalLimitError, TemporalUnavailableError } from '../temporal-calls.js';
 import { type ApprovalAuth, authenticateApproval, LEGACY_APPROVER } from '../approval-auth.js';
-import { createOidcVerifier } from '../oidc.js';
+import type { ApprovalTokenVerifier } from '../oidc.js';
 import { rejectNonPostMethods, resolvePipelineFromPath, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
 export const APPROVAL_ROUTE = '/approval/:namespace/:name/:env/:revision';
@@ -39,7 +39,7 @@ export const APPROVAL_FAILED_MESSAGE = 'failed approving promotion';
 /** `{approver, comment}` is a few hundred bytes. */
 export const MAX_APPROVAL_BYTES = 64 * 1024;
 
-export type ApprovalRouteConfig = Pick<GatewayConfig, 'legacyApprovalSignature' | 'oidc'> & {
+export type ApprovalRouteConfig = Pick<GatewayConfig, 'legacyApprovalSignature'> & {
   temporal: Pick<TemporalConfig, 'namespace' | 'uiUrl'>;
 };
 
@@ -52,6 +52,8 @@ export interface ApprovalRouteDeps {
   limits: GatewayRateLimits;
   /** Signatures already used (default: a new cache for this app). */
   replays?: ReplayCache;
+  /** Verifies bearer tokens of BATON_OIDC_ISSUER; absent, approvals take approval keys only. */
+  tokens?: ApprovalTokenVerifier;
 }
 
 const ApprovalParams = Type.Object({ namespace: Type.String(), name: Type.String(), env: Type.String(), revision: Type.String() });
@@ -159,7 +161,7 @@ function parseApprovalBody<T>(raw: Buffer, validate: ((value: unknown) => value 
 export function approvalRoutes(deps: ApprovalRouteDeps) {
   const { config, pipelines, approvals, metrics, limits } = deps;
   const replays = deps.replays ?? new ReplayCache();
-  const tokens = config.oidc === undefined ? undefined : createOidcVerifier(config.oidc);
+  const { tokens } = deps;
   const authOptions = {
     pipelines,
     metrics,

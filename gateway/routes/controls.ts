@@ -9,10 +9,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { OidcConfig } from '../../config/config.js';
 import { MAX_REASON_CHARS, type ControlScope } from '../../model/promotion-controls.js';
 import { ErrorBody, HttpError } from '../errors.js';
-import { createOidcVerifier, IssuerUnavailableError, TokenRefusedError } from '../oidc.js';
+import { type ApprovalTokenVerifier, IssuerUnavailableError, TokenRefusedError } from '../oidc.js';
 import { ControlRefusedError, type PromotionControls } from '../promotion-controls.js';
 import { isTemporalUnavailable } from '../temporal-calls.js';
 import { rejectNonPostMethods, RETRY_AFTER_SECONDS } from './pipeline-route.js';
@@ -27,17 +26,16 @@ declare module 'fastify' {
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 const MAX_CONTROL_BYTES = 8 * 1024;
 
+const PipelineKey = Type.String({ pattern: '^[^/\\s]+/[^/\\s]+$', maxLength: 507 });
+const Reason = Type.String({ minLength: 1, maxLength: MAX_REASON_CHARS, pattern: '\\S' });
 const Scope = Type.Object(
   {
-    pipeline: Type.Optional(Type.String({ pattern: '^[^/\\s]+/[^/\\s]+$', maxLength: 507 })),
+    pipeline: Type.Optional(PipelineKey),
     environment: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   },
   { additionalProperties: false },
 );
-const StopBody = Type.Object(
-  { scope: Type.Optional(Scope), reason: Type.String({ minLength: 1, maxLength: MAX_REASON_CHARS, pattern: '\\S' }) },
-  { additionalProperties: false },
-);
+const StopBody = Type.Object({ scope: Type.Optional(Scope), reason: Reason }, { additionalProperties: false });
 const ResumeBody = Type.Object({ scope: Type.Optional(Scope) }, { additionalProperties: false });
 const Control = Type.Object({
   id: Type.String(),
@@ -48,24 +46,18 @@ const Control = Type.Object({
   at: Type.String(),
   version: Type.Optional(Type.String()),
 });
-const PipelineKey = Type.String({ pattern: '^[^/\\s]+/[^/\\s]+$', maxLength: 507 });
 /** The version is checked by the workflow's validator (build metadata, characters): a 422 says what is wrong. */
 const Version = Type.String({ minLength: 1, maxLength: 256 });
-const MarkBody = Type.Object(
-  { pipeline: PipelineKey, version: Version, reason: Type.String({ minLength: 1, maxLength: MAX_REASON_CHARS, pattern: '\\S' }) },
-  { additionalProperties: false },
-);
+const MarkBody = Type.Object({ pipeline: PipelineKey, version: Version, reason: Reason }, { additionalProperties: false });
 const UnmarkBody = Type.Object({ pipeline: PipelineKey, version: Version }, { additionalProperties: false });
 
 export interface ControlRoutesDeps {
-  /** Without an issuer nobody can authenticate: the routes answer 401 saying so. */
-  oidc?: OidcConfig;
+  /** Verifies bearer tokens of BATON_OIDC_ISSUER; without it nobody can authenticate: the routes answer 401 saying so. */
+  tokens?: ApprovalTokenVerifier;
   controls: PromotionControls;
 }
 
-export function controlRoutes({ oidc, controls }: ControlRoutesDeps) {
-  const tokens = oidc === undefined ? undefined : createOidcVerifier(oidc);
-
+export function controlRoutes({ tokens, controls }: ControlRoutesDeps) {
   /** The token's user, or the 401/503 that says why there is none. */
   async function caller(authorization: string | undefined): Promise<string> {
     if (tokens === undefined)
