@@ -103,9 +103,6 @@ export class ControlsGate {
 
   /** Nothing holds the promotion any more. */
   clear(): void {
-    const block = this.run.state.blockedBy;
-    if (block?.kind !== 'stop' && block?.kind !== 'freeze') return;
-    this.run.state.blockedBy = undefined;
-    upsertSearchAttributes([{ key: PromotionBlockedBy, value: null }]);
+    this.run.unblock('stop', 'freeze');
   }
 }

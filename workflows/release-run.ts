@@ -21,11 +21,17 @@ import type { EnvironmentClaim } from '../model/messages.js';
 import { type Pipeline, pipelineKey } from '../model/pipeline.js';
 import { NewerVersionPolicy, newerVersionPolicy } from '../model/pipeline-annotations.js';
 import type { PipelineStatusUpdate } from '../model/pipeline-status.js';
-import { ReleasePhase, type ReleaseState } from '../model/release.js';
+import { type PromotionBlock, ReleasePhase, type ReleaseState } from '../model/release.js';
 import { type ReleaseNotice, ReleaseNoticeReason } from '../model/release-notice.js';
 import { clip, RELEASE_LIMITS } from '../model/release-limits.js';
 import { compareVersions } from '../model/version-order.js';
-import { PromotionPipeline, PromotionState, PromotionTargetEnvironment, PromotionVersion } from '../model/search-attributes.js';
+import {
+  PromotionBlockedBy,
+  PromotionPipeline,
+  PromotionState,
+  PromotionTargetEnvironment,
+  PromotionVersion,
+} from '../model/search-attributes.js';
 
 /**
  * Pipelines that queue versions never downgrade an environment unasked: their releases claim
@@ -63,6 +69,17 @@ export class ReleaseRun {
       ...(targetEnvironment === undefined ? [] : [{ key: PromotionTargetEnvironment, value: targetEnvironment }]),
     ]);
     setCurrentDetails(step);
+  }
+
+  /**
+   * The promotion is no longer held by a policy of one of `kinds` (by any, without them): the block
+   * and its search attribute go.
+   */
+  unblock(...kinds: PromotionBlock['kind'][]): void {
+    const block = this.state.blockedBy;
+    if (block === undefined || (kinds.length > 0 && !kinds.includes(block.kind))) return;
+    this.state.blockedBy = undefined;
+    upsertSearchAttributes([{ key: PromotionBlockedBy, value: null }]);
   }
 
   /** The failure to throw: the release ends as Failed, saying what to change. */

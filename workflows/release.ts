@@ -109,12 +109,6 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   setHandler(deploymentFailedSignal, (signal) => void failures.push(signal), {
     description: 'Flux reported that deploying the version failed in an environment (sent by the gateway): the release ends Failed.',
   });
-  const clearBlocks = (): void => {
-    soakGate.clear();
-    trainGate.clear();
-    windowGate.clear();
-    controlsGate.clear();
-  };
   setHandler(
     markedBadSignal,
     (mark) => {
@@ -159,7 +153,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   });
 
   for (;;) {
-    if (marked !== undefined) throw await markedBad(run, gate, clearBlocks, marked);
+    if (marked !== undefined) throw await markedBad(run, gate, marked);
     if (failures.length > 0) throw await deploymentFailed(run, gate, soakGate, failures[0]!);
 
     // 1. Keep the history short: continue as new when no deployment waits to be recorded.
@@ -180,7 +174,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
         : (await condition(hasNews, policy.idleTimeout))
           ? 'news'
           : 'idle';
-      if (marked !== undefined) throw await markedBad(run, gate, clearBlocks, marked);
+      if (marked !== undefined) throw await markedBad(run, gate, marked);
       if (failures.length > 0) throw await deploymentFailed(run, gate, soakGate, failures[0]!);
       if (state.supersededBy !== undefined) return run.superseded();
       if (waited === 'closed') return follower.closed();
@@ -212,7 +206,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
       await gate.close();
-      windowGate.clear();
+      run.unblock();
       return run.finish(
         ReleasePhase.completed,
         `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`,
@@ -225,7 +219,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     let window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
     if (state.pendingGate !== undefined && state.pendingGate.environment !== target) await gate.close();
-    if (state.blockedBy !== undefined && state.blockedBy.environment !== target) windowGate.clear();
+    if (state.blockedBy !== undefined && state.blockedBy.environment !== target) run.unblock();
     if (alreadyPromotedInto(state, target)) continue;
     const promotion = effectivePromotion(spec, target);
     if (promotion === undefined) {
@@ -306,7 +300,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     if (controlled === 'interrupted') continue;
     if (controlled === 'superseded') return run.superseded();
     // A mark set before this release started (its signal found nothing to tell) ends it here.
-    if (typeof controlled === 'object') throw await markedBad(run, gate, clearBlocks, controlled.markedBad);
+    if (typeof controlled === 'object') throw await markedBad(run, gate, controlled.markedBad);
 
     // 9. Promote; the next loop waits for Flux to report the version in the target.
     await promote(run, activities, { pipeline, source: furthest.environment, target, promotion, approval, approvals }, follower);
@@ -385,7 +379,7 @@ async function deploymentFailed(
  * execution, not a completed one, so that once the mark is lifted a new event starts the version's
  * release again (the gateway never restarts a completed one).
  */
-async function markedBad(run: ReleaseRun, gate: ManualGate, clearBlocks: () => void, mark: MarkedBad): Promise<ApplicationFailure> {
+async function markedBad(run: ReleaseRun, gate: ManualGate, mark: MarkedBad): Promise<ApplicationFailure> {
   const { state } = run;
   state.markedBad = {
     id: clip(mark.id, RELEASE_LIMITS.eventFieldChars),
@@ -395,7 +389,7 @@ async function markedBad(run: ReleaseRun, gate: ManualGate, clearBlocks: () => v
   };
   const environment = state.pendingGate?.environment ?? state.blockedBy?.environment ?? state.targetEnvironment;
   await gate.close();
-  clearBlocks();
+  run.unblock();
   const step =
     `Marked bad by ${state.markedBad.by} at ${state.markedBad.at}: ${state.markedBad.reason} — ${state.version} will not be ` +
     `promoted further (\`baton unmark-bad\` lifts the mark for later releases)`;

@@ -114,8 +114,6 @@ export class SoakGate {
 
   /** The version is no longer soaking (it soaked, moved on, or the soak was removed); a change window's hold is not touched. */
   clear(): void {
-    if (this.run.state.blockedBy?.kind !== 'soak') return;
-    this.run.state.blockedBy = undefined;
-    upsertSearchAttributes([{ key: PromotionBlockedBy, value: null }]);
+    this.run.unblock('soak');
   }
 }

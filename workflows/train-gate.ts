@@ -116,8 +116,6 @@ export class TrainGate {
 
   /** The promotion is no longer held by a train; a change window's or a soak's hold is not touched. */
   clear(): void {
-    if (this.run.state.blockedBy?.kind !== 'train') return;
-    this.run.state.blockedBy = undefined;
-    upsertSearchAttributes([{ key: PromotionBlockedBy, value: null }]);
+    this.run.unblock('train');
   }
 }

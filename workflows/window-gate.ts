@@ -114,8 +114,6 @@ export class WindowGate {
 
   /** The promotion is no longer held (the window opened, the target moved on, the release ended). */
   clear(): void {
-    if (this.run.state.blockedBy === undefined) return;
-    this.run.state.blockedBy = undefined;
-    upsertSearchAttributes([{ key: PromotionBlockedBy, value: null }]);
+    this.run.unblock('window');
   }
 }
