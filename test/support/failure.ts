@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 
 /** The ApplicationFailure `promise` rejects with; fails the test if it resolves or rejects otherwise. */
@@ -9,4 +10,15 @@ export async function applicationFailure(promise: Promise<unknown>): Promise<App
   );
   assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
   return error;
+}
+
+/** The ApplicationFailure a release failed with; fails the test if it completes or ends another way. */
+export async function releaseFailure(handle: { result(): Promise<unknown> }): Promise<ApplicationFailure> {
+  const error = await handle.result().then(
+    () => assert.fail('the release should fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof WorkflowFailedError, `expected the workflow to fail, got ${String(error)}`);
+  assert.ok(error.cause instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error.cause)}`);
+  return error.cause;
 }

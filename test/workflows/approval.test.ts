@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../model/failures.js';
 import { approveSignal, approveUpdate, type Decision, rejectUpdate, stateQuery } from '../../model/messages.js';
@@ -15,6 +13,7 @@ import { PromotionDecidedBy } from '../../model/search-attributes.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
 import { GUARDED, PODINFO, refused, ReleaseHarness, TEST_TARGETS } from './harness.js';
+import { releaseFailure } from '../support/failure.js';
 
 /** A Pipeline of its own for the downgrade test: the versions it promotes stay out of the others' way. */
 const QUEUED_REF = { namespace: 'team-a', name: 'queued' };
@@ -138,17 +137,13 @@ describe('approvals (dev server)', () => {
 
   test('an approval policy that cannot be read fails the release at the gate, naming the annotation', async () => {
     const { handle } = await harness.startRelease('dev', { namespace: 'team-a', name: 'bad-policy' }, 'api-dev');
-    await assert.rejects(handle.result(), (error: unknown) => {
-      assert.ok(error instanceof WorkflowFailedError);
-      assert.ok(error.cause instanceof ApplicationFailure);
-      assert.equal(error.cause.type, FailureType.invalidPipeline);
-      assert.equal(error.cause.nonRetryable, true);
-      assert.match(
-        error.cause.message,
-        /Pipeline team-a\/bad-policy has an invalid approval policy: annotation promotion\.baton\.dev\/required-approvals\.prod: 'two' is not a number/,
-      );
-      return true;
-    });
+    const failure = await releaseFailure(handle);
+    assert.equal(failure.type, FailureType.invalidPipeline);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(
+      failure.message,
+      /Pipeline team-a\/bad-policy has an invalid approval policy: annotation promotion\.baton\.dev\/required-approvals\.prod: 'two' is not a number/,
+    );
     assert.equal(harness.notifier.received.length, 0, 'nothing promoted');
   });
 

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { defaultConfig } from '../../config/config.js';
@@ -33,6 +32,7 @@ import { FIXTURES, variant } from '../support/events.js';
 import { PODINFO, ReleaseHarness, TEST_TARGETS } from './harness.js';
 import { pino } from 'pino';
 import { baton } from '../support/controls-cli.js';
+import { releaseFailure } from '../support/failure.js';
 
 describe('bad versions (dev server, the baton CLI, the gateway)', () => {
   let env: TestWorkflowEnvironment;
@@ -100,12 +100,7 @@ describe('bad versions (dev server, the baton CLI, the gateway)', () => {
       false,
       'nothing was promoted into prod',
     );
-    const failure = await handle.result().then(
-      () => assert.fail('a release marked bad does not complete'),
-      (error: unknown) => error,
-    );
-    assert.ok(failure instanceof WorkflowFailedError);
-    assert.equal((failure.cause as { type?: string } | undefined)?.type, FailureType.markedBad);
+    assert.equal((await releaseFailure(handle)).type, FailureType.markedBad);
     assert.ok(
       harness.notifier.announced.some((n) => n.reason === 'MarkedBad' && n.version === version),
       'people were told',

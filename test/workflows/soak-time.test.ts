@@ -8,8 +8,6 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../model/failures.js';
@@ -21,6 +19,7 @@ import { PromotionBlockedBy } from '../../model/search-attributes.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { type ReleaseHandle, ReleaseHarness } from './harness.js';
+import { releaseFailure } from '../support/failure.js';
 
 const SOAKED: PipelineRef = { namespace: 'team-a', name: 'soaked' };
 const BAD_SOAK: PipelineRef = { namespace: 'team-a', name: 'bad-soak' };
@@ -137,17 +136,12 @@ describe('soak time (time skipping)', () => {
     failure.event.message = 'health check failed after 5m0s: timeout waiting for: [Deployment/api-test/api status: InProgress]';
     await handle.signal(deploymentFailedSignal, failure);
 
-    const error = await handle.result().then(
-      () => assert.fail('the release should fail'),
-      (e: unknown) => e,
-    );
-    assert.ok(error instanceof WorkflowFailedError);
-    assert.ok(error.cause instanceof ApplicationFailure);
-    assert.equal(error.cause.type, FailureType.deploymentFailed);
+    const ended = await releaseFailure(handle);
+    assert.equal(ended.type, FailureType.deploymentFailed);
     const expected =
       `The soak of ${version} in test failed: Flux reported HealthCheckFailed for ${version} in test (HelmRelease api-test/podinfo): ` +
       failure.event.message;
-    assert.equal(error.cause.message, expected);
+    assert.equal(ended.message, expected);
 
     const state = await handle.query(stateQuery);
     assert.equal(state.phase, ReleasePhase.failed);
@@ -197,16 +191,11 @@ describe('soak time (time skipping)', () => {
 
   test('a soak that cannot be read fails the release for good, naming the annotation and the problem', async () => {
     const { handle } = await harness.startRelease('dev', BAD_SOAK, 'api-dev');
-    const error = await handle.result().then(
-      () => assert.fail('the release should fail'),
-      (e: unknown) => e,
-    );
-    assert.ok(error instanceof WorkflowFailedError);
-    assert.ok(error.cause instanceof ApplicationFailure);
-    assert.equal(error.cause.type, FailureType.invalidPromotionPolicy);
-    assert.equal(error.cause.nonRetryable, true);
+    const failure = await releaseFailure(handle);
+    assert.equal(failure.type, FailureType.invalidPromotionPolicy);
+    assert.equal(failure.nonRetryable, true);
     assert.equal(
-      error.cause.message,
+      failure.message,
       'Pipeline team-a/bad-soak has an invalid promotion policy: annotation promotion.baton.dev/soak.test: "two hours": ' +
         'not a duration (e.g. 2h, 90m, 1d, "30 minutes")',
     );

@@ -7,8 +7,6 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { deploymentFailedSignal, stateQuery } from '../../model/messages.js';
@@ -17,7 +15,8 @@ import { ReleasePhase } from '../../model/release.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { PODINFO, type ReleaseHandle, ReleaseHarness, TEST_TARGETS } from './harness.js';
+import { PODINFO, ReleaseHarness, TEST_TARGETS } from './harness.js';
+import { releaseFailure } from '../support/failure.js';
 
 /** Weave's behaviour: the first target to report reaches the environment. */
 const ANY_TARGET: PipelineRef = { namespace: 'team-a', name: 'any-target' };
@@ -62,15 +61,7 @@ describe('every target reports; failures stop the release (time skipping)', () =
 
   beforeEach(() => harness.reset());
 
-  const failureOf = async (handle: ReleaseHandle): Promise<ApplicationFailure> => {
-    const error = await handle.result().then(
-      () => assert.fail('the release should fail'),
-      (failure: unknown) => failure,
-    );
-    assert.ok(error instanceof WorkflowFailedError);
-    assert.ok(error.cause instanceof ApplicationFailure);
-    return error.cause;
-  };
+  const failureOf = releaseFailure;
 
   test('a two-target environment waits for the second target, and says which one it waits for', async () => {
     const { handle, version } = await harness.startRelease('dev');
