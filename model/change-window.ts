@@ -218,10 +218,6 @@ export function describeInstant(ms: number, zone: string): string {
 /** A window annotation that cannot be a policy: never read as "no window". */
 export type WindowPolicyProblem = PolicyProblem;
 
-export function describeWindowProblem({ annotation, value, problem }: WindowPolicyProblem): string {
-  return `annotation ${annotation}: "${value}": ${problem}`;
-}
-
 /**
  * Every window annotation of a Pipeline, parsed, and every problem with them: a value that does not
  * parse, an environment the Pipeline does not have, or the first environment (nothing is promoted

@@ -8,16 +8,9 @@
  * carries (model/change-window.ts says why not in a local activity).
  */
 import { condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
-import {
-  type ChangeWindow,
-  describeInstant,
-  describeWindowProblem,
-  hasWindowAnnotations,
-  isOpen,
-  nextOpening,
-  pipelineWindows,
-} from '../model/change-window.js';
+import { type ChangeWindow, describeInstant, hasWindowAnnotations, isOpen, nextOpening, pipelineWindows } from '../model/change-window.js';
 import { FailureType } from '../model/failures.js';
+import { invalidPolicyMessage } from '../model/promotion-policies.js';
 import { type Pipeline, pipelineKey } from '../model/pipeline.js';
 import { type DecisionRecord, ReleasePhase } from '../model/release.js';
 import { PromotionBlockedBy } from '../model/search-attributes.js';
@@ -55,10 +48,7 @@ export class WindowGate {
     if (!hasWindowAnnotations(pipeline) || !patched(CHANGE_WINDOWS_PATCH)) return undefined;
     const { windows, problems } = pipelineWindows(pipeline);
     if (problems.length > 0) {
-      throw this.run.fail(
-        `Pipeline ${pipelineKey(pipeline)} has an invalid promotion policy: ${problems.map(describeWindowProblem).join('; ')}`,
-        FailureType.invalidPromotionPolicy,
-      );
+      throw this.run.fail(invalidPolicyMessage(pipelineKey(pipeline), problems), FailureType.invalidPromotionPolicy);
     }
     return windows.get(target);
   }
