@@ -171,6 +171,7 @@ export function createPullRequestActivities(deps: PullRequestDependencies) {
       workflowId: request.workflowId,
       workflowUrl: workflowUrl({ uiUrl: deps.temporalUiUrl, namespace: deps.namespace }, request.workflowId),
       ...(request.event === undefined ? {} : { event: request.event }),
+      ...(request.rollback === undefined ? {} : { rollback: request.rollback }),
       ...(request.approval === undefined
         ? {}
         : { approval: { approver: request.approval.approver, comment: request.approval.comment, at: request.approval.at } }),

@@ -30,6 +30,7 @@ commands:
   freeze      hold promotions between two dates; unfreeze lifts it
   mark-bad    end the release of a bad version and never promote it; unmark-bad lifts the mark
   controls    list the stops, freezes and marks in force or to come
+  promote     roll back: ask for a version in one environment, through its gates (baton promote --help)
 
 exit codes of approvals, approve, reject and the controls: 0 ok; 1 refused (by the gateway or Temporal);
 2 usage error; 3 unreachable or temporarily unavailable, retry later.

@@ -8,11 +8,14 @@
  *   baton freeze [<ns/name> | --all] [--env <env>] --from <date> --until <date> --reason "…"
  *   baton unfreeze <freeze-id>                                      baton controls [--json]
  *   baton mark-bad <ns/name> <version> --reason "…"                 baton unmark-bad <ns/name> <version>
+ *   baton promote <ns/name> --env <env> --version <version> --reason "…"   (a rollback: a start of the version's release)
  */
 import { userInfo } from 'node:os';
 import { Client } from '@temporalio/client';
-import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
+import { type Config, ConfigError, loadConfig } from '../config/config.js';
 import { ControlRefusedError, createTemporalPromotionControls, type PromotionControls } from '../gateway/promotion-controls.js';
+import { createTemporalRollbackStarter, type RollbackAsk } from '../gateway/rollback-starter.js';
+import { workflowUrl } from '../model/temporal-ui.js';
 import { isTemporalUnavailable } from '../gateway/temporal-calls.js';
 import { type ControlScope, controlScope, describeControl, type PromotionControl } from '../model/promotion-controls.js';
 import { pipelineKey } from '../model/pipeline.js';
@@ -20,7 +23,18 @@ import { ExitCode, parseCommandArgs, parsePipelineRef, UsageError } from './deci
 import type { CommandIo } from './markers.js';
 import { connectToTemporal } from './temporal-client.js';
 
-export const CONTROL_COMMANDS = ['stop', 'resume', 'hold', 'unhold', 'freeze', 'unfreeze', 'mark-bad', 'unmark-bad', 'controls'] as const;
+export const CONTROL_COMMANDS = [
+  'stop',
+  'resume',
+  'hold',
+  'unhold',
+  'freeze',
+  'unfreeze',
+  'mark-bad',
+  'unmark-bad',
+  'controls',
+  'promote',
+] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export const CONTROLS_USAGE = `usage:
@@ -33,6 +47,7 @@ export const CONTROLS_USAGE = `usage:
   baton mark-bad <namespace>/<pipeline> <version> --reason "…" [--by <you>]
   baton unmark-bad <namespace>/<pipeline> <version> [--by <you>]
   baton controls [--json]
+  baton promote <namespace>/<pipeline> --env <environment> --version <version> --reason "…" [--by <you>]
 
 stop holds every promotion in its scope that has not started — waiting releases and new ones —
 until resume lifts it: resume lifts the stops of exactly the scope given (baton stop --all, then
@@ -43,6 +58,9 @@ ends. Promotion steps already running finish. Who, when and why is shown on ever
 mark-bad ends the running release of the version (an open gate closes; it says who and why) and
 keeps the version from being promoted again: later Flux events for it are ignored. The mark stays
 until unmark-bad lifts it, however long ago its release ended.
+promote asks for one version in one environment, usually an older one to roll back to: it runs
+that environment's strategy (with pull requests, the PR that puts the markers back) through its
+gates, windows and stops, recorded as a rollback, and ends once Flux reports the version there.
 
 --by defaults to BATON_USER, else your login name. Connects to Temporal like the worker
 (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, BATON_TASK_QUEUE).
@@ -58,7 +76,8 @@ type Request =
   | { command: 'unfreeze'; id: string; by: string }
   | { command: 'mark-bad'; pipeline: string; version: string; reason: string; by: string }
   | { command: 'unmark-bad'; pipeline: string; version: string; by: string }
-  | { command: 'controls'; json: boolean };
+  | { command: 'controls'; json: boolean }
+  | ({ command: 'promote' } & RollbackAsk);
 
 function parse(command: ControlCommand, args: readonly string[], env: NodeJS.ProcessEnv): Request | 'help' {
   const { values, positionals } = parseCommandArgs({
@@ -71,6 +90,7 @@ function parse(command: ControlCommand, args: readonly string[], env: NodeJS.Pro
       by: { type: 'string' },
       from: { type: 'string' },
       until: { type: 'string' },
+      version: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -80,6 +100,13 @@ function parse(command: ControlCommand, args: readonly string[], env: NodeJS.Pro
   if (command === 'controls') {
     if (positionals.length > 0) throw new UsageError(`controls takes no arguments, not ${positionals.join(' ')}`);
     return { command, json: values.json };
+  }
+  if (command === 'promote') {
+    const ref = positionals.length === 1 ? parsePipelineRef(positionals[0]!) : undefined;
+    if (ref === undefined) throw new UsageError('promote takes one <namespace>/<pipeline>');
+    if (values.env === undefined || values.version === undefined) throw new UsageError('promote needs --env and --version');
+    if (values.reason === undefined || values.reason.trim() === '') throw new UsageError('--reason is required: the release records it');
+    return { command, pipeline: ref, environment: values.env, version: values.version, reason: values.reason, by };
   }
   if (command === 'unfreeze') {
     if (positionals.length !== 1) throw new UsageError('unfreeze takes the freeze id (baton controls lists them)');
@@ -121,7 +148,10 @@ function table(controls: readonly PromotionControl[]): string {
   return controls.map((c) => `${c.id.padEnd(10)} ${describeControl(c)}${c.kind === 'freeze' ? ` (from ${c.from})` : ''}\n`).join('');
 }
 
-async function send(controls: PromotionControls, request: Exclude<Request, { command: 'controls' }>): Promise<PromotionControl[]> {
+async function send(
+  controls: PromotionControls,
+  request: Exclude<Request, { command: 'controls' | 'promote' }>,
+): Promise<PromotionControl[]> {
   switch (request.command) {
     case 'stop':
       return [await controls.stop(request)];
@@ -145,10 +175,10 @@ export async function runControlsCommand(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   let request: Request | 'help';
-  let temporal: TemporalConfig;
+  let config: Config;
   try {
     request = parse(command, args, env);
-    temporal = loadConfig(env).temporal;
+    config = loadConfig(env);
   } catch (error) {
     if (!(error instanceof UsageError) && !(error instanceof ConfigError)) throw error;
     io.stderr(`error: ${error.message}\n\n${error instanceof UsageError ? CONTROLS_USAGE : ''}`);
@@ -158,15 +188,24 @@ export async function runControlsCommand(
     io.stdout(CONTROLS_USAGE);
     return ExitCode.ok;
   }
+  const { temporal } = config;
   const connection = await connectToTemporal(temporal, io);
   if (connection === undefined) return ExitCode.unavailable;
   try {
-    const controls = createTemporalPromotionControls(new Client({ connection, namespace: temporal.namespace }), {
-      taskQueue: temporal.taskQueue,
-    });
+    const client = new Client({ connection, namespace: temporal.namespace });
+    const controls = createTemporalPromotionControls(client, { taskQueue: temporal.taskQueue });
     if (request.command === 'controls') {
       const listed = await controls.list();
       io.stdout(request.json ? `${JSON.stringify(listed, null, 2)}\n` : table(listed));
+      return ExitCode.ok;
+    }
+    if (request.command === 'promote') {
+      const rollbacks = createTemporalRollbackStarter(client, { taskQueue: temporal.taskQueue, policy: config.releasePolicy, controls });
+      const { workflowId } = await rollbacks.start(request);
+      io.stdout(
+        `rolling back ${pipelineKey(request.pipeline)} to ${request.version} in ${request.environment}: ${workflowId}\n` +
+          `${workflowUrl(temporal, workflowId)}\n`,
+      );
       return ExitCode.ok;
     }
     if (request.command === 'mark-bad') {

@@ -26,6 +26,7 @@ import type { ReplayCache } from './replay-cache.js';
 import { SIGNATURE_HEADER } from './hmac.js';
 import { type BadVersions, createBadVersions } from './bad-versions.js';
 import type { PromotionControls } from './promotion-controls.js';
+import type { RollbackStarter } from './rollback-starter.js';
 import { createOidcVerifier } from './oidc.js';
 import { approvalRoutes } from './routes/approval.js';
 import { controlRoutes } from './routes/controls.js';
@@ -43,6 +44,8 @@ export interface GatewayDeps {
   approvals: ReleaseApprover;
   /** Stops and resumes from `POST /stop` and `/resume`; absent, those routes do not exist. */
   controls?: PromotionControls;
+  /** Rollbacks from `POST /promote` (with `controls`); absent, that route does not exist. */
+  rollbacks?: RollbackStarter;
   /** The versions marked bad, read through `controls` (default: read at most every few seconds). */
   badVersions?: BadVersions;
   logger: FastifyBaseLogger;
@@ -203,7 +206,14 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   );
 
   if (deps.controls !== undefined) {
-    await app.register(controlRoutes({ controls: deps.controls, ...(tokens === undefined ? {} : { tokens }) }));
+    await app.register(
+      controlRoutes({
+        controls: deps.controls,
+        pipelines,
+        ...(deps.rollbacks === undefined ? {} : { rollbacks: deps.rollbacks }),
+        ...(tokens === undefined ? {} : { tokens }),
+      }),
+    );
   }
 
   app.setNotFoundHandler((request) => {

@@ -16,6 +16,7 @@ import { createPipelineSource } from '../pipelines/create-source.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { buildApp } from './app.js';
 import { createTemporalPromotionControls, type PromotionControls } from './promotion-controls.js';
+import { createTemporalRollbackStarter } from './rollback-starter.js';
 import { createTemporalReleaseApprover, type ReleaseApprover } from './release-approver.js';
 import { createTemporalReleaseStarter, type ReleaseStarter } from './release-starter.js';
 import { GATEWAY_GRPC_RETRY } from './temporal-calls.js';
@@ -116,8 +117,17 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
     const controls =
       overrides.controls ??
       (withoutTemporal ? undefined : createTemporalPromotionControls(await temporalClient(), { taskQueue: config.temporal.taskQueue }));
+    const rollbacks =
+      controls === undefined || withoutTemporal
+        ? undefined
+        : createTemporalRollbackStarter(await temporalClient(), {
+            taskQueue: config.temporal.taskQueue,
+            policy: config.releasePolicy,
+            controls,
+          });
     const app = await buildApp({
       ...(controls === undefined ? {} : { controls }),
+      ...(rollbacks === undefined ? {} : { rollbacks }),
       // Only what the gateway shows; the API key and TLS paths stay out of the app.
       config: { ...config.gateway, temporal: { namespace: config.temporal.namespace, uiUrl: config.temporal.uiUrl } },
       pipelines,

@@ -1,6 +1,6 @@
 /** What the promotion strategies' activities take and give back: names only, never credentials. */
 import type { PipelineRef } from './pipeline.js';
-import type { DecisionRecord, DeploymentEvent } from './release.js';
+import type { DecisionRecord, DeploymentEvent, RollbackRequest } from './release.js';
 
 export interface PromotionRequest {
   pipeline: PipelineRef;
@@ -12,6 +12,8 @@ export interface PromotionRequest {
   approval?: DecisionRecord;
   /** What Flux reported in the source environment (pull-request strategy: quoted in the PR body). */
   event?: DeploymentEvent;
+  /** Set when the promotion is a rollback somebody asked for: said in the PR and the notification. */
+  rollback?: RollbackRequest;
 }
 
 export interface PromotionResult {

@@ -39,6 +39,22 @@ export interface ReleaseInput {
   carriedState?: ReleaseState;
   /** Set only when the workflow continues as new: decisions still waiting for their gate to open. */
   earlyDecisions?: EarlyDecision[];
+  /** Set when somebody asked for this version in one environment (`baton promote`), usually to roll back. */
+  rollback?: RollbackRequest;
+}
+
+/**
+ * A promotion somebody asked for by hand: `version` into `environment` through that environment's
+ * strategy, gates and policies, usually an older version to undo a bad one. The release starts at
+ * the environment before it and ends once Flux reports the version there.
+ */
+export interface RollbackRequest {
+  environment: string;
+  reason: string;
+  /** Who asked: the CLI user's name, or the gateway's authenticated token user. */
+  by: string;
+  /** ISO 8601. */
+  at: string;
 }
 
 export const ReleasePhase = {
@@ -413,6 +429,8 @@ export interface ReleaseState {
   failure?: DeploymentFailure;
   /** The mark that ended the release: the version was marked bad (its id, who, when, why). */
   markedBad?: MarkedBad;
+  /** This release is a rollback: who asked for the version in which environment, and why. */
+  rollback?: RollbackRequest;
   lastError?: string;
   /** The last notice (Flux event, Kubernetes Event) that could not be sent, and why; the release went on without it. */
   lastNoticeError?: string;

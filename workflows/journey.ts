@@ -6,6 +6,7 @@
 import { arrivedBefore, precedence } from '../model/environment-claims.js';
 import type { Decision, DeployedSignal, EnvironmentClaim } from '../model/messages.js';
 import { environmentIndex, type PipelineSpec } from '../model/pipeline.js';
+import { describeRollback } from './rollback.js';
 import type {
   DecisionAuthentication,
   DecisionProof,
@@ -22,13 +23,15 @@ import { compareVersions } from '../model/version-order.js';
 import { keptEvent } from './bounded-state.js';
 
 export function initialState(input: ReleaseInput): ReleaseState {
+  const { rollback } = input;
   return {
     pipeline: input.pipeline,
     version: input.version,
     phase: ReleasePhase.started,
-    currentStep: `Waiting for the first deployment of ${input.version}`,
+    currentStep: rollback === undefined ? `Waiting for the first deployment of ${input.version}` : describeRollback(input, rollback),
     reached: [],
     promotions: [],
+    ...(rollback === undefined ? {} : { rollback }),
   };
 }
 

@@ -50,7 +50,8 @@ export async function promote(
     ...(approvals === undefined ? {} : { approvals }),
   };
   state.promotions.push(record);
-  run.show(ReleasePhase.promoting, `Promoting ${state.version} from ${source} into ${target} (${strategy})`, target);
+  const what = state.rollback === undefined ? `from ${source} into ${target}` : `into ${target} (a rollback)`;
+  run.show(ReleasePhase.promoting, `Promoting ${state.version} ${what} (${strategy})`, target);
   const request: PromotionRequest = {
     pipeline: state.pipeline,
     sourceEnvironment: source,
@@ -58,6 +59,7 @@ export async function promote(
     version: state.version,
     workflowId: workflowInfo().workflowId,
     ...(approval === undefined ? {} : { approval }),
+    ...(state.rollback === undefined ? {} : { rollback: state.rollback }),
   };
   const sourceEvent = state.reached.find((r) => r.environment === source)?.event;
   const result = await run.call(

@@ -63,6 +63,7 @@ import { SoakGate } from './soak-gate.js';
 import { TrainGate } from './train-gate.js';
 import { WindowGate } from './window-gate.js';
 import { ControlsGate } from './controls-gate.js';
+import { rollbackStep } from './rollback.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
@@ -98,6 +99,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     () => inbox.length > 0 || ending(),
     () => historyIsLong(policy),
   );
+  /** A rollback promotes without waiting for Flux first: the request is its news, until it promoted. */
+  const rollbackDue = (): boolean => state.rollback !== undefined && state.promotions.length === 0;
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
@@ -166,7 +169,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
 
     // 2. Wait for news from Flux (an open gate, a soak or a shut window waits in its own step instead).
-    const gated = state.pendingGate !== undefined || state.blockedBy !== undefined;
+    const gated = state.pendingGate !== undefined || state.blockedBy !== undefined || rollbackDue();
     if (inbox.length === 0 && !gated) {
       // While a promotion's pull request is followed, the wait is cut into checks of it.
       const waited = follower.active()
@@ -202,7 +205,19 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       if (step !== state.currentStep) run.show(state.phase, step);
     }
     follower.stopIfReached();
-    const furthest = furthestReached(state, spec);
+    let furthest = furthestReached(state, spec);
+    if (state.rollback !== undefined) {
+      const step = rollbackStep(state, state.rollback, spec);
+      if (step.kind === 'invalid') {
+        throw await run.failed(`cannot roll back to ${state.version}: ${step.problem}`, FailureType.invalidPipeline);
+      }
+      if (step.kind === 'done') {
+        await gate.close();
+        run.unblock();
+        return run.finish(ReleasePhase.completed, `Rolled back to ${state.version} in ${step.environment}: Flux reported it there`);
+      }
+      furthest = step;
+    }
     if (furthest === undefined) continue;
     if (furthest.index === spec.environments.length - 1) {
       await gate.close();
@@ -214,7 +229,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
     const target = spec.environments[furthest.index + 1]!.name;
     // Read before anything else runs, so that a policy that cannot be read fails the release at once.
-    const soak = soakGate.soakFor(pipeline, furthest.environment);
+    const soak = state.rollback === undefined ? soakGate.soakFor(pipeline, furthest.environment) : undefined;
     let train = trainGate.trainFor(pipeline, target);
     let window = windowGate.windowFor(pipeline, target);
     // Flux reported the version further along than the gate it waited at: that gate is moot.
@@ -231,7 +246,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
     }
 
     // 4. Queue mode: a higher version already in the target is not downgraded unasked.
-    if (state.pendingGate?.environment !== target && (await higherVersionInTarget(run, activities.release, pipeline, target))) {
+    if (
+      state.rollback === undefined &&
+      state.pendingGate?.environment !== target &&
+      (await higherVersionInTarget(run, activities.release, pipeline, target))
+    ) {
       if (promotion.manual !== true) return outranked(run, target);
     }
 

@@ -40,6 +40,9 @@ export function fluxPromotionEvent(n: PromotionNotification, reportingController
       [`${PIPELINE_GROUP}/version`]: n.version,
       [`${PIPELINE_GROUP}/source-environment`]: n.sourceEnvironment,
       [`${PIPELINE_GROUP}/workflow-id`]: n.workflowId,
+      ...(n.rollback === undefined
+        ? {}
+        : { [`${PIPELINE_GROUP}/rollback-by`]: n.rollback.by, [`${PIPELINE_GROUP}/rollback-reason`]: n.rollback.reason }),
     },
     reportingController,
     reportingInstance: hostname(),

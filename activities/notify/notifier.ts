@@ -11,6 +11,8 @@ export interface PromotionNotification {
   targetEnvironment: string;
   version: string;
   workflowId: string;
+  /** Set when the promotion is a rollback somebody asked for. */
+  rollback?: { reason: string; by: string };
   /** `Promote pipeline <ns>/<name> to <targetEnv> with version <version>` */
   message: string;
 }

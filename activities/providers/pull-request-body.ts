@@ -4,7 +4,7 @@
  * text, approver, comments, revisions) is escaped for the provider's Markdown.
  */
 import type { PipelineRef } from '../../model/pipeline.js';
-import type { DecisionRecord, DeploymentEvent } from '../../model/release.js';
+import type { DecisionRecord, DeploymentEvent, RollbackRequest } from '../../model/release.js';
 import { blockQuote, codeSpan as code, inline, linkTarget } from './markdown.js';
 
 export interface PullRequestContent {
@@ -20,6 +20,8 @@ export interface PullRequestContent {
   approval?: Pick<DecisionRecord, 'approver' | 'comment'> & { at?: string };
   /** The workflow in the Temporal UI. */
   workflowUrl?: string;
+  /** Set when somebody asked for this version in the target: it puts an older version back. */
+  rollback?: RollbackRequest;
 }
 
 export function pullRequestTitle(c: Pick<PullRequestContent, 'pipeline' | 'targetEnvironment' | 'version'>): string {
@@ -60,14 +62,16 @@ export function readMetadata(body: string): { namespace: string; name: string; e
 }
 
 export function pullRequestBody(c: PullRequestContent): string {
-  const { pipeline, sourceEnvironment, targetEnvironment, version, event, approval } = c;
+  const { pipeline, sourceEnvironment, targetEnvironment, version, event, approval, rollback } = c;
   const app = event ? `${inline(event.involvedObject.kind)} ${code(event.involvedObject.name)}` : 'the application';
   const lines: string[] = [
     `Promotes ${app} of Pipeline ${code(`${pipeline.namespace}/${pipeline.name}`)} to version ${code(version)} ` +
       `in ${code(targetEnvironment)}. Merging this pull request deploys it there.`,
     '',
     `- **Version:** ${code(version)}`,
-    `- **From:** ${code(sourceEnvironment)}, where it is deployed`,
+    rollback === undefined
+      ? `- **From:** ${code(sourceEnvironment)}, where it is deployed`
+      : `- **Rollback:** asked for by ${code(rollback.by)} at ${inline(rollback.at)}`,
     `- **Into:** ${code(targetEnvironment)}`,
   ];
   if (event) {
@@ -84,6 +88,7 @@ export function pullRequestBody(c: PullRequestContent): string {
   const workflow = c.workflowUrl ? `[${code(c.workflowId)}](${linkTarget(c.workflowUrl)})` : code(c.workflowId);
   lines.push(`- **Workflow:** ${workflow} in the Temporal UI: the whole journey of this version, and where to approve or reject`);
   if (event?.message) lines.push('', `Flux reported in ${code(sourceEnvironment)}:`, '', blockQuote(event.message));
+  if (rollback !== undefined) lines.push('', `${code(rollback.by)} asked for this rollback because:`, '', blockQuote(rollback.reason));
   if (approval?.comment) lines.push('', `${code(approval.approver)} commented:`, '', blockQuote(approval.comment));
   lines.push(
     '',

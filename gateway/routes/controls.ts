@@ -2,7 +2,8 @@
  * Stop-the-line through the gateway: `POST /stop` and `POST /resume`, with a JSON body
  * `{"scope": {"pipeline": "ns/name", "environment": "prod"}, "reason": "…"}` (an empty scope: every
  * Pipeline); and bad versions: `POST /mark-bad` and `/unmark-bad` with
- * `{"pipeline": "ns/name", "version": "6.7.1", "reason": "…"}`. Authenticated by an OpenID token of the approvers' issuer, as approvals are: the
+ * `{"pipeline": "ns/name", "version": "6.7.1", "reason": "…"}`; and rollbacks: `POST /promote` with
+ * `{"pipeline": "ns/name", "environment": "prod", "version": "6.7.0", "reason": "…"}`. Authenticated by an OpenID token of the approvers' issuer, as approvals are: the
  * token's user is recorded as who stopped or resumed. Approval keys belong to one Pipeline's
  * environments and do not stop the line.
  */
@@ -12,7 +13,10 @@ import { Type } from 'typebox';
 import { MAX_REASON_CHARS, type ControlScope } from '../../model/promotion-controls.js';
 import { ErrorBody, HttpError } from '../errors.js';
 import { type ApprovalTokenVerifier, IssuerUnavailableError, TokenRefusedError } from '../oidc.js';
+import { environmentIndex, type PipelineRef } from '../../model/pipeline.js';
+import type { PipelineSource } from '../../pipelines/source.js';
 import { ControlRefusedError, type PromotionControls } from '../promotion-controls.js';
+import type { RollbackStarter } from '../rollback-starter.js';
 import { isTemporalUnavailable } from '../temporal-calls.js';
 import { rejectNonPostMethods, RETRY_AFTER_SECONDS } from './pipeline-route.js';
 
@@ -50,14 +54,39 @@ const Control = Type.Object({
 const Version = Type.String({ minLength: 1, maxLength: 256 });
 const MarkBody = Type.Object({ pipeline: PipelineKey, version: Version, reason: Reason }, { additionalProperties: false });
 const UnmarkBody = Type.Object({ pipeline: PipelineKey, version: Version }, { additionalProperties: false });
+const Environment = Type.String({ minLength: 1, maxLength: 253, pattern: '^[^/\\s]+$' });
+const PromoteBody = Type.Object(
+  { pipeline: PipelineKey, environment: Environment, version: Version, reason: Reason },
+  { additionalProperties: false },
+);
 
 export interface ControlRoutesDeps {
   /** Verifies bearer tokens of BATON_OIDC_ISSUER; without it nobody can authenticate: the routes answer 401 saying so. */
   tokens?: ApprovalTokenVerifier;
   controls: PromotionControls;
+  /** Rollbacks from `POST /promote`; absent, that route does not exist. */
+  rollbacks?: RollbackStarter;
+  /** Checks a rollback's Pipeline and environment before anything starts. */
+  pipelines?: PipelineSource;
 }
 
-export function controlRoutes({ tokens, controls }: ControlRoutesDeps) {
+export function controlRoutes({ tokens, controls, rollbacks, pipelines }: ControlRoutesDeps) {
+  /** A 404 or 422 for a rollback the Pipeline cannot take, before any workflow starts. */
+  function checkRollbackTarget(ref: PipelineRef, environment: string): void {
+    if (pipelines === undefined) return;
+    const pipeline = pipelines.getPipeline(ref);
+    if (pipeline === undefined) throw new HttpError(404, `no Pipeline ${ref.namespace}/${ref.name}`);
+    const index = environmentIndex(pipeline.spec, environment);
+    const names = pipeline.spec.environments.map((e) => e.name).join(', ');
+    if (index < 0) throw new HttpError(422, `Pipeline ${ref.namespace}/${ref.name} has no environment ${environment} (it has ${names})`);
+    if (index === 0) {
+      throw new HttpError(
+        422,
+        `${environment} is the Pipeline's first environment: nothing promotes into it; roll back one after it (${names})`,
+      );
+    }
+  }
+
   /** The token's user, or the 401/503 that says why there is none. */
   async function caller(authorization: string | undefined): Promise<string> {
     if (tokens === undefined)
@@ -109,6 +138,7 @@ export function controlRoutes({ tokens, controls }: ControlRoutesDeps) {
     rejectNonPostMethods(app, '/resume');
     rejectNonPostMethods(app, '/mark-bad');
     rejectNonPostMethods(app, '/unmark-bad');
+    if (rollbacks !== undefined) rejectNonPostMethods(app, '/promote');
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     typed.post(
       '/stop',
@@ -177,6 +207,45 @@ export function controlRoutes({ tokens, controls }: ControlRoutesDeps) {
         return { lifted };
       },
     );
+    if (rollbacks !== undefined) {
+      typed.post(
+        '/promote',
+        {
+          config: { rateLimit: 'by-authentication' },
+          bodyLimit: MAX_CONTROL_BYTES,
+          schema: {
+            body: PromoteBody,
+            response: {
+              202: Type.Object({
+                workflowId: Type.String(),
+                runId: Type.String(),
+                rollback: Type.Object({ environment: Type.String(), at: Type.String() }),
+              }),
+              '4xx': ErrorBody,
+              '5xx': ErrorBody,
+            },
+          },
+        },
+        async (request, reply) => {
+          const by = request.controlCaller;
+          const { environment, version, reason } = request.body;
+          const [namespace, name] = request.body.pipeline.split('/') as [string, string];
+          checkRollbackTarget({ namespace, name }, environment);
+          const started = await changing('the rollback', () =>
+            rollbacks.start({ pipeline: { namespace, name }, environment, version, reason, by }),
+          );
+          request.log.info(
+            { by, pipeline: request.body.pipeline, environment, version, workflowId: started.workflowId },
+            'rollback asked for',
+          );
+          return reply.code(202).send({
+            workflowId: started.workflowId,
+            runId: started.runId,
+            rollback: { environment, at: started.rollback.at },
+          });
+        },
+      );
+    }
     return Promise.resolve();
   };
 }

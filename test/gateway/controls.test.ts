@@ -8,6 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { createTemporalPromotionControls, type PromotionControls } from '../../gateway/promotion-controls.js';
+import { createTemporalRollbackStarter } from '../../gateway/rollback-starter.js';
+import { defaultConfig } from '../../config/config.js';
+import { approveUpdate, stateQuery } from '../../model/messages.js';
+import { releaseWorkflowId } from '../../model/release.js';
+import type { release } from '../../workflows/release.js';
 import { ReleasePhase } from '../../model/release.js';
 import type { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import { startDevServer } from '../infra/temporal.js';
@@ -32,6 +37,7 @@ before(async () => {
     pipelines,
     releases: unreachableStarter(),
     controls,
+    rollbacks: createTemporalRollbackStarter(env.client, { taskQueue: harness.taskQueue, policy: defaultConfig().releasePolicy, controls }),
     config: { oidc: { issuer: issuer.issuer, audience: APPROVAL_AUDIENCE, userClaim: 'email', groupsClaim: 'groups' } },
   });
 });
@@ -123,5 +129,55 @@ describe('POST /mark-bad and /unmark-bad', () => {
     const again = await post('/unmark-bad', { pipeline: 'flux-system/podinfo-02', version }, token);
     assert.equal(again.statusCode, 422, 'nothing left to unmark');
     assert.match(again.json<{ message: string }>().message, /is not marked bad/);
+  });
+});
+
+describe('POST /promote', () => {
+  const rollback = { pipeline: 'flux-system/podinfo-02', environment: 'prod', version: '6.5.3', reason: '6.7.1 breaks checkout' };
+
+  test("a token's user rolls prod back: the release of the older version runs prod's gate, recorded with who and why", async () => {
+    assert.equal((await post('/promote', rollback)).statusCode, 401, 'no token');
+    const token = await issuer.token('bob');
+    // Who asks comes from the token alone: a `by` in the body is dropped.
+    const accepted = await post('/promote', { ...rollback, by: 'mallory@example.com' }, token);
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    const answer = accepted.json<{ workflowId: string; runId: string; rollback: { environment: string; at: string } }>();
+    assert.equal(answer.workflowId, releaseWorkflowId(PODINFO, '6.5.3'));
+    assert.equal(answer.rollback.environment, 'prod');
+
+    const handle = env.client.workflow.getHandle<typeof release>(answer.workflowId);
+    const waiting = await harness.waitForPhase(handle, ReleasePhase.awaitingApproval);
+    assert.equal(waiting.rollback?.by, 'bob@example.com', "the token's user, not anything in the body");
+    assert.equal(waiting.rollback.reason, '6.7.1 breaks checkout');
+    const again = await post('/promote', rollback, token);
+    assert.equal(again.statusCode, 422, 'its release runs already');
+    assert.match(
+      again.json<{ message: string }>().message,
+      /^the rollback refused: the release of flux-system\/podinfo-02 6\.5\.3 is still running/,
+    );
+
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', environment: 'prod' }] });
+    await harness.promotedInto(handle, 'prod');
+    await harness.report(handle, 'prod', 'podinfo-02-prod');
+    assert.equal((await harness.waitForPhase(handle, ReleasePhase.completed)).phase, ReleasePhase.completed);
+    assert.equal((await handle.query(stateQuery)).promotions.length, 1);
+  });
+
+  test('what the Pipeline cannot take is refused before anything starts: 404, 422, 400', async () => {
+    const token = await issuer.token('bob');
+    const unknownPipeline = await post('/promote', { ...rollback, pipeline: 'flux-system/nope' }, token);
+    assert.equal(unknownPipeline.statusCode, 404, unknownPipeline.body);
+    const unknownEnvironment = await post('/promote', { ...rollback, environment: 'staging' }, token);
+    assert.equal(unknownEnvironment.statusCode, 422, unknownEnvironment.body);
+    assert.match(unknownEnvironment.json<{ message: string }>().message, /has no environment staging \(it has dev, test, prod\)/);
+    const first = await post('/promote', { ...rollback, environment: 'dev' }, token);
+    assert.equal(first.statusCode, 422, first.body);
+    assert.match(first.json<{ message: string }>().message, /dev is the Pipeline's first environment/);
+    assert.equal((await post('/promote', { ...rollback, reason: '' }, token)).statusCode, 400, 'a reason is required');
+    const metadata = await post('/promote', { ...rollback, version: '6.5.3+b7' }, token);
+    assert.equal(metadata.statusCode, 422, metadata.body);
+    for (const version of ['6.5.4', '6.5.3+b7']) {
+      await assert.rejects(env.client.workflow.getHandle(releaseWorkflowId(PODINFO, version)).describe(), /not found/i);
+    }
   });
 });

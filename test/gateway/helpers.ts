@@ -17,6 +17,7 @@ import { DirectoryPipelineSource } from '../../pipelines/directory-source.js';
 import type { PipelineSource } from '../../pipelines/source.js';
 import { fluxHeaders } from '../support/signing.js';
 import type { PromotionControls } from '../../gateway/promotion-controls.js';
+import type { RollbackStarter } from '../../gateway/rollback-starter.js';
 
 export const EXAMPLE_PIPELINES_DIR = fileURLToPath(new URL('../../examples/pipelines/', import.meta.url));
 
@@ -190,6 +191,7 @@ export async function testApp(options: {
   releases: ReleaseStarter;
   approvals?: ReleaseApprover;
   controls?: PromotionControls;
+  rollbacks?: RollbackStarter;
   config?: Partial<GatewayAppConfig>;
   logger?: Logger;
 }): Promise<FastifyInstance> {
@@ -199,6 +201,7 @@ export async function testApp(options: {
     releases: options.releases,
     approvals: options.approvals ?? unreachableApprover(),
     ...(options.controls === undefined ? {} : { controls: options.controls }),
+    ...(options.rollbacks === undefined ? {} : { rollbacks: options.rollbacks }),
     logger: options.logger ?? pino({ level: 'silent' }),
     metrics: { defaultMetrics: false },
   });

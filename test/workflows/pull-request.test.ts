@@ -23,6 +23,9 @@ import { type GitLabApiFake, startGitLabApi } from '../fakes/gitlab-api.js';
 import { type GitServer, startGitServer } from '../infra/git-server.js';
 import { startDevServer } from '../infra/temporal.js';
 import { eventually } from '../support/eventually.js';
+import { defaultConfig } from '../../config/config.js';
+import { createTemporalPromotionControls } from '../../gateway/promotion-controls.js';
+import { createTemporalRollbackStarter } from '../../gateway/rollback-starter.js';
 import { type ReleaseHandle, ReleaseHarness } from './harness.js';
 
 const NS = 'team-pr';
@@ -47,6 +50,7 @@ const PIPELINES: Record<string, { type: ProviderType; secret: string; marker?: s
   'gh-crash': { type: 'github', secret: 'creds', marker: '1.0.0' },
   'gh-ten': { type: 'github', secret: 'creds', marker: '1.0.0' },
   'gh-already': { type: 'github', secret: 'creds', marker: '2.0.0' },
+  'gh-rollback': { type: 'github', secret: 'creds', marker: '2.0.0' },
   'bad-git': { type: 'github', secret: 'bad-git', marker: '1.0.0' },
   'bad-token': { type: 'github', secret: 'bad-token', marker: '1.0.0' },
   'no-token': { type: 'github', secret: 'no-token', marker: '1.0.0' },
@@ -227,6 +231,34 @@ describe('pull-request strategy (release workflow, real git server, provider fak
       assert.equal(state.phase, ReleasePhase.awaitingDeployment);
     });
   }
+
+  test('a rollback opens the PR that puts the older version back in the marker, saying who asked and why', async () => {
+    const rollbacks = createTemporalRollbackStarter(env.client, {
+      taskQueue: harness.taskQueue,
+      policy: defaultConfig().releasePolicy,
+      controls: createTemporalPromotionControls(env.client, { taskQueue: harness.taskQueue }),
+    });
+    const { workflowId } = await rollbacks.start({
+      pipeline: ref('gh-rollback'),
+      environment: 'prod',
+      version: '1.9.0',
+      reason: '2.0.0 drops requests',
+      by: 'oncall@example.com',
+    });
+    const handle: ReleaseHandle = env.client.workflow.getHandle(workflowId);
+    handles.push(handle);
+    const record = promotion(await harness.promotedInto(handle, 'prod'));
+    assert.match(record.outcome ?? '', /^opened PR #/);
+    const pulls = pullsFor('gh-rollback');
+    assert.equal(pulls.length, 1);
+    assert.equal(pulls[0]!.title, `Promote ${NS}/gh-rollback in prod to 1.9.0`, "Weave's title, which automation matches");
+    assert.match(pulls[0]!.body, /- \*\*Rollback:\*\* asked for by `oncall@example\.com` at /);
+    assert.match(pulls[0]!.body, /asked for this rollback because:\n\n> \\?2\.0\.0 drops requests/);
+    assert.equal(await commitsOnBranch('gh-rollback'), 1);
+    const file = await fileOnBranch('gh-rollback');
+    assert.ok(file.includes(`${markerLine('gh-rollback', '1.9.0')}\n`), file);
+    assert.ok(!file.includes('2.0.0'), 'the newer version is gone from the marker');
+  });
 
   test('an open PR for the branch is updated and reused, not duplicated', async () => {
     const seeded = github.seedPull('acme/gitops', { head: branchOf('gh-existing'), base: 'main', title: 'stale', body: 'stale' });
