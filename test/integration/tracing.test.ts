@@ -90,10 +90,13 @@ void describe('tracing: gateway request → workflow → activities', () => {
     const sent = await sendFluxEvent(gateway.url, 'dev', FIXTURES.upgradeSucceeded);
     assert.equal(sent.status, 202);
 
-    // The promotion into test is an activity the release schedules once the deployed signal is in.
-    const spans = await eventually('the promotion activity span', () => {
+    // The promotion into test is an activity the release schedules once the deployed signal is in. A
+    // workflow's span of an activity ends once the workflow has its result, after the activity's own.
+    const spans = await eventually('the promotion, and the workflow spans of every activity run', () => {
       const finished = exporter.getFinishedSpans();
-      return finished.some((s) => s.name === 'StartActivity:promoteByNotification') ? finished : undefined;
+      const ids = new Set(finished.map((s) => s.spanContext().spanId));
+      const settled = finished.filter((s) => s.name.startsWith('RunActivity:')).every((s) => ids.has(s.parentSpanId ?? ''));
+      return settled && finished.some((s) => s.name === 'StartActivity:promoteByNotification') ? finished : undefined;
     });
     const named = (name: string): ReadableSpan => {
       const span = spans.find((s) => s.name === name);
