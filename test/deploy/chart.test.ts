@@ -409,8 +409,11 @@ void describe('deploy/Dockerfile', () => {
       .join('\n');
   const { files, packages } = runtimeClosure(['gateway/server.ts', 'worker/main.ts', 'workflows/index.ts']);
 
-  test('builds on node:20-slim and runs as the chart’s non-root user', () => {
-    assert.match(dockerfile, /^ARG NODE_IMAGE=node:20-slim$/m);
+  test('builds on the slim image of the Node major package.json engines name, and runs as the chart’s non-root user', () => {
+    const engines = (JSON.parse(readText(join(REPO, 'package.json'))) as { engines: { node: string } }).engines.node;
+    const major = /^>=(\d+)$/.exec(engines)?.[1];
+    assert.ok(major !== undefined, `engines.node '${engines}' names a minimum major`);
+    assert.equal(/^ARG NODE_IMAGE=node:(\d+)-slim$/m.exec(dockerfile)?.[1], major, 'the image runs the Node that engines asks for');
     assert.deepEqual(
       stages.map((s) => s.from),
       ['${NODE_IMAGE}', '${NODE_IMAGE}', '${NODE_IMAGE}'],
