@@ -69,6 +69,11 @@ export const configSchema = {
     BATON_GIT_HOSTS: { type: 'string', default: '' },
     /** The worker's Prometheus endpoint (Baton's and the Temporal SDK's metrics); 0: none. */
     BATON_WORKER_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
+    /**
+     * Where traces go over OTLP/HTTP (`<endpoint>/v1/traces`); unset, nothing traces. The OpenTelemetry
+     * SDK reads the other standard OTEL_* variables (headers, timeouts, resource attributes) itself.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
@@ -114,6 +119,11 @@ export interface WorkerConfig {
   metricsPort: number;
 }
 
+export interface TracingConfig {
+  /** The OTLP/HTTP base URL, e.g. `http://otel-collector:4318`; traces go to its `/v1/traces`. */
+  endpoint: string;
+}
+
 export interface OidcConfig {
   /** The issuer exactly as its discovery document and its tokens' `iss` name it. */
   issuer: string;
@@ -149,6 +159,8 @@ export interface Config {
    * the worker accepts either. Empty: the gateway proves nothing.
    */
   decisionKeys: string[];
+  /** OpenTelemetry tracing of requests, workflows and activities; absent, none is set up. */
+  tracing?: TracingConfig;
   logLevel: string;
 }
 
@@ -230,6 +242,16 @@ function gatewayUrl(value: string | undefined): { gatewayUrl?: string } {
   return { gatewayUrl: value };
 }
 
+/** An http(s) URL, or the boot stops: a typo would otherwise only show as traces that never arrive. */
+function tracingConfig(value: string | undefined): { tracing?: TracingConfig } {
+  if (value === undefined) return {};
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT: '${redactUrl(value)}' is not an http(s) URL (example: http://otel-collector:4318)`);
+  }
+  return { tracing: { endpoint: value } };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let raw: Env;
   try {
@@ -304,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...gatewayUrl(raw.BATON_GATEWAY_URL),
     gitHosts,
     decisionKeys: decisionKeys(raw),
+    ...tracingConfig(raw.OTEL_EXPORTER_OTLP_ENDPOINT),
     logLevel: raw.LOG_LEVEL,
   };
 }

@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyRequest,
   type LogLevel,
 } from 'fastify';
+import type { Tracer } from '@opentelemetry/api';
 import { MAX_REVISION_LENGTH } from '../model/version.js';
 import type { GatewayConfig, TemporalConfig } from '../config/config.js';
 import type { PipelineSource } from '../pipelines/source.js';
@@ -52,6 +53,8 @@ export interface GatewayDeps {
   /** Signatures of approvals already used (default: one cache per app). */
   replays?: ReplayCache;
   metrics?: MetricsOptions;
+  /** With tracing: a span per request, active while the handler talks to Temporal. */
+  tracer?: Tracer;
 }
 
 /** `Retry-After` of the 503 answered while the gateway shuts down: another replica, or this one restarted. */
@@ -84,6 +87,8 @@ declare module 'fastify' {
      * requests itself, per Pipeline once authenticated, per client when refused before that.
      */
     rateLimit?: false | 'by-authentication';
+    /** `false`: no trace span for this route's requests (probes, scrapes); see request-spans.ts. */
+    trace?: false;
   }
   interface FastifyRequest {
     /** The request was counted in a rate-limit bucket already. */
@@ -148,6 +153,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
       headers: { 'retry-after': String(SHUTDOWN_RETRY_AFTER_SECONDS) },
     });
   });
+
+  if (deps.tracer !== undefined) {
+    const { traceRequests } = await import('./request-spans.js');
+    traceRequests(app, deps.tracer);
+  }
 
   const logLevel = pollingLogLevel(deps.logger.level);
   const installed = installMetrics(app, { ...deps.metrics, logLevel });

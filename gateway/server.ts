@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type Config, loadConfig } from '../config/config.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { startTracing, type Tracing, tracingClientInterceptors } from '../config/tracing.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { buildApp } from './app.js';
@@ -33,6 +34,11 @@ export interface GatewayOverrides {
   releases?: ReleaseStarter;
   approvals?: ReleaseApprover;
   controls?: PromotionControls;
+  /**
+   * Tracing shared with other components; the caller shuts it down. A client passed in too should
+   * carry its interceptors (`tracingClientInterceptors`), or the trace stops at the gateway.
+   */
+  tracing?: Tracing;
 }
 
 export interface RunningGateway {
@@ -61,6 +67,13 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
   };
 
   try {
+    let tracing = overrides.tracing;
+    if (tracing === undefined && config.tracing !== undefined) {
+      const started = await startTracing('baton-gateway', config.tracing);
+      owned.push({ name: 'tracing', close: () => started.shutdown() });
+      tracing = started;
+    }
+
     let pipelines = overrides.pipelines;
     if (pipelines === undefined) {
       const source = await createPipelineSource(config.pipelines, logger);
@@ -78,7 +91,11 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
           interceptors: [makeGrpcRetryInterceptor(GATEWAY_GRPC_RETRY)],
         });
         owned.push({ name: 'the Temporal connection', close: () => connection.close() });
-        client = new Client({ connection, namespace: config.temporal.namespace });
+        client = new Client({
+          connection,
+          namespace: config.temporal.namespace,
+          ...(tracing === undefined ? {} : { interceptors: await tracingClientInterceptors(tracing) }),
+        });
       }
       return client;
     };
@@ -134,6 +151,7 @@ export async function startGateway(config: Config, overrides: GatewayOverrides =
       releases,
       approvals,
       logger,
+      ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
     });
     owned.push({ name: 'the HTTP server', close: () => app.close() });
     const address = await app.listen({ host: config.gateway.host, port: config.gateway.port });

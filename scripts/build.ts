@@ -3,7 +3,8 @@
  * with `node` alone (what the image runs). Into the output directory (default dist/):
  * - tsc's ESM output of the runtime folders (tsconfig.build.json), with source maps;
  * - workflow-bundle.js, the workflows bundled once here, which the compiled worker loads instead
- *   of bundling with webpack and SWC at every start;
+ *   of bundling with webpack and SWC at every start, and workflow-bundle-traced.js, the same with
+ *   the OpenTelemetry workflow interceptors, which it loads when tracing;
  * - deploy/crds, which pipelines/validate.ts reads relative to itself;
  * - a package.json marking the .js files as ES modules, so the directory runs wherever it is put.
  */
@@ -12,6 +13,8 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { TRACING_WORKFLOW_MODULES } from '../worker/tracing.js';
+import { WORKFLOW_BUNDLES } from '../worker/worker.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
@@ -24,8 +27,14 @@ export async function build(outDir: string): Promise<void> {
   writeFileSync(join(outDir, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
   // From the TypeScript sources, as the worker bundles them at start under tsx: the same input and
   // options give the same workflow code, and packages resolve from the repository's node_modules.
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(REPO, 'workflows/index.ts'), logger: quietLogger() });
-  writeFileSync(join(outDir, 'workflow-bundle.js'), code);
+  for (const traced of [false, true]) {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: join(REPO, 'workflows/index.ts'),
+      workflowInterceptorModules: traced ? [...TRACING_WORKFLOW_MODULES] : [],
+      logger: quietLogger(),
+    });
+    writeFileSync(join(outDir, traced ? WORKFLOW_BUNDLES.traced : WORKFLOW_BUNDLES.plain), code);
+  }
 }
 
 /** The bundler logs every module at info: only its warnings and errors are worth printing. */

@@ -10,6 +10,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { startTracing, tracingClientInterceptors } from '../config/tracing.js';
 import { closeOnSignals, startGateway } from '../gateway/server.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import { activityDependencies, startStatusController } from '../worker/dependencies.js';
@@ -45,6 +46,14 @@ async function main(): Promise<void> {
   }
   const config = loadConfig(env);
 
+  // With OTEL_EXPORTER_OTLP_ENDPOINT: each component traces under its own service name.
+  const tracing =
+    config.tracing === undefined
+      ? undefined
+      : { worker: await startTracing('baton-worker', config.tracing), gateway: await startTracing('baton-gateway', config.tracing) };
+  if (tracing !== undefined)
+    cleanups.push(() => Promise.all([tracing.worker.shutdown(), tracing.gateway.shutdown()]).then(() => undefined));
+
   const pipelines = await createPipelineSource(config.pipelines, log);
   await pipelines.start();
   cleanups.push(() => pipelines.stop());
@@ -54,6 +63,7 @@ async function main(): Promise<void> {
     config.temporal,
     await activityDependencies(config, pipelines, log),
     log,
+    tracing === undefined ? {} : { tracing: tracing.worker },
   );
   cleanups.push(() => workerConnection.close());
   const running = worker.run();
@@ -64,10 +74,19 @@ async function main(): Promise<void> {
 
   const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    ...(tracing === undefined ? {} : { interceptors: await tracingClientInterceptors(tracing.gateway) }),
+  });
   const trains = startTrainScheduler({ client, pipelines: () => pipelines.listPipelines(), taskQueue: config.temporal.taskQueue, log });
   cleanups.push(() => trains.stop());
-  const gateway = await startGateway(config, { logger: log, pipelines, client });
+  const gateway = await startGateway(config, {
+    logger: log,
+    pipelines,
+    client,
+    ...(tracing === undefined ? {} : { tracing: tracing.gateway }),
+  });
   cleanups.push(() => gateway.close());
 
   console.log(welcome({ config, gatewayUrl: gateway.url, embedded }));

@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node 24 or later: on a machine whose own Node is older, the pinned one, first on PATH for every
+# node, npm and tsx below (scripts/use-node.mjs installs it once into the cache).
+node_bin=$(node scripts/use-node.mjs --bin-dir)
+if [[ -n "$node_bin" ]]; then export PATH="$node_bin:$PATH"; fi
+
 if [[ $# -gt 0 ]]; then
   files=("$@")
   # Built from source, a component takes minutes, longer than a test may wait: build the ones these

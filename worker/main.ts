@@ -2,6 +2,8 @@
 import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
+import { startTracing, tracesUrl } from '../config/tracing.js';
+import { redactUrl } from '../activities/http/redact-url.js';
 import { promotionMetricsInterceptor } from '../activities/metrics.js';
 import { createPipelineSource } from '../pipelines/create-source.js';
 import { activityDependencies, startStatusController } from './dependencies.js';
@@ -17,11 +19,13 @@ async function main(): Promise<void> {
     config.worker.metricsPort === 0
       ? undefined
       : await startWorkerMetricsServer({ port: config.worker.metricsPort, sdkMetricsUrl: await installSdkMetrics(), log });
+  const tracing = config.tracing === undefined ? undefined : await startTracing('baton-worker', config.tracing);
   const pipelines = await createPipelineSource(config.pipelines, log);
   await pipelines.start();
   const stopStatusController = await startStatusController(config, log);
   const { worker, connection } = await createReleaseWorker(config.temporal, await activityDependencies(config, pipelines, log), log, {
     activityInterceptors: metrics === undefined ? [] : [promotionMetricsInterceptor(metrics.promotions)],
+    ...(tracing === undefined ? {} : { tracing }),
   });
   // The release trains' Schedules follow the Pipelines this worker sees.
   const trains = startTrainScheduler({
@@ -36,6 +40,7 @@ async function main(): Promise<void> {
       providerTaskQueue: config.temporal.providerTaskQueue,
       namespace: config.temporal.namespace,
       metrics: metrics?.url,
+      tracing: config.tracing === undefined ? undefined : redactUrl(tracesUrl(config.tracing.endpoint)),
     },
     'worker running',
   );
@@ -47,6 +52,8 @@ async function main(): Promise<void> {
     await stopStatusController();
     await pipelines.stop();
     await metrics?.close();
+    // Last: the spans of everything above, flushed.
+    await tracing?.shutdown();
   }
 }
 

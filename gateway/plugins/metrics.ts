@@ -91,7 +91,7 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions = {
 
   app.addHook('onResponse', async (request, reply) => metrics.countResponse(request, reply));
 
-  app.get('/metrics', { config: { rateLimit: false }, logLevel: options.logLevel ?? 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { config: { rateLimit: false, trace: false }, logLevel: options.logLevel ?? 'warn' }, async (_request, reply) => {
     void reply.type(registry.contentType);
     return registry.metrics();
   });

@@ -38,7 +38,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
     app.get(
       '/healthz',
       {
-        config: { rateLimit: false },
+        config: { rateLimit: false, trace: false },
         logLevel,
         schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
       },
@@ -47,7 +47,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
 
     app.get(
       '/readyz',
-      { config: { rateLimit: false }, logLevel, schema: { response: { 200: readinessSchema, 503: readinessSchema } } },
+      { config: { rateLimit: false, trace: false }, logLevel, schema: { response: { 200: readinessSchema, 503: readinessSchema } } },
       async (request, reply) => {
         let temporal: CheckResult = 'ok';
         try {

@@ -179,6 +179,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
       pipelines: Record<string, unknown>;
       events: Record<string, unknown>;
       worker: Record<string, unknown>;
+      tracing: Record<string, unknown>;
       logLevel: string;
     };
     changed.promotion.rateLimit = { value: 50, interval: '1m' };
@@ -196,6 +197,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     changed.events.address = '';
     changed.worker.gitHosts = ['git.example.com', '*.gitlab.example.com'];
     changed.worker.metricsPort = 0;
+    changed.tracing.otlpEndpoint = 'http://otel-collector.observability:4318';
     changed.logLevel = 'debug';
     const config = loadConfig(envRecord(renderEnv(changed)));
     assert.deepEqual(config.gateway.rateLimit, { max: 50, windowMs: 60_000 });
@@ -222,6 +224,7 @@ void describe('deploy/chart: Chart.yaml and values.yaml', () => {
     assert.equal(config.eventsAddress, undefined, 'an empty events.address sets no BATON_EVENTS_ADDRESS');
     assert.deepEqual(config.gitHosts, ['git.example.com', '*.gitlab.example.com']);
     assert.equal(config.worker.metricsPort, 0);
+    assert.deepEqual(config.tracing, { endpoint: 'http://otel-collector.observability:4318' });
     assert.equal(config.logLevel, 'debug');
   });
 
@@ -406,8 +409,11 @@ void describe('deploy/Dockerfile', () => {
       .join('\n');
   const { files, packages } = runtimeClosure(['gateway/server.ts', 'worker/main.ts', 'workflows/index.ts']);
 
-  test('builds on node:20-slim and runs as the chart’s non-root user', () => {
-    assert.match(dockerfile, /^ARG NODE_IMAGE=node:20-slim$/m);
+  test('builds on the slim image of the Node major package.json engines name, and runs as the chart’s non-root user', () => {
+    const engines = (JSON.parse(readText(join(REPO, 'package.json'))) as { engines: { node: string } }).engines.node;
+    const major = /^>=(\d+)$/.exec(engines)?.[1];
+    assert.ok(major !== undefined, `engines.node '${engines}' names a minimum major`);
+    assert.equal(/^ARG NODE_IMAGE=node:(\d+)-slim$/m.exec(dockerfile)?.[1], major, 'the image runs the Node that engines asks for');
     assert.deepEqual(
       stages.map((s) => s.from),
       ['${NODE_IMAGE}', '${NODE_IMAGE}', '${NODE_IMAGE}'],

@@ -21,6 +21,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { startTracing } from '../../config/tracing.js';
+import { TRACING_WORKFLOW_MODULES, workerTracing } from '../../worker/tracing.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
 
 const HISTORIES = new URL('./histories/', import.meta.url);
@@ -32,11 +35,34 @@ describe('replaying committed workflow histories', async () => {
     assert.ok(files.length > 0);
   });
 
+  const historyOf = async (file: string) => historyFromJSON(JSON.parse(await readFile(new URL(file, HISTORIES), 'utf8')) as unknown);
+
   for (const file of files) {
     test(`${file} replays without non-determinism`, async () => {
-      const history = historyFromJSON(JSON.parse(await readFile(new URL(file, HISTORIES), 'utf8')) as unknown);
+      const history = await historyOf(file);
       assert.ok((history.events?.length ?? 0) > 10, 'the history holds a whole journey');
       await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, replayName: file }, history, `replay-${file}`);
     });
   }
+
+  // Recorded without tracing: a worker that turns it on takes over these runs, and exports none of
+  // the spans a replay makes again.
+  test('every history replays with the tracing workflow interceptors too', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = await startTracing('baton-worker', { spanProcessor: new SimpleSpanProcessor(exporter) });
+    const { sinks } = await workerTracing(tracing);
+    const histories = await Promise.all(
+      files.map(async (file) => ({ workflowId: `traced-replay-${file}`, history: await historyOf(file) })),
+    );
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      { workflowsPath: WORKFLOWS_PATH, replayName: 'traced', interceptors: { workflowModules: [...TRACING_WORKFLOW_MODULES] }, sinks },
+      histories,
+    )) {
+      if (result.error !== undefined) failures.push(`${result.workflowId}: ${String(result.error)}`);
+    }
+    await tracing.shutdown();
+    assert.deepEqual(failures, []);
+    assert.deepEqual(exporter.getFinishedSpans(), [], 'a replay exports nothing');
+  });
 });

@@ -157,6 +157,10 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
   value: {{ join "," .Values.worker.gitHosts | quote }}
 - name: BATON_WORKER_METRICS_PORT
   value: {{ .Values.worker.metricsPort | int | quote }}
+{{- if .Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .Values.tracing.otlpEndpoint | quote }}
+{{- end }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- end }}
