@@ -3,6 +3,7 @@
  * JSON lines on stdout. Benchmarks are files in bench/ exporting `run()`; the list is explicit.
  */
 import { runGitStepBenchmark } from './git-step.js';
+import { runHistoryCostBenchmark } from './history-cost.js';
 import { runStopTheLineBenchmark } from './stop-the-line.js';
 import { runWebhookAcceptBenchmark } from './webhook-accept.js';
 import { runWorkerStartBenchmark } from './worker-start.js';
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'git-step': runGitStepBenchmark,
   'worker-start': runWorkerStartBenchmark,
   'stop-the-line': runStopTheLineBenchmark,
+  'history-cost': runHistoryCostBenchmark,
 };
 
 async function main(): Promise<void> {
