@@ -175,7 +175,7 @@ describe('the worker process SIGKILLed at each boundary of a pull-request promot
     };
   }
 
-  test('killed after the branch push reached git, before its answer: the push is redone onto the same branch, one PR', async () => {
+  test('killed after the branch push reached git, before its answer: the push is redone onto the same branch, one PR', async (t) => {
     const { pushes, creates } = await crashAndRecover('after-push', (kill) => ({
       beforeAnswer: async (answer) => {
         if (isPush('after-push')(answer) && answer.status === 200) await kill();
@@ -183,10 +183,10 @@ describe('the worker process SIGKILLed at each boundary of a pull-request promot
     }));
     assert.ok(pushes >= 2, `the lost push and the one after the restart (${pushes})`);
     assert.equal(creates, 1, 'the pull request was asked for once, after the restart');
-    console.log(`after-push: ${pushes} pushes, ${creates} create calls`);
+    t.diagnostic(`after-push: ${pushes} pushes, ${creates} create calls`);
   });
 
-  test('killed while the create call is on its way: GitHub opens the PR for a dead worker; the restarted one finds and reuses it', async () => {
+  test('killed while the create call is on its way: GitHub opens the PR for a dead worker; the restarted one finds and reuses it', async (t) => {
     const { creates } = await crashAndRecover('during-create', (kill) => ({
       beforeForward: async (request) => {
         if (isCreate('during-create')(request)) await kill();
@@ -195,16 +195,16 @@ describe('the worker process SIGKILLed at each boundary of a pull-request promot
     const created = github.pulls(repo('during-create'));
     assert.equal(created.length, 1);
     assert.equal(creates, 1, 'the restarted worker found the open PR and did not create another');
-    console.log(`during-create: ${creates} create calls`);
+    t.diagnostic(`during-create: ${creates} create calls`);
   });
 
-  test('killed after GitHub answered the create, before the workflow recorded it: one PR, recorded after the restart', async () => {
+  test('killed after GitHub answered the create, before the workflow recorded it: one PR, recorded after the restart', async (t) => {
     const { creates } = await crashAndRecover('after-create', (kill) => ({
       beforeAnswer: async (answer) => {
         if (isCreate('after-create')(answer) && answer.status === 201) await kill();
       },
     }));
     assert.equal(creates, 1);
-    console.log(`after-create: ${creates} create calls`);
+    t.diagnostic(`after-create: ${creates} create calls`);
   });
 });
