@@ -76,12 +76,19 @@ export function fluxReleaseEvent(a: ReleaseAnnouncement, reportingController: st
 export function createFluxEventNotifier(options: FluxEventNotifierOptions): Notifier {
   const reportingController = options.reportingController ?? 'baton';
   const post = async (event: object): Promise<void> => {
-    const response = await fetch(options.address, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(event),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-    });
+    let response: Response;
+    try {
+      response = await fetch(options.address, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(event),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      // No answer at all (refused, reset, DNS, timeout): retried. fetch says only "fetch failed";
+      // the release's failure has to say which address could not be reached, and why.
+      throw new Error(`could not reach the notification-controller at ${redactUrl(options.address)}: ${networkReason(error)}`);
+    }
     // The notification-controller answers 429 to an event identical to one it accepted in the last
     // five minutes: for a retried activity that means the first attempt got through.
     if (response.ok || response.status === 429) return;
@@ -97,4 +104,15 @@ export function createFluxEventNotifier(options: FluxEventNotifierOptions): Noti
     notify: (notification) => post(fluxPromotionEvent(notification, reportingController)),
     announce: (announcement) => post(fluxReleaseEvent(announcement, reportingController)),
   };
+}
+
+/** "fetch failed: connect ECONNREFUSED 127.0.0.1:9 (ECONNREFUSED)": each message of the cause chain once, bounded. */
+function networkReason(error: unknown): string {
+  const parts: string[] = [];
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    const part = typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message;
+    if (part && !parts.includes(part)) parts.push(part);
+  }
+  return quoteAnswer(parts.length > 0 ? parts.join(': ') : String(error), 300);
 }

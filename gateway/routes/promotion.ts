@@ -237,7 +237,9 @@ export function promotionRoutes(deps: PromotionRouteDeps) {
         } catch (error) {
           if (error instanceof TemporalUnavailableError) {
             stopTimer({ outcome: 'unavailable' });
-            throw new HttpError(503, 'Temporal is unavailable, the event was not recorded; retry later', {
+            // "Not recorded" would be a guess: a call that timed out may have been carried out. Either
+            // way sending it again is safe, a repeated event changes nothing.
+            throw new HttpError(503, 'Temporal is unavailable or did not answer in time, the event may not be recorded; retry later', {
               headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
               details: { pipeline: pipelineKey(pipeline), environment: env, version },
               cause: error,

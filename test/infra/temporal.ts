@@ -20,13 +20,19 @@ export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment
   return env;
 }
 
-/** `temporal server start-dev` with Baton's search attributes registered; in-memory, free ports. */
-export function startDevServer(options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
+/**
+ * `temporal server start-dev` with Baton's search attributes registered; in-memory, free ports.
+ * With `dbFilename` it persists to that SQLite file, so a server stopped (teardown) and started
+ * again with the same file and `port` is the same cluster, back after an outage.
+ */
+export function startDevServer(options: { uiPort?: number; dbFilename?: string; port?: number } = {}): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: serverBinary('temporal') },
       searchAttributes: [...RELEASE_SEARCH_ATTRIBUTES],
       ...(options.uiPort === undefined ? {} : { uiPort: options.uiPort }),
+      ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
+      ...(options.port === undefined ? {} : { ip: '127.0.0.1', port: options.port }),
       extraArgs: ['--log-level', 'error'],
     },
   });
