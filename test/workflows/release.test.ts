@@ -13,7 +13,16 @@ import { ReleasePhase, releaseWorkflowId } from '../../model/release.js';
 import { startTimeSkippingServer } from '../infra/temporal.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { GUARDED, PODINFO, ReleaseHarness, TEST_TARGETS } from './harness.js';
+import { GUARDED, PODINFO, type ReleaseHandle, ReleaseHarness, TEST_TARGETS } from './harness.js';
+
+/**
+ * Terminates a release once nothing is in flight: the time-skipping server stops skipping time for
+ * good when a workflow is terminated with an activity running, and later tests would wait in real time.
+ */
+async function endIdle(harness: ReleaseHarness, handle: ReleaseHandle): Promise<void> {
+  await harness.quiescent(handle);
+  await handle.terminate('test done');
+}
 
 describe('release workflow (time skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -55,7 +64,7 @@ describe('release workflow (time skipping)', () => {
       [`Promote pipeline flux-system/podinfo-02 to test with version ${version}`],
     );
     assert.equal(harness.notifier.received[0]?.workflowId, releaseWorkflowId(PODINFO, version));
-    await handle.terminate('test done');
+    await endIdle(harness, handle);
   });
 
   test('prod waits for approval; the approver is recorded and the release completes in prod', async () => {
@@ -105,7 +114,7 @@ describe('release workflow (time skipping)', () => {
     await env.sleep('1h');
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval);
     assert.equal(harness.notifier.received.length, 0);
-    await handle.terminate('test done');
+    await endIdle(harness, handle);
   });
 
   test('only the Pipeline’s approvers may decide by signal; others are recorded and ignored', async () => {
@@ -148,7 +157,7 @@ describe('release workflow (time skipping)', () => {
     await harness.report(handle, 'test', TEST_TARGETS);
     const state = await harness.promotedInto(handle, 'prod');
     assert.equal(state.promotions[1]?.approval?.approver, 'early-bird');
-    await handle.terminate('test done');
+    await endIdle(harness, handle);
   });
 
   test('an early decision that does not name both environment and version is ignored with the reason', async () => {
@@ -172,16 +181,18 @@ describe('release workflow (time skipping)', () => {
     // gate seen waiting above has already passed over them (and a sleep here once stalled the server).
     assert.equal((await handle.query(stateQuery)).phase, ReleasePhase.awaitingApproval, 'the gate still waits');
     assert.equal(harness.notifier.received.length, 1, 'only test was promoted');
-    await handle.terminate('test done');
+    await endIdle(harness, handle);
   });
 
   test('a release that sees no progress for the idle timeout ends as Expired', async () => {
-    const { handle } = await harness.startRelease('dev');
+    // A short idle timeout: every day skipped wakes the environments' claims workflows (queue mode) for
+    // a check of their holders, which costs real time.
+    const { handle } = await harness.startRelease('dev', PODINFO, undefined, { idleTimeout: '2h' });
     await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
-    await env.sleep('31 days');
+    await env.sleep('3 hours');
     const result = await handle.result();
     assert.equal(result.phase, ReleasePhase.expired);
-    assert.match(result.currentStep, /Expired: nothing happened for 30d/);
+    assert.match(result.currentStep, /Expired: nothing happened for 2h/);
   });
 
   test('a transient notification failure is retried by the activity policy', async () => {
@@ -190,7 +201,7 @@ describe('release workflow (time skipping)', () => {
     const state = await harness.waitForPhase(handle, ReleasePhase.awaitingDeployment);
     assert.equal(harness.notifier.received.length, 1);
     assert.match(state.promotions[0]?.outcome ?? '', /notified recording/);
-    await handle.terminate('test done');
+    await endIdle(harness, handle);
   });
 
   test('retries are bounded by maximumAttempts, then the release fails with the cause', async () => {
