@@ -4,6 +4,7 @@
  */
 import { runGitStepBenchmark } from './git-step.js';
 import { runStopTheLineBenchmark } from './stop-the-line.js';
+import { runTemporalCeilingBenchmark } from './temporal-ceiling.js';
 import { runWebhookAcceptBenchmark } from './webhook-accept.js';
 import { runWorkerStartBenchmark } from './worker-start.js';
 
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'git-step': runGitStepBenchmark,
   'worker-start': runWorkerStartBenchmark,
   'stop-the-line': runStopTheLineBenchmark,
+  'temporal-ceiling': runTemporalCeilingBenchmark,
 };
 
 async function main(): Promise<void> {
