@@ -9,6 +9,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -136,6 +137,23 @@ interface ServerPorts {
   workerMembership: number;
 }
 
+/**
+ * A port free on loopback below 32768: the server records its members' ports in PostgreSQL as
+ * `smallint` (cluster_membership.rpc_port), and the kernel's own free ports are all above that.
+ */
+async function lowFreePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 async function serverPorts(): Promise<ServerPorts> {
   const names = [
     'frontend',
@@ -149,7 +167,7 @@ async function serverPorts(): Promise<ServerPorts> {
     'workerMembership',
   ] as const;
   const ports = new Set<number>();
-  while (ports.size < names.length) ports.add(await freePort());
+  while (ports.size < names.length) ports.add(await lowFreePort(ports));
   const list = [...ports];
   return Object.fromEntries(names.map((name, i) => [name, list[i]])) as unknown as ServerPorts;
 }
@@ -294,7 +312,10 @@ export async function startPostgresServer(options: TemporalPostgresOptions = {})
     server = await startServer(dir, configPath);
     const child = server.child;
     cleanups.push(() => stopProcess(child));
-    const env = await TestWorkflowEnvironment.createFromExistingServer({ address: `127.0.0.1:${ports.frontend}`, namespace: NAMESPACE });
+    const env = await eventually('the Temporal frontend to listen', () => {
+      if (child.exitCode !== null) throw new Error(`temporal-server exited with code ${child.exitCode}`);
+      return TestWorkflowEnvironment.createFromExistingServer({ address: `127.0.0.1:${ports.frontend}`, namespace: NAMESPACE });
+    });
     const closeConnections = env.teardown.bind(env);
     cleanups.push(closeConnections);
     await registerNamespaceAndSearchAttributes(env);
