@@ -5,6 +5,7 @@
 import { runGitStepBenchmark } from './git-step.js';
 import { runHistoryCostBenchmark } from './history-cost.js';
 import { runStopTheLineBenchmark } from './stop-the-line.js';
+import { runTemporalCeilingBenchmark } from './temporal-ceiling.js';
 import { runWebhookAcceptBenchmark } from './webhook-accept.js';
 import { runWorkerStartBenchmark } from './worker-start.js';
 
@@ -14,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'worker-start': runWorkerStartBenchmark,
   'stop-the-line': runStopTheLineBenchmark,
   'history-cost': runHistoryCostBenchmark,
+  'temporal-ceiling': runTemporalCeilingBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import autocannon from 'autocannon';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig } from '../config/config.js';
@@ -19,10 +20,10 @@ import { buildApp } from '../gateway/app.js';
 import { createTemporalReleaseApprover } from '../gateway/release-approver.js';
 import { createTemporalReleaseStarter, type ReleaseStarter } from '../gateway/release-starter.js';
 import { DirectoryPipelineSource } from '../pipelines/directory-source.js';
-import { startWorkerProcess } from './worker-process.js';
+import { startWorkerProcess } from '../test/support/baton-processes.js';
 import { startDevServer } from '../test/infra/temporal.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const KEY = 'baton-example-hmac-key';
 const PATH = '/promotion/flux-system/podinfo-02/dev';
 const FIXTURE = readFileSync(new URL('../examples/events/helmrelease-upgrade-succeeded.json', import.meta.url), 'utf8');
@@ -47,7 +48,7 @@ const noTemporal: ReleaseStarter = {
   drain: () => Promise.resolve(),
 };
 
-interface Run {
+export interface Run {
   target: 'temporal' | 'no-temporal';
   scenario: 'new' | 'duplicate';
   connections: number;
@@ -56,7 +57,7 @@ interface Run {
 
 let versionSeq = 0;
 
-async function measure(url: string, run: Run): Promise<Record<string, unknown>> {
+export async function measure(url: string, run: Run): Promise<Record<string, unknown>> {
   const runId = ++versionSeq;
   let i = 0;
   const result = await autocannon({
@@ -91,9 +92,19 @@ async function listen(app: FastifyInstance): Promise<string> {
   return app.listen({ host: '127.0.0.1', port: 0 });
 }
 
-export async function runWebhookAcceptBenchmark(): Promise<void> {
+export interface AcceptPaths {
+  /** The gateway with Temporal's release starter, and the same gateway whose starter answers at once. */
+  urls: Record<Run['target'], string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway's accept path on `temporal`, with the releases run by a worker process of their own,
+ * as in production: its workflows and activities must not share the gateway's (and the load
+ * generator's) event loop.
+ */
+export async function startAcceptPaths(temporal: TestWorkflowEnvironment): Promise<AcceptPaths> {
   const log = pino({ level: 'silent' });
-  const temporal = await startDevServer();
   const config = loadConfig({
     TEMPORAL_ADDRESS: temporal.address,
     BATON_RATE_LIMIT_MAX: String(1e9),
@@ -102,8 +113,6 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
   });
   const pipelines = new DirectoryPipelineSource(config.pipelines.kind === 'directory' ? config.pipelines.directory : '', log);
   await pipelines.start();
-  // The releases run in a worker process of their own, as in production: its workflows and
-  // activities must not share the gateway's (and the load generator's) event loop.
   const worker = await startWorkerProcess({ TEMPORAL_ADDRESS: temporal.address, BATON_PIPELINES_DIR: 'examples/pipelines' });
 
   const appConfig = { ...config.gateway, temporal: config.temporal };
@@ -122,7 +131,21 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
     approvals,
   });
   const withoutTemporal = await buildApp({ config: appConfig, pipelines, logger: log, releases: noTemporal, approvals });
-  const urls = { temporal: await listen(withTemporal), 'no-temporal': await listen(withoutTemporal) };
+  return {
+    urls: { temporal: await listen(withTemporal), 'no-temporal': await listen(withoutTemporal) },
+    async close() {
+      await withTemporal.close();
+      await withoutTemporal.close();
+      await worker.stop();
+      await pipelines.stop();
+    },
+  };
+}
+
+export async function runWebhookAcceptBenchmark(): Promise<void> {
+  const temporal = await startDevServer();
+  const paths = await startAcceptPaths(temporal);
+  const { urls } = paths;
 
   try {
     // The duplicate scenario signals one existing release.
@@ -163,10 +186,7 @@ export async function runWebhookAcceptBenchmark(): Promise<void> {
       }),
     );
   } finally {
-    await withTemporal.close();
-    await withoutTemporal.close();
-    await worker.stop();
-    await pipelines.stop();
+    await paths.close();
     await temporal.teardown();
   }
 }

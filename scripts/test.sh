@@ -14,10 +14,11 @@ if [[ $# -gt 0 ]]; then
   # Built from source, a component takes minutes, longer than a test may wait: build the ones these
   # files can reach now. Downloads wait until a test asks for them (test/infra/binaries.ts).
   mapfile -t components < <(node scripts/servers-used.mjs "${files[@]}" |
-    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm' || true)
+    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm|temporal-server|temporal-sql-tool' || true)
 else
   mapfile -t files < <(find test -name '*.test.ts' | sort)
-  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
+  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium
+    temporal-server temporal-sql-tool temporal-server-source postgresql)
 fi
 
 if [[ ${#components[@]} -gt 0 ]]; then
@@ -31,6 +32,10 @@ if [[ ${#components[@]} -gt 0 ]]; then
       tctl) export BATON_TCTL_BIN="$path" ;;
       helm) export BATON_HELM_BIN="$path" ;;
       chromium) export BATON_CHROMIUM_BIN="$path" ;;
+      temporal-server) export BATON_TEMPORAL_SERVER_BIN="$path" ;;
+      temporal-sql-tool) export BATON_TEMPORAL_SQL_TOOL_BIN="$path" ;;
+      temporal-server-source) export BATON_TEMPORAL_SERVER_SOURCE="$path" ;;
+      postgresql) export BATON_POSTGRESQL_BIN_DIR="$path" ;;
     esac
   done < <(bash scripts/setup-servers.sh "${components[@]}")
 fi

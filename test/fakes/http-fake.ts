@@ -30,6 +30,8 @@ export interface RecordedRequest {
   /** The credential scheme the request carried (`Bearer`, `token`, `PRIVATE-TOKEN`), never its value. */
   auth: string | undefined;
   body: unknown;
+  /** When it arrived, in milliseconds of `performance.now()`: for rates across requests. */
+  at: number;
 }
 
 export interface Injection extends FakeResponse {
@@ -115,6 +117,7 @@ export class HttpFake {
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', this.origin);
     this.requests.push({
+      at: performance.now(),
       method,
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),

@@ -16,6 +16,12 @@ const ENV_BY_COMPONENT = {
   tctl: 'BATON_TCTL_BIN',
   helm: 'BATON_HELM_BIN',
   chromium: 'BATON_CHROMIUM_BIN',
+  'temporal-server': 'BATON_TEMPORAL_SERVER_BIN',
+  'temporal-sql-tool': 'BATON_TEMPORAL_SQL_TOOL_BIN',
+  /** A directory: go.temporal.io/server's module source (its SQL schemas under schema/postgresql/v12/). */
+  'temporal-server-source': 'BATON_TEMPORAL_SERVER_SOURCE',
+  /** A directory: the bin/ of Debian's PostgreSQL (initdb, pg_ctl, postgres). */
+  postgresql: 'BATON_POSTGRESQL_BIN_DIR',
   /** A directory, not a binary: the pinned notification-controller module's source (its CRDs). */
   'notification-controller-source': 'BATON_NOTIFICATION_CONTROLLER_SOURCE',
 } as const;

@@ -7,7 +7,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  request as httpRequest,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,6 +46,12 @@ export interface GitServerOptions {
   credentials?: GitCredentials;
   /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (`caFile` names it). */
   tls?: boolean;
+  /**
+   * Hands requests under `pathPrefix` to a provider API fake at `origin` (plain http on loopback),
+   * as a GitHub Enterprise Server serves its API (`/api/v3`) on the host git is on: the API root
+   * Baton derives from a repository URL then reaches the fake.
+   */
+  api?: { pathPrefix: string; origin: string };
 }
 
 export interface SeedOptions {
@@ -173,13 +185,32 @@ function writeCgiHead(text: string, response: ServerResponse): number {
 
 interface Bridge {
   hook?: GitRequestHook;
+  api?: { pathPrefix: string; origin: string };
   projectRoot: string;
   credentials: GitCredentials;
   requests: RecordedGitRequest[];
   children: Set<ChildProcess>;
 }
 
+/** Relays a request to the API fake and its answer back, unchanged. */
+function forward(origin: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const upstream = httpRequest(new URL(request.url ?? '/', origin), { method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+      answer.once('end', () => resolve());
+      answer.once('error', reject);
+    });
+    upstream.once('error', reject);
+    request.pipe(upstream);
+  });
+}
+
 async function handle(bridge: Bridge, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (bridge.api !== undefined && (request.url ?? '/').startsWith(bridge.api.pathPrefix)) {
+    await forward(bridge.api.origin, request, response);
+    return;
+  }
   const record = (status: number): void => {
     bridge.requests.push({ method: request.method ?? 'GET', path: request.url ?? '/', status });
   };
@@ -263,7 +294,7 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   await mkdir(projectRoot);
   await mkdir(scratch);
   const credentials = options.credentials ?? { username: 'baton', password: randomBytes(12).toString('hex') };
-  const bridge: Bridge = { projectRoot, credentials, requests: [], children: new Set() };
+  const bridge: Bridge = { projectRoot, credentials, requests: [], children: new Set(), ...(options.api ? { api: options.api } : {}) };
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
     // A failing hook or a dead git process must show up as an answer, not as an unhandled rejection.
     handle(bridge, request, response).catch(() => {

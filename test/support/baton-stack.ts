@@ -4,6 +4,8 @@
  * started, for the integration tests.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { loadConfig } from '../../config/config.js';
@@ -20,9 +22,15 @@ export interface BatonStack {
   stop(): Promise<void>;
 }
 
-export async function startBatonStack(temporal: TestWorkflowEnvironment, env: Record<string, string> = {}): Promise<BatonStack> {
+/** `manifests`: more Pipelines and Secrets (YAML) served beside the examples. */
+export async function startBatonStack(
+  temporal: TestWorkflowEnvironment,
+  env: Record<string, string> = {},
+  options: { manifests?: string } = {},
+): Promise<BatonStack> {
   const log = pino({ level: 'silent' });
   const examples = await examplePipelinesWithOpenWindows();
+  if (options.manifests !== undefined) await writeFile(join(examples.path, 'more.yaml'), options.manifests);
   const config = loadConfig({
     TEMPORAL_ADDRESS: temporal.address,
     BATON_HOST: '127.0.0.1',
