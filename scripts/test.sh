@@ -9,10 +9,10 @@ if [[ $# -gt 0 ]]; then
   # Built from source, a component takes minutes, longer than a test may wait: build the ones these
   # files can reach now. Downloads wait until a test asks for them (test/infra/binaries.ts).
   mapfile -t components < <(node scripts/servers-used.mjs "${files[@]}" |
-    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm' || true)
+    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm|prometheus' || true)
 else
   mapfile -t files < <(find test -name '*.test.ts' | sort)
-  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium)
+  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm prometheus chromium)
 fi
 
 if [[ ${#components[@]} -gt 0 ]]; then
@@ -25,6 +25,7 @@ if [[ ${#components[@]} -gt 0 ]]; then
       notification-controller) export BATON_NOTIFICATION_CONTROLLER_BIN="$path" ;;
       tctl) export BATON_TCTL_BIN="$path" ;;
       helm) export BATON_HELM_BIN="$path" ;;
+      prometheus) export BATON_PROMETHEUS_BIN="$path" ;;
       chromium) export BATON_CHROMIUM_BIN="$path" ;;
     esac
   done < <(bash scripts/setup-servers.sh "${components[@]}")

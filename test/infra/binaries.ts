@@ -15,6 +15,7 @@ const ENV_BY_COMPONENT = {
   'notification-controller': 'BATON_NOTIFICATION_CONTROLLER_BIN',
   tctl: 'BATON_TCTL_BIN',
   helm: 'BATON_HELM_BIN',
+  prometheus: 'BATON_PROMETHEUS_BIN',
   chromium: 'BATON_CHROMIUM_BIN',
   /** A directory, not a binary: the pinned notification-controller module's source (its CRDs). */
   'notification-controller-source': 'BATON_NOTIFICATION_CONTROLLER_SOURCE',

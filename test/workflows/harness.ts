@@ -138,6 +138,7 @@ export class ReleaseHarness {
     readonly pipelines: DirectoryPipelineSource,
     readonly taskQueue: string,
     private readonly pullRequests: ActivityDependencies['pullRequests'],
+    private readonly overrides: Partial<ReturnType<typeof createActivities>> = {},
   ) {}
 
   static async start(
@@ -150,6 +151,8 @@ export class ReleaseHarness {
       pullRequests?: ActivityDependencies['pullRequests'];
       /** A distinct task queue when several harnesses share a server. */
       taskQueue?: string;
+      /** Activities that stand in for the real ones (e.g. verification checks whose verdict the test decides). */
+      activities?: Partial<ReturnType<typeof createActivities>>;
     } = {},
   ): Promise<ReleaseHarness> {
     const directory = await mkdtemp(join(tmpdir(), 'baton-release-'));
@@ -159,7 +162,14 @@ export class ReleaseHarness {
     const pipelines = new DirectoryPipelineSource(directory, pino({ level: 'silent' }));
     await pipelines.start();
     const taskQueue = options.taskQueue ?? `release-test-${process.pid}`;
-    const harness = new ReleaseHarness(env, directory, pipelines, taskQueue, options.pullRequests ?? pullRequestSettings(defaultConfig()));
+    const harness = new ReleaseHarness(
+      env,
+      directory,
+      pipelines,
+      taskQueue,
+      options.pullRequests ?? pullRequestSettings(defaultConfig()),
+      options.activities,
+    );
     await harness.startWorker();
     await harness.startProviderWorker();
     return harness;
@@ -170,14 +180,17 @@ export class ReleaseHarness {
       connection: this.env.nativeConnection,
       taskQueue: this.taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({
-        pipelines: this.pipelines,
-        notifiers: [this.notifier],
-        temporal: this.env.client,
-        pullRequests: this.pullRequests,
-        decisionKeys: [TEST_DECISION_KEY],
-        notices: NOTICE_SETTINGS,
-      }),
+      activities: {
+        ...createActivities({
+          pipelines: this.pipelines,
+          notifiers: [this.notifier],
+          temporal: this.env.client,
+          pullRequests: this.pullRequests,
+          decisionKeys: [TEST_DECISION_KEY],
+          notices: NOTICE_SETTINGS,
+        }),
+        ...this.overrides,
+      },
     });
     this.running = this.worker.run();
   }
