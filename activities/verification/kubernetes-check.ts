@@ -93,12 +93,14 @@ export async function runKubernetesCheck(
       observed = judgeObject(check, object, version);
     } catch (error) {
       const status = httpStatus(error);
-      // The object may not exist yet (Flux creates it from a commit just promoted); anything else is the check's.
-      if (status === 404 && !/unrecognized|no matches/i.test(String((error as Error).message)))
-        observed = sample(false, `${what} not found`);
-      else if (status === undefined && /unrecognized api version and kind/i.test((error as Error).message)) {
-        throw checkCannotRun(`the cluster does not serve ${resource.kind} in ${resource.apiVersion}`);
-      } else if (status !== undefined && status < 500 && status !== 429) {
+      const message = error instanceof Error ? error.message : String(error);
+      // client-node looks the kind up in the API group's discovery first: a 404 there, or a kind the group lacks.
+      const unserved =
+        /^Unrecognized API version and kind/.test(message) || (status === 404 && /^Failed to fetch resource metadata/.test(message));
+      if (unserved) throw checkCannotRun(`the cluster does not serve ${resource.kind} in ${resource.apiVersion}`);
+      // The object may not exist yet (Flux creates it from a commit just promoted): read again.
+      if (status === 404) observed = sample(false, `${what} not found`);
+      else if (status !== undefined && status < 500 && status !== 429) {
         throw checkCannotRun(`cannot read ${what}: ${describeKubernetesError(error)}`);
       } else throw error;
     }
