@@ -25,7 +25,7 @@ import { release } from '../../workflows/release.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { openWindows } from '../support/example-pipelines.js';
+import { openWindows, withoutVerification } from '../support/example-pipelines.js';
 import { RecordingNotifier } from '../support/recording-notifier.js';
 
 export const PODINFO: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
@@ -97,9 +97,12 @@ spec:
       pull-request: {type: github, url: 'https://github.com/example/gitops', baseBranch: main, secretRef: {name: creds}}
 `;
 
-/** The example podinfo-02 Pipeline, its windows open, with extra annotations (e.g. queue mode, an approval timeout). */
+/**
+ * The example podinfo-02 Pipeline, its windows open and without its verification (which checks
+ * `npm start`'s gateway), with extra annotations (e.g. queue mode, an approval timeout).
+ */
 async function annotatedExample(annotations: Record<string, string>): Promise<string> {
-  const example = openWindows(await readFile('examples/pipelines/podinfo-02.yaml', 'utf8'));
+  const example = withoutVerification(openWindows(await readFile('examples/pipelines/podinfo-02.yaml', 'utf8')));
   if (Object.keys(annotations).length === 0) return example;
   const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
   // An annotation the example sets already is replaced (a second one would be a duplicate key).
