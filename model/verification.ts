@@ -442,15 +442,3 @@ export function checkTimeoutMs(check: VerificationCheck): number {
   if (check.type === 'kubernetes') return check.timeoutMs + CHECK_REQUEST_TIMEOUT_MS + margin;
   return (check.samples - 1) * check.intervalMs + check.samples * CHECK_REQUEST_TIMEOUT_MS + margin;
 }
-
-/** `http GET http://…/healthz`, `promql at http://prometheus:9090`, `kubernetes HelmRelease podinfo-02-qa/podinfo`, without credentials. */
-export function describeCheckTarget(check: VerificationCheck, redact: (url: string) => string): string {
-  switch (check.type) {
-    case 'http':
-      return `http ${redact(check.url)}`;
-    case 'promql':
-      return `promql at ${redact(check.prometheus)}`;
-    case 'kubernetes':
-      return `kubernetes ${check.resource.kind} ${check.resource.namespace}/${check.resource.name}`;
-  }
-}
