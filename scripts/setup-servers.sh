@@ -202,9 +202,10 @@ prometheus() {
   if [[ -n "${BATON_PROMETHEUS_BIN:-}" ]]; then dest=$BATON_PROMETHEUS_BIN
   elif [[ ! -x "$dest" ]]; then
     log "building prometheus $PROMETHEUS_VERSION from Go modules (once; a few minutes)"
+    local minor_patch=${PROMETHEUS_VERSION#0.} # 316.0: Prometheus 3.16.0
     GOFLAGS="-tags=remove_all_sd" go_build_main prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
       github.com/prometheus/prometheus/cmd/prometheus "$dest" \
-      "-s -X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#0.}"
+      "-s -X github.com/prometheus/common/version.Version=3.$((${minor_patch%%.*} - 300)).${minor_patch#*.}"
   fi
   echo "prometheus=$dest"
 }
