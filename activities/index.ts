@@ -22,6 +22,7 @@ import { createPullRequestActivities, type PullRequestDependencies } from './pul
 import { createReleaseNoticeActivities, type ReleaseNoticeSettings } from './release-notices.js';
 import { createSupersedeActivities } from './supersede.js';
 import { createTrainActivities } from './release-trains.js';
+import { createVerificationActivities, type VerificationDependencies } from './verification/index.js';
 
 export interface ActivityDependencies {
   pipelines: PipelineSource;
@@ -36,6 +37,8 @@ export interface ActivityDependencies {
   decisionKeys?: readonly string[];
   /** The links release notices carry (the worker takes them from configuration); absent, none. */
   notices?: ReleaseNoticeSettings;
+  /** Verification checks: the hosts they may contact and, in Kubernetes mode, the management cluster. */
+  verification?: Omit<VerificationDependencies, 'pipelines'>;
 }
 
 export type PullRequestSettings = Omit<PullRequestDependencies, 'pipelines'>;
@@ -61,5 +64,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...createTrainActivities(deps.temporal),
     ...createPipelineStatusActivities(deps.statusWriter ?? noStatusWriter),
     ...createDecisionProofActivities(deps.decisionKeys ?? []),
+    ...createVerificationActivities({ ...deps.verification, pipelines: deps.pipelines }),
   } satisfies ReleaseActivities & ClaimsActivities & DecisionProofActivities & TrainActivities;
 }

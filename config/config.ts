@@ -5,7 +5,7 @@
 import { msToNumber } from '@temporalio/common';
 import envSchema from 'env-schema';
 import type { FromSchema } from 'json-schema-to-ts';
-import { hostAllowlist } from '../activities/http/host-allowlist.js';
+import { hostAllowlist, VERIFY_HOSTS_VARIABLE } from '../activities/http/host-allowlist.js';
 import { redactUrl } from '../activities/http/redact-url.js';
 import type { ReleasePolicy } from '../model/release.js';
 import { providerTaskQueueFor } from '../model/task-queues.js';
@@ -67,6 +67,8 @@ export const configSchema = {
     BATON_GATEWAY_URL: { type: 'string', minLength: 1 },
     /** Git hosts the pull-request strategy may contact (`git.example.com`, `*.example.com`); empty: any. */
     BATON_GIT_HOSTS: { type: 'string', default: '' },
+    /** Hosts the http and promql verification checks may contact (same patterns); empty: any. */
+    BATON_VERIFY_HOSTS: { type: 'string', default: '' },
     /** The worker's Prometheus endpoint (Baton's and the Temporal SDK's metrics); 0: none. */
     BATON_WORKER_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     /**
@@ -154,6 +156,8 @@ export interface Config {
    * names or `*.suffix` patterns. Empty: any host.
    */
   gitHosts: string[];
+  /** Hosts verification checks may contact (`BATON_VERIFY_HOSTS`); empty: any. */
+  verifyHosts: string[];
   /**
    * BATON_DECISION_KEY, then BATON_DECISION_KEY_PREVIOUS: the gateway proves decisions with the first,
    * the worker accepts either. Empty: the gateway proves nothing.
@@ -266,9 +270,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both or neither');
   }
   const gitHosts = list(raw.BATON_GIT_HOSTS);
+  const verifyHosts = list(raw.BATON_VERIFY_HOSTS);
   try {
     // A typo must stop the boot, not allow everything or nothing at the first promotion.
     hostAllowlist(gitHosts);
+    hostAllowlist(verifyHosts, VERIFY_HOSTS_VARIABLE);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
@@ -325,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventsAddress: raw.BATON_EVENTS_ADDRESS,
     ...gatewayUrl(raw.BATON_GATEWAY_URL),
     gitHosts,
+    verifyHosts,
     decisionKeys: decisionKeys(raw),
     ...tracingConfig(raw.OTEL_EXPORTER_OTLP_ENDPOINT),
     logLevel: raw.LOG_LEVEL,

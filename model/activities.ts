@@ -17,6 +17,7 @@ import type {
 } from './promotion.js';
 import type { Decision, DecisionRecord } from './release.js';
 import type { ReleaseNotice } from './release-notice.js';
+import type { CheckRequest, CheckResult } from './verification.js';
 
 /** A release's claim on an environment, for the environment's claims workflow. */
 export interface ClaimRequest {
@@ -53,6 +54,8 @@ export interface ReleaseActivities {
   promotedVersion(request: { pipeline: PipelineRef; environment: string }): Promise<EnvironmentClaim | undefined>;
   /** Best effort: tells people what the release did (Flux event and Kubernetes Event about the Pipeline). */
   announceRelease(notice: ReleaseNotice): Promise<void>;
+  /** Runs one verification check after deploy to its verdict (heartbeats; a check that cannot run fails for good). */
+  verifyCheck(request: CheckRequest): Promise<CheckResult>;
 }
 
 /** Scheduled by the environment-claims workflow. */

@@ -45,6 +45,8 @@ export const FailureType = {
   providerUnavailable: 'ProviderUnavailable',
   /** Flux reported that deploying the release's version failed (UpgradeFailed, HealthCheckFailed…). */
   deploymentFailed: 'DeploymentFailed',
+  /** A verification check after deploy failed, or could not run (Prometheus unreachable, a query it refuses). */
+  verificationFailed: 'VerificationFailed',
   /** Somebody marked the release's version bad (`baton mark-bad`); the state's `markedBad` says who and why. */
   markedBad: 'MarkedBad',
 } as const;

@@ -1,5 +1,5 @@
 /**
- * Every promotion policy annotation of a Pipeline (change windows, soak times, release trains) checked at once: a
+ * Every promotion policy annotation of a Pipeline (change windows, soak times, release trains, verification) checked at once: a
  * Pipeline with one that cannot be read is invalid as a whole, wherever it is looked at — the
  * gateway refuses its events, its releases fail, Pipeline.status says Ready=False — because a typo
  * must never mean "no policy". Workflow-safe.
@@ -9,6 +9,7 @@ import type { PolicyProblem } from './environment-annotations.js';
 import type { Pipeline } from './pipeline.js';
 import { readTrains } from './release-train.js';
 import { readSoaks } from './soak-time.js';
+import { readVerifications } from './verification.js';
 
 export type { PolicyProblem };
 
@@ -30,6 +31,7 @@ export function readPolicyProblems(
     ...readWindows(annotations, environments).problems,
     ...readSoaks(annotations, environments).problems,
     ...readTrains(annotations, environments).problems,
+    ...readVerifications(annotations, environments).problems,
   ];
 }
 

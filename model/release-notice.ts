@@ -20,6 +20,8 @@ export const ReleaseNoticeReason = {
   failed: 'PromotionFailed',
   /** Flux reported a failure of the version where it soaked: the release stops. */
   soakFailed: 'SoakFailed',
+  /** A verification check after deploy failed: the release stops. */
+  verificationFailed: 'VerificationFailed',
   expired: 'ReleaseExpired',
   approvalExpired: 'ApprovalExpired',
   superseded: 'Superseded',
@@ -36,6 +38,7 @@ export type ReleaseNoticeReason = (typeof ReleaseNoticeReason)[keyof typeof Rele
 const TROUBLE: readonly ReleaseNoticeReason[] = [
   ReleaseNoticeReason.failed,
   ReleaseNoticeReason.soakFailed,
+  ReleaseNoticeReason.verificationFailed,
   ReleaseNoticeReason.expired,
   ReleaseNoticeReason.approvalExpired,
   ReleaseNoticeReason.markedBad,

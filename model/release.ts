@@ -3,6 +3,7 @@
  * One release = one (pipeline, version) journey through the pipeline's environments. Workflow-safe.
  */
 import type { PipelineRef, StrategyName } from './pipeline.js';
+import type { CheckType, VerificationSample } from './verification.js';
 
 /** Durations are Temporal duration strings (`2s`, `20 seconds`, `30d`) or milliseconds. */
 export type Duration = string | number;
@@ -71,6 +72,10 @@ export const ReleasePhase = {
   blocked: 'Blocked',
   /** Promoted; waiting for Flux to report the version in the target environment. */
   awaitingDeployment: 'AwaitingDeployment',
+  /** Running the verification checks of the environment reached (`promotion.baton.dev/verify.<env>`). */
+  verifying: 'Verifying',
+  /** A verification check failed (or could not run): nothing more is promoted; `verifications` says which and why. */
+  verificationFailed: 'VerificationFailed',
   /** The version reached the last environment. */
   completed: 'Completed',
   rejected: 'Rejected',
@@ -358,6 +363,28 @@ export interface ControlBlock extends PromotionBlockBase {
   approvals?: DecisionRecord[];
 }
 
+/** One verification check of an environment, as far as it ran. */
+export interface CheckRecord {
+  name: string;
+  type: CheckType;
+  status: 'running' | 'passed' | 'failed';
+  /** Each observation (for kubernetes checks, the last one). */
+  samples: VerificationSample[];
+  /** Kubernetes checks: how many times the object was read. */
+  attempts?: number;
+  /** Why it failed. */
+  why?: string;
+}
+
+/** The verification of the version in an environment it reached: run once, before it moves on. */
+export interface VerificationRecord {
+  environment: string;
+  startedAt: string;
+  completedAt?: string;
+  verdict: 'running' | 'passed' | 'failed';
+  checks: CheckRecord[];
+}
+
 /** A promotion that is due but held by a promotion policy; `kind` says which. */
 export type PromotionBlock = WindowBlock | SoakBlock | TrainBlock | ControlBlock;
 
@@ -402,6 +429,8 @@ export interface ReleaseState {
   pendingGate?: PendingGate;
   /** Set while a due promotion waits for a promotion policy (a change window, a soak time) to let it through. */
   blockedBy?: PromotionBlock;
+  /** The verification of each environment that has checks (`promotion.baton.dev/verify.<env>`), in the order run. */
+  verifications?: VerificationRecord[];
   /**
    * Decisions that arrived as signals but did not apply (malformed, wrong environment, approver not
    * allowed…): the latest `RELEASE_LIMITS.ignoredDecisions` of them.

@@ -3,7 +3,7 @@
 # Reuses the cache and any BATON_*_BIN given. Prints one `NAME=path` line per component asked for
 # (default: all); progress goes to stderr.
 #   scripts/setup-servers.sh [temporal] [test-server] [etcd] [kube-apiserver] [notification-controller]
-#                            [tctl] [helm] [chromium] [notification-controller-source]
+#                            [tctl] [helm] [prometheus] [chromium] [notification-controller-source]
 #                            [temporal-server] [temporal-sql-tool] [temporal-server-source] [postgresql]
 set -euo pipefail
 
@@ -21,6 +21,8 @@ HELM_VERSION=3.19.5                 # helm.sh/helm/v3
 # on PostgreSQL. It needs Go >= 1.26.10, which the go command fetches as this toolchain.
 TEMPORAL_SERVER_VERSION=1.32.2
 TEMPORAL_SERVER_GOTOOLCHAIN=go1.27.3
+# github.com/prometheus/prometheus: its Go module versions are v0.3MM.P for Prometheus 3.MM.P.
+PROMETHEUS_VERSION=0.316.0
 
 CACHE_DIR="${BATON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/baton}"
 BIN_DIR="$CACHE_DIR/bin"
@@ -257,6 +259,21 @@ postgresql() {
   echo "postgresql=$dir"
 }
 
+# Prometheus for the promql verification checks' tests. Built without service discovery
+# (`remove_all_sd`: the tests scrape static targets), which leaves out most of its dependencies.
+prometheus() {
+  local dest="$BIN_DIR/prometheus-$PROMETHEUS_VERSION"
+  if [[ -n "${BATON_PROMETHEUS_BIN:-}" ]]; then dest=$BATON_PROMETHEUS_BIN
+  elif [[ ! -x "$dest" ]]; then
+    log "building prometheus $PROMETHEUS_VERSION from Go modules (once; a few minutes)"
+    local minor_patch=${PROMETHEUS_VERSION#0.} # 316.0: Prometheus 3.16.0
+    GOFLAGS="-tags=remove_all_sd" go_build_main prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
+      github.com/prometheus/prometheus/cmd/prometheus "$dest" \
+      "-s -X github.com/prometheus/common/version.Version=3.$((${minor_patch%%.*} - 300)).${minor_patch#*.}"
+  fi
+  echo "prometheus=$dest"
+}
+
 # Debian's chromium, for the browser test of the Temporal UI. Installed with apt-get when missing
 # and this runs as root (CI); elsewhere, say what to install.
 chromium() {
@@ -300,7 +317,7 @@ locked() { # <component> <function>
 }
 
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium
+[[ ${#components[@]} -gt 0 ]] || components=(temporal test-server etcd kube-apiserver notification-controller tctl helm prometheus chromium
   temporal-server temporal-sql-tool temporal-server-source postgresql)
 for c in "${components[@]}"; do
   case "$c" in
@@ -312,13 +329,14 @@ for c in "${components[@]}"; do
     notification-controller-source) locked "$c" notification_controller_source ;;
     tctl) locked "$c" tctl ;;
     helm) locked "$c" helm ;;
+    prometheus) locked "$c" prometheus ;;
     chromium) locked "$c" chromium ;;
     temporal-server) locked "$c" temporal_server ;;
     temporal-sql-tool) locked "$c" temporal_sql_tool ;;
     temporal-server-source) locked "$c" temporal_server_source ;;
     postgresql) locked "$c" postgresql ;;
     *) log "unknown component '$c' (temporal, test-server, etcd, kube-apiserver, notification-controller," \
-      "notification-controller-source, tctl, helm, chromium, temporal-server, temporal-sql-tool," \
+      "notification-controller-source, tctl, helm, prometheus, chromium, temporal-server, temporal-sql-tool," \
       "temporal-server-source, postgresql)"; exit 2 ;;
   esac
 done

@@ -14,10 +14,10 @@ if [[ $# -gt 0 ]]; then
   # Built from source, a component takes minutes, longer than a test may wait: build the ones these
   # files can reach now. Downloads wait until a test asks for them (test/infra/binaries.ts).
   mapfile -t components < <(node scripts/servers-used.mjs "${files[@]}" |
-    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm|temporal-server|temporal-sql-tool' || true)
+    grep -Ex 'etcd|kube-apiserver|notification-controller|tctl|helm|prometheus|temporal-server|temporal-sql-tool' || true)
 else
   mapfile -t files < <(find test -name '*.test.ts' | sort)
-  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm chromium
+  components=(temporal test-server etcd kube-apiserver notification-controller tctl helm prometheus chromium
     temporal-server temporal-sql-tool temporal-server-source postgresql)
 fi
 
@@ -31,6 +31,7 @@ if [[ ${#components[@]} -gt 0 ]]; then
       notification-controller) export BATON_NOTIFICATION_CONTROLLER_BIN="$path" ;;
       tctl) export BATON_TCTL_BIN="$path" ;;
       helm) export BATON_HELM_BIN="$path" ;;
+      prometheus) export BATON_PROMETHEUS_BIN="$path" ;;
       chromium) export BATON_CHROMIUM_BIN="$path" ;;
       temporal-server) export BATON_TEMPORAL_SERVER_BIN="$path" ;;
       temporal-sql-tool) export BATON_TEMPORAL_SQL_TOOL_BIN="$path" ;;

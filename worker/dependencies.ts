@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { ActivityDependencies, PullRequestSettings } from '../activities/index.js';
-import { hostAllowlist } from '../activities/http/host-allowlist.js';
+import { hostAllowlist, VERIFY_HOSTS_VARIABLE } from '../activities/http/host-allowlist.js';
 import { createFluxEventNotifier } from '../activities/notify/flux-event.js';
 import { createLogNotifier } from '../activities/notify/log-notifier.js';
 import type { ReleaseNoticeSettings } from '../activities/release-notices.js';
@@ -40,7 +40,16 @@ export async function activityDependencies(
     pullRequests: pullRequestSettings(config),
     decisionKeys: config.decisionKeys,
     notices: noticeSettings(config),
+    verification: await verificationSettings(config),
   };
+}
+
+/** Verification checks contact the hosts `BATON_VERIFY_HOSTS` allows; in Kubernetes mode they read the management cluster. */
+async function verificationSettings(config: Config): Promise<NonNullable<ActivityDependencies['verification']>> {
+  const allowedHosts = hostAllowlist(config.verifyHosts, VERIFY_HOSTS_VARIABLE);
+  if (config.pipelines.kind !== 'kubernetes') return { allowedHosts };
+  const { loadKubeConfig } = await import('../pipelines/kube-config.js');
+  return { allowedHosts, kubeConfig: loadKubeConfig() };
 }
 
 /** Release notices link to the configured Temporal UI and, when it is public, the gateway. */

@@ -64,6 +64,7 @@ import { TrainGate } from './train-gate.js';
 import { WindowGate } from './window-gate.js';
 import { ControlsGate } from './controls-gate.js';
 import { rollbackStep } from './rollback.js';
+import { VerifyGate } from './verify-gate.js';
 
 /** Early decisions travel in the continue-as-new input instead of keeping the run from continuing. */
 const CARRY_EARLY_DECISIONS_PATCH = 'carry-early-decisions-over-continue-as-new';
@@ -101,6 +102,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
   );
   /** A rollback promotes without waiting for Flux first: the request is its news, until it promoted. */
   const rollbackDue = (): boolean => state.rollback !== undefined && state.promotions.length === 0;
+  const verifyGate = new VerifyGate(run, policy);
+  /** News that may change what the release does next: looked at after a verification, which does not wait for it. */
+  const newsAfterVerifying = (): boolean => inbox.length > 0 || ending() || state.supersededBy !== undefined;
   // Runs that started before early decisions were carried over never continued as new while one
   // waited (and so grew without bound); they keep doing so, for their histories to replay.
   const mayContinueAsNew = (): boolean =>
@@ -219,9 +223,17 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       furthest = step;
     }
     if (furthest === undefined) continue;
+    // The checks of the environment reached, unless they passed already (read first too: a bad one fails at once).
+    // A rollback did not reach the environment before its target: nothing to verify there.
+    const checks = state.rollback === undefined ? verifyGate.checksFor(pipeline, furthest.environment) : undefined;
     if (furthest.index === spec.environments.length - 1) {
       await gate.close();
       run.unblock();
+      // The last environment's checks decide whether the release completes.
+      if (checks !== undefined) {
+        await verifyGate.verify(pipeline, furthest.environment, checks);
+        if (newsAfterVerifying()) continue;
+      }
       return run.finish(
         ReleasePhase.completed,
         `${appName(spec)} ${state.version} reached ${furthest.environment}: ${journeyLine(spec)} done`,
@@ -261,6 +273,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseState> {
       const outcome = await soakGate.wait(pipeline, reached, target, soak);
       if (outcome === 'interrupted') continue;
       if (outcome === 'superseded') return run.superseded();
+    }
+
+    // 5b. Verification after deploy: the environment reached passes its checks before anything moves on.
+    if (checks !== undefined) {
+      await verifyGate.verify(pipeline, furthest.environment, checks, target);
+      if (newsAfterVerifying()) continue;
     }
 
     // 6. The manual gate, when the target has one (unless it approved before a train or window held the promotion).

@@ -120,6 +120,10 @@ before(async () => {
         podinfoVariant('bad-train', () => undefined),
         { 'promotion.baton.dev/train.prod': '0 10 * * TUE,THU' },
       ),
+      annotated(
+        podinfoVariant('bad-verify', () => undefined),
+        { 'promotion.baton.dev/verify.test': '- {name: smoke, type: grpc, url: "http://podinfo:9898"}' },
+      ),
     ],
   });
   removeSpecial = dir.remove;
@@ -402,6 +406,19 @@ describe('422s, in the order of the table', () => {
       422,
       'Pipeline flux-system/bad-soak has an invalid promotion policy: annotation promotion.baton.dev/soak.test: ' +
         '&#34;2 hours please&#34;: not a duration (e.g. 2h, 90m, 1d, &#34;30 minutes&#34;)',
+    );
+    assert.equal(releases.calls, before);
+  });
+
+  it('a verification that cannot be read (an unknown check type) → 422 naming the annotation and the problem, nothing delivered', async () => {
+    const before = releases.calls;
+    const response = await strictApp.inject(delivery('/promotion/flux-system/bad-verify/dev', body));
+    assertError(
+      response,
+      422,
+      'Pipeline flux-system/bad-verify has an invalid promotion policy: annotation promotion.baton.dev/verify.test: ' +
+        '&#34;- {name: smoke, type: grpc, url: &#34;http://podinfo:9898&#34;}&#34;: check 1 (smoke): unknown check type ' +
+        '&#34;grpc&#34; (http, promql, kubernetes)',
     );
     assert.equal(releases.calls, before);
   });

@@ -15,6 +15,7 @@ const ENV_BY_COMPONENT = {
   'notification-controller': 'BATON_NOTIFICATION_CONTROLLER_BIN',
   tctl: 'BATON_TCTL_BIN',
   helm: 'BATON_HELM_BIN',
+  prometheus: 'BATON_PROMETHEUS_BIN',
   chromium: 'BATON_CHROMIUM_BIN',
   'temporal-server': 'BATON_TEMPORAL_SERVER_BIN',
   'temporal-sql-tool': 'BATON_TEMPORAL_SQL_TOOL_BIN',

@@ -130,6 +130,15 @@ for (const server of TEMPORAL_SERVERS)
       const final = await handle.result();
       assert.equal(final.phase, ReleasePhase.completed);
       assert.equal(final.promotions[1]?.approval?.approver, 'release-manager@example.com');
+      // The example verifies test against the gateway's /healthz before prod's gate opens.
+      assert.deepEqual(
+        final.verifications?.map((v) => [
+          v.environment,
+          v.verdict,
+          v.checks.map((c) => [c.name, c.status, c.samples.map((s) => s.observed)]),
+        ]),
+        [['test', 'passed', [['gateway healthz', 'passed', Array(3).fill('status 200, $.status = "ok"')]]]],
+      );
 
       const description = await handle.describe();
       assert.equal(description.typedSearchAttributes.get(PromotionPipeline), 'flux-system/podinfo-02');

@@ -13,6 +13,7 @@
  *   BATON_RECORD_PR_HISTORY=<file> npm test -- test/workflows/pull-request-followed.test.ts
  *   BATON_RECORD_SOAK_HISTORY=<file> npm test -- test/workflows/soak-time.test.ts
  *   BATON_RECORD_TRAIN_HISTORY=<file> npm test -- test/workflows/release-train.test.ts
+ *   BATON_RECORD_VERIFY_HISTORY=<file> npm test -- test/workflows/verification.test.ts
  * release-early-decision-without-carry-over.json was recorded before that patch: a run that kept an
  * early decision past its history limit without continuing as new.
  */

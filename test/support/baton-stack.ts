@@ -1,7 +1,7 @@
 /**
  * Baton as `npm start` runs it — worker and gateway in one process over the example Pipelines (their
- * change windows open at all hours, example-pipelines.ts says why) — on a Temporal server a test
- * started, for the integration tests.
+ * change windows open at all hours, example-pipelines.ts says why, and their verification checking
+ * this stack's gateway) — on a Temporal server a test started, for the integration tests.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import type { PipelineSource } from '../../pipelines/source.js';
 import { activityDependencies } from '../../worker/dependencies.js';
 import { createReleaseWorker } from '../../worker/worker.js';
 import { examplePipelinesWithOpenWindows } from './example-pipelines.js';
+import { freePort } from './free-port.js';
 
 export interface BatonStack {
   gateway: RunningGateway;
@@ -29,12 +30,13 @@ export async function startBatonStack(
   options: { manifests?: string } = {},
 ): Promise<BatonStack> {
   const log = pino({ level: 'silent' });
-  const examples = await examplePipelinesWithOpenWindows();
+  const port = env.BATON_PORT ?? String(await freePort());
+  const examples = await examplePipelinesWithOpenWindows(`http://127.0.0.1:${port}`);
   if (options.manifests !== undefined) await writeFile(join(examples.path, 'more.yaml'), options.manifests);
   const config = loadConfig({
     TEMPORAL_ADDRESS: temporal.address,
     BATON_HOST: '127.0.0.1',
-    BATON_PORT: '0',
+    BATON_PORT: port,
     BATON_PIPELINES_DIR: examples.path,
     LOG_LEVEL: 'silent',
     // As npm start does: gateway and worker share a decision key.

@@ -25,7 +25,7 @@ import { release } from '../../workflows/release.js';
 import { TEST_DECISION_KEY } from '../support/decision-key.js';
 import { deployedFromFixture, FIXTURES } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
-import { openWindows } from '../support/example-pipelines.js';
+import { openWindows, withoutVerification } from '../support/example-pipelines.js';
 import { RecordingNotifier } from '../support/recording-notifier.js';
 
 export const PODINFO: PipelineRef = { namespace: 'flux-system', name: 'podinfo-02' };
@@ -97,9 +97,12 @@ spec:
       pull-request: {type: github, url: 'https://github.com/example/gitops', baseBranch: main, secretRef: {name: creds}}
 `;
 
-/** The example podinfo-02 Pipeline, its windows open, with extra annotations (e.g. queue mode, an approval timeout). */
+/**
+ * The example podinfo-02 Pipeline, its windows open and without its verification (which checks
+ * `npm start`'s gateway), with extra annotations (e.g. queue mode, an approval timeout).
+ */
 async function annotatedExample(annotations: Record<string, string>): Promise<string> {
-  const example = openWindows(await readFile('examples/pipelines/podinfo-02.yaml', 'utf8'));
+  const example = withoutVerification(openWindows(await readFile('examples/pipelines/podinfo-02.yaml', 'utf8')));
   if (Object.keys(annotations).length === 0) return example;
   const lines = Object.entries(annotations).map(([key, value]) => `    ${key}: '${value}'`);
   // An annotation the example sets already is replaced (a second one would be a duplicate key).
@@ -138,6 +141,7 @@ export class ReleaseHarness {
     readonly pipelines: DirectoryPipelineSource,
     readonly taskQueue: string,
     private readonly pullRequests: ActivityDependencies['pullRequests'],
+    private readonly overrides: Partial<ReturnType<typeof createActivities>> = {},
   ) {}
 
   static async start(
@@ -150,6 +154,8 @@ export class ReleaseHarness {
       pullRequests?: ActivityDependencies['pullRequests'];
       /** A distinct task queue when several harnesses share a server. */
       taskQueue?: string;
+      /** Activities that stand in for the real ones (e.g. verification checks whose verdict the test decides). */
+      activities?: Partial<ReturnType<typeof createActivities>>;
     } = {},
   ): Promise<ReleaseHarness> {
     const directory = await mkdtemp(join(tmpdir(), 'baton-release-'));
@@ -159,7 +165,14 @@ export class ReleaseHarness {
     const pipelines = new DirectoryPipelineSource(directory, pino({ level: 'silent' }));
     await pipelines.start();
     const taskQueue = options.taskQueue ?? `release-test-${process.pid}`;
-    const harness = new ReleaseHarness(env, directory, pipelines, taskQueue, options.pullRequests ?? pullRequestSettings(defaultConfig()));
+    const harness = new ReleaseHarness(
+      env,
+      directory,
+      pipelines,
+      taskQueue,
+      options.pullRequests ?? pullRequestSettings(defaultConfig()),
+      options.activities,
+    );
     await harness.startWorker();
     await harness.startProviderWorker();
     return harness;
@@ -170,14 +183,17 @@ export class ReleaseHarness {
       connection: this.env.nativeConnection,
       taskQueue: this.taskQueue,
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({
-        pipelines: this.pipelines,
-        notifiers: [this.notifier],
-        temporal: this.env.client,
-        pullRequests: this.pullRequests,
-        decisionKeys: [TEST_DECISION_KEY],
-        notices: NOTICE_SETTINGS,
-      }),
+      activities: {
+        ...createActivities({
+          pipelines: this.pipelines,
+          notifiers: [this.notifier],
+          temporal: this.env.client,
+          pullRequests: this.pullRequests,
+          decisionKeys: [TEST_DECISION_KEY],
+          notices: NOTICE_SETTINGS,
+        }),
+        ...this.overrides,
+      },
     });
     this.running = this.worker.run();
   }
