@@ -171,7 +171,10 @@ function uniqueScalarKeys(path: string, map: YAMLMap, lineCounter: LineCounter):
     if (!isScalar(key)) continue;
     if (seen.has(key.value)) {
       const { line, col } = lineCounter.linePos(key.range?.[0] ?? 0);
-      throw new MarkerFileError(path, `not valid YAML: map keys must be unique; ${JSON.stringify(String(key.value))} repeats at line ${line}, column ${col}`);
+      throw new MarkerFileError(
+        path,
+        `not valid YAML: map keys must be unique; ${JSON.stringify(String(key.value))} repeats at line ${line}, column ${col}`,
+      );
     }
     seen.add(key.value);
   }

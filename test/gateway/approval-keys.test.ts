@@ -163,7 +163,10 @@ describe('approval keys', () => {
     const gate = await approve(at('no-prod-key', 'prod'), TEST);
     assert.equal(gate.statusCode, 401, gate.body);
     assert.equal(errors().length, before + 1);
-    assert.match(String(errors().at(-1)?.msg), /no-prod-key in prod: Secret flux-system\/no-prod-key-approval has neither 'approval-key-prod'/);
+    assert.match(
+      String(errors().at(-1)?.msg),
+      /no-prod-key in prod: Secret flux-system\/no-prod-key-approval has neither 'approval-key-prod'/,
+    );
   });
 
   test('no key, signature or approval Secret value reaches the log or an answer', async () => {

@@ -149,7 +149,8 @@ describe('patchMarkers: examples', () => {
     assert.throws(
       () => patch(repeated),
       (error: unknown) =>
-        error instanceof MarkerFileError && error.message === 'apps/podinfo.yaml: not valid YAML: map keys must be unique; "version" repeats at line 4, column 3',
+        error instanceof MarkerFileError &&
+        error.message === 'apps/podinfo.yaml: not valid YAML: map keys must be unique; "version" repeats at line 4, column 3',
     );
   });
 
