@@ -127,6 +127,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // fastify's defaults drop unknown keys and coerce types before validating: a misspelt scope key
+    // of a stop would vanish and leave an empty scope, which stops every Pipeline. A body is taken as
+    // sent, or refused (400).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     frameworkErrors: (error, request, reply) => frameworkError(error, request, reply, limits, late.metrics),
     ...serverTimeouts(config),
   });

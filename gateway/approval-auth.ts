@@ -16,7 +16,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { DecisionAuthentication } from '../model/messages.js';
 import { approvalSecret, PipelineAnnotation } from '../model/pipeline-annotations.js';
-import { type Pipeline, pipelineKey } from '../model/pipeline.js';
+import { effectivePromotion, environmentIndex, type Pipeline, pipelineKey } from '../model/pipeline.js';
 import type { PipelineSource, SecretData } from '../pipelines/source.js';
 import { HttpError } from './errors.js';
 import { approvalCanonicalString, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from './hmac.js';
@@ -176,6 +176,12 @@ export async function authenticateApproval(
     secret === undefined
       ? undefined
       : [approvalKeyName(environment), PIPELINE_APPROVAL_KEY].find((name) => readKey(secret, name) !== undefined);
+  // A Secret without the key matters only where a gate waits for approvals: anybody can name another
+  // environment, and must not fill the operator's error log with configuration problems that are not.
+  const gated = environmentIndex(pipeline.spec, environment) > 0 && effectivePromotion(pipeline.spec, environment)?.manual === true;
+  if (secret !== undefined && keyName === undefined && !gated) {
+    throw unauthorized('signature verification failed', { signatureFailure: 'no-key' });
+  }
   if (secret === undefined || keyName === undefined) {
     request.log.error(
       { ...details, secret: secretKey, problem: secret === undefined ? 'Secret not found' : 'Secret has no approval key' },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: every test/**/*.test.ts on real servers, all prepared first (scripts/setup-servers.sh).
 # `npm test -- <files>`: only those files, and only the servers they use.
+# The slow reliability scenarios live in reliability/, outside test/: only `npm run reliability` runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

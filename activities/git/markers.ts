@@ -8,7 +8,7 @@
  * (Weave re-serialised whole files, losing comments and formatting); every other byte stays as is.
  */
 import { isUtf8 } from 'node:buffer';
-import { LineCounter, parse, parseAllDocuments, type Scalar, visit } from 'yaml';
+import { isScalar, LineCounter, parse, parseAllDocuments, type Scalar, visit, type YAMLMap } from 'yaml';
 import type { PipelineRef } from '../../model/pipeline.js';
 
 const MARKER_KEY = '$promotion';
@@ -144,10 +144,15 @@ function scanText(path: string, text: string, reference: string): TextScan {
   const lineCounter = new LineCounter();
   const found: FoundMarker[] = [];
   const attached = new Set<number>();
-  for (const document of parseAllDocuments(text, { lineCounter })) {
+  // The parser's own check of unique keys compares each key with every earlier one: a values file
+  // of 200,000 keys would take hours. uniqueScalarKeys checks them in linear time instead.
+  for (const document of parseAllDocuments(text, { lineCounter, uniqueKeys: false })) {
     const error = document.errors[0];
     if (error) throw new MarkerFileError(path, `not valid YAML: ${error.message}`);
     visit(document, {
+      Map(_key, node) {
+        uniqueScalarKeys(path, node, lineCounter);
+      },
       Scalar(_key, node) {
         const marked = markedScalar(text, node, reference, lineCounter);
         if (marked === undefined) return;
@@ -157,6 +162,22 @@ function scanText(path: string, text: string, reference: string): TextScan {
     });
   }
   return { found, stray: strayMarkers(text, reference, attached, lineCounter) };
+}
+
+/** A mapping whose scalar keys repeat is not valid YAML; keys that are collections are left to the parser's leniency. */
+function uniqueScalarKeys(path: string, map: YAMLMap, lineCounter: LineCounter): void {
+  const seen = new Set<unknown>();
+  for (const { key } of map.items) {
+    if (!isScalar(key)) continue;
+    if (seen.has(key.value)) {
+      const { line, col } = lineCounter.linePos(key.range?.[0] ?? 0);
+      throw new MarkerFileError(
+        path,
+        `not valid YAML: map keys must be unique; ${JSON.stringify(String(key.value))} repeats at line ${line}, column ${col}`,
+      );
+    }
+    seen.add(key.value);
+  }
 }
 
 /** The scalar and its marker comment's offset, when the rest of the scalar's last line is a marker for `reference`. */

@@ -56,7 +56,14 @@ const MarkBody = Type.Object({ pipeline: PipelineKey, version: Version, reason: 
 const UnmarkBody = Type.Object({ pipeline: PipelineKey, version: Version }, { additionalProperties: false });
 const Environment = Type.String({ minLength: 1, maxLength: 253, pattern: '^[^/\\s]+$' });
 const PromoteBody = Type.Object(
-  { pipeline: PipelineKey, environment: Environment, version: Version, reason: Reason },
+  {
+    pipeline: PipelineKey,
+    environment: Environment,
+    version: Version,
+    reason: Reason,
+    /** Accepted and dropped: who asks is the token's user, whatever the body says. */
+    by: Type.Optional(Type.String({ maxLength: 256 })),
+  },
   { additionalProperties: false },
 );
 

@@ -51,6 +51,8 @@ before(async () => {
     'reused.yaml': pipelineWithKeys('reused', { 'approval-key': HMAC }),
     'unannotated.yaml': pipelineWithKeys('unannotated', { 'approval-key': ANY }, false),
     'missing.yaml': pipelineWithKeys('missing', undefined),
+    'prod-only.yaml': pipelineWithKeys('prod-only', { 'approval-key-prod': PROD }),
+    'no-prod-key.yaml': pipelineWithKeys('no-prod-key', { 'approval-key-test': TEST }),
   });
   pipelines = await directorySource(manifests.path);
   app = await testApp({ pipelines, releases: unreachableStarter(), approvals, logger: logs.logger });
@@ -146,6 +148,25 @@ describe('approval keys', () => {
     const missing = await approve(at('missing', 'prod'), ANY);
     assert.equal(missing.statusCode, 401, missing.body);
     assert.ok(logs.lines().some((l) => l.problem === 'Secret not found' && l.secret === 'flux-system/missing-approval'));
+  });
+
+  test("a missing key is the operator's error only at a gate that waits for approvals, not wherever a caller points", async () => {
+    const errors = () => logs.lines().filter((l) => l.level === 50 && l.problem === 'Secret has no approval key');
+    const before = errors().length;
+    // Any caller can name an environment without a gate, or none at all: that says nothing about the configuration.
+    for (const env of ['test', 'nope', '%3Cscript%3E']) {
+      const response = await approve(at('prod-only', env), PROD);
+      assert.equal(response.statusCode, 401, `${env}: ${response.body}`);
+    }
+    assert.equal(errors().length, before, 'no error logged for environments without a gate');
+    // prod has a manual gate and its Secret no key for it: nobody can approve by key, the operator is told.
+    const gate = await approve(at('no-prod-key', 'prod'), TEST);
+    assert.equal(gate.statusCode, 401, gate.body);
+    assert.equal(errors().length, before + 1);
+    assert.match(
+      String(errors().at(-1)?.msg),
+      /no-prod-key in prod: Secret flux-system\/no-prod-key-approval has neither 'approval-key-prod'/,
+    );
   });
 
   test('no key, signature or approval Secret value reaches the log or an answer', async () => {

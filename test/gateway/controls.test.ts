@@ -67,6 +67,21 @@ describe('POST /stop and /resume', () => {
     assert.deepEqual(await controls.list(), []);
   });
 
+  test('a body with a misspelt key or a value of another type is refused, never read as a wider stop', async () => {
+    const token = await issuer.token('alice');
+    // Dropping the unknown key would leave an empty scope: every Pipeline stopped.
+    const typo = await post('/stop', { scope: { pipelin: 'flux-system/podinfo-02' }, reason: 'x' }, token);
+    assert.equal(typo.statusCode, 400, typo.body);
+    assert.match(typo.json<{ message: string }>().message, /must NOT have additional properties/);
+    const extra = await post('/stop', { reason: 'x', everything: true }, token);
+    assert.equal(extra.statusCode, 400, extra.body);
+    const number = await post('/stop', { reason: 42 }, token);
+    assert.equal(number.statusCode, 400, number.body);
+    const mark = await post('/mark-bad', { pipeline: 'flux-system/podinfo-02', version: 6, reason: 'x' }, token);
+    assert.equal(mark.statusCode, 400, mark.body);
+    assert.deepEqual(await controls.list(), []);
+  });
+
   test("a token's user stops one environment of a Pipeline; its release is held; the resume lets it go", async () => {
     const token = await issuer.token('alice');
     const bad = await post('/stop', { scope: { pipeline: 'podinfo-02' }, reason: 'x' }, token);

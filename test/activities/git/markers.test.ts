@@ -144,6 +144,16 @@ describe('patchMarkers: examples', () => {
     assert.throws(() => findMarkers({ path: 'apps/podinfo.yaml', content: broken, reference: REF }), MarkerFileError);
   });
 
+  test('a marked file whose keys repeat is an error naming the key and its line', () => {
+    const repeated = 'spec:\n  version: 1.0.0 # {"$promotion": "flux-system:podinfo:prod"}\n  replicas: 2\n  version: 2.0.0\n';
+    assert.throws(
+      () => patch(repeated),
+      (error: unknown) =>
+        error instanceof MarkerFileError &&
+        error.message === 'apps/podinfo.yaml: not valid YAML: map keys must be unique; "version" repeats at line 4, column 3',
+    );
+  });
+
   test('files without a marker for the reference are not parsed at all', () => {
     const broken = 'b: [unclosed\n';
     assert.equal(patch(broken).changed, false);
