@@ -1,5 +1,5 @@
 /**
-^ * Measured processes: the gateway and the worker each as a process of its own (`gateway/server.ts`, `worker/main.ts`
+ * Measured processes: the gateway and the worker each as a process of its own (`gateway/server.ts`, `worker/main.ts`
  * under tsx), as production runs them, for the reliability scenarios: a crash is an exit, and
  * memory is the process's own resident set (`/proc/<pid>/status`), not the test runner's.
  */

@@ -17,17 +17,17 @@ import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { stateQuery } from '../../model/messages.js';
-import type { PipelineRef } from '../../model/pipeline.js';
-import { ReleasePhase } from '../../model/release.js';
-import type { release } from '../../workflows/release.js';
-import { startDevServer } from '../infra/temporal.js';
-import { type BatonProcess, startGatewayProcess, startWorkerProcess } from '../support/baton-processes.js';
-import { eventually } from '../support/eventually.js';
-import { FIXTURES } from '../support/events.js';
-import { type FluxEventReceiver, startFluxEventReceiver } from '../support/flux-event-receiver.js';
-import { GITOPS_REPOSITORY, type GitOpsRepository, startGitOpsRepository } from '../support/gitops-repository.js';
-import { sendFluxEvent, type SentEvent } from '../support/send-flux-event.js';
+import { stateQuery } from '../model/messages.js';
+import type { PipelineRef } from '../model/pipeline.js';
+import { ReleasePhase } from '../model/release.js';
+import type { release } from '../workflows/release.js';
+import { startDevServer } from '../test/infra/temporal.js';
+import { type BatonProcess, startGatewayProcess, startWorkerProcess } from '../test/support/baton-processes.js';
+import { eventually } from '../test/support/eventually.js';
+import { FIXTURES } from '../test/support/events.js';
+import { type FluxEventReceiver, startFluxEventReceiver } from '../test/support/flux-event-receiver.js';
+import { GITOPS_REPOSITORY, type GitOpsRepository, startGitOpsRepository } from '../test/support/gitops-repository.js';
+import { sendFluxEvent, type SentEvent } from '../test/support/send-flux-event.js';
 
 const VERSIONS = 100;
 const DELIVERIES_PER_VERSION = 10;
@@ -54,7 +54,7 @@ const EVENT_TIME_SLACK_MS = 50;
  * worker's load (a busy event loop): the span of all calls at the fake is widened by this much.
  */
 const DISPATCH_TO_CALL_JITTER_MS = 3000;
-const WEBHOOK_SECRET = fileURLToPath(new URL('../../examples/pipelines/podinfo-02-webhook-secret.yaml', import.meta.url));
+const WEBHOOK_SECRET = fileURLToPath(new URL('../examples/pipelines/podinfo-02-webhook-secret.yaml', import.meta.url));
 
 const pipelineName = (i: number): string => `app-${String(i).padStart(3, '0')}`;
 const versionOf = (i: number): string => `3.${i}.0`;
