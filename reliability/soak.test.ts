@@ -97,7 +97,7 @@ test(
     await writeFile(join(dir, 'pipelines.yaml'), Array.from({ length: LANES }, (_, lane) => lanePipeline(lane)).join(''));
     await writeFile(join(dir, 'secret.yaml'), SECRET);
     const promotes = await startPromoteCounter();
-    const stack = await startProcessStack({ pipelinesDir: dir, env: { BATON_EVENTS_ADDRESS: promotes.url, LOG_LEVEL: 'warn' } });
+    const stack = await startProcessStack({ pipelinesDir: dir, env: { BATON_EVENTS_ADDRESS: promotes.url } });
     try {
       const { gateway, worker, temporal } = stack;
       const fixture = fixtureBody(FIXTURES.upgradeSucceeded).toString('utf8');

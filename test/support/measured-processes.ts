@@ -69,7 +69,8 @@ async function startProcess<T>(
   ready: (line: LogLine) => T | undefined,
 ): Promise<{ process: BatonProcess; readiness: T }> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // `info` whatever the caller sets: readiness is read from an info line.
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const errorLines: string[] = [];
