@@ -38,6 +38,7 @@ import {
   lookup,
   type Manifest,
   manifestTemplates,
+  PLACEHOLDER,
   type PolicyRule,
   readDocuments,
   readText,
@@ -82,6 +83,9 @@ const EXPECTED_GRANTS = {
     'gitops.weave.works gitopsclusters watch',
   ],
 };
+
+/** The rule of rbac.verifiedResources (empty by default) as the template's skeleton shows it: `get` only. */
+const VERIFIED_RESOURCES_SKELETON = `${PLACEHOLDER} ${PLACEHOLDER} get`;
 
 /** Everything the internet-facing gateway must never be able to do. */
 const GATEWAY_MUST_NOT = [
@@ -321,7 +325,8 @@ void describe('deploy/chart: templates', () => {
       return matches[0]!;
     };
     for (const component of ['gateway', 'worker'] as const) {
-      assert.deepEqual([...grants(rulesOf([clusterRole(component)]))].sort(), [...EXPECTED_GRANTS[component]].sort(), component);
+      const expected = component === 'worker' ? [...EXPECTED_GRANTS.worker, VERIFIED_RESOURCES_SKELETON] : EXPECTED_GRANTS.gateway;
+      assert.deepEqual([...grants(rulesOf([clusterRole(component)]))].sort(), [...expected].sort(), component);
     }
     // The per-namespace alternative (rbac.secretNamespaces) grants the same `get` only.
     assert.deepEqual([...grants(rulesOf(docs, ['Role']))], ['core secrets get']);
@@ -723,6 +728,17 @@ void describe('deploy/chart with helm', () => {
         component,
       );
     }
+  });
+
+  test('rbac.verifiedResources grants the worker, and only the worker, get on what verification checks read', () => {
+    const verified = helmTemplate(helm, [
+      '-f',
+      valuesFile('verified.yaml', { rbac: { verifiedResources: [{ apiGroup: 'helm.toolkit.fluxcd.io', resources: ['helmreleases'] }] } }),
+    ]);
+    const granted = (component: 'gateway' | 'worker') =>
+      grantsOfServiceAccount(verified, { namespace: 'baton-system', name: serviceAccountOf(verified, component) }).cluster;
+    assert.deepEqual([...granted('worker')].sort(), [...EXPECTED_GRANTS.worker, 'helm.toolkit.fluxcd.io helmreleases get'].sort());
+    assert.deepEqual([...granted('gateway')].sort(), [...EXPECTED_GRANTS.gateway].sort());
   });
 
   test('pipelines.source: directory makes no Kubernetes API call and gets no RBAC', () => {

@@ -155,6 +155,8 @@ with config/config.ts's defaults, so keep its entries to the forms that test und
 {{- end }}
 - name: BATON_GIT_HOSTS
   value: {{ join "," .Values.worker.gitHosts | quote }}
+- name: BATON_VERIFY_HOSTS
+  value: {{ join "," .Values.worker.verifyHosts | quote }}
 - name: BATON_WORKER_METRICS_PORT
   value: {{ .Values.worker.metricsPort | int | quote }}
 {{- if .Values.tracing.otlpEndpoint }}
