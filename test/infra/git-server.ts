@@ -238,7 +238,8 @@ async function handle(bridge: Bridge, request: IncomingMessage, response: Server
   record(await relayCgiOutput(child, response));
 }
 
-async function selfSignedCertificate(dir: string): Promise<{ key: string; cert: string }> {
+/** A self-signed certificate for 127.0.0.1, written into `dir`: the paths of its key and certificate. */
+export async function selfSignedCertificate(dir: string): Promise<{ key: string; cert: string }> {
   const key = join(dir, 'tls.key');
   const cert = join(dir, 'tls.crt');
   await run('openssl', [

@@ -4,16 +4,13 @@
  * each answer held after the upstream gave it and before the client gets it. Nothing in Baton
  * knows it is there; the worker only sees another https server (the Secret's caFile trusts it).
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { selfSignedCertificate } from '../../infra/git-server.js';
 
 export interface ProxiedRequest {
   method: string;
@@ -51,30 +48,11 @@ export interface InterceptingProxy {
   close(): Promise<void>;
 }
 
-/** A fresh self-signed certificate for 127.0.0.1, as the git-server helper makes its own. */
+/** A fresh self-signed certificate for 127.0.0.1 (the git server helper's), read into memory. */
 async function selfSigned(): Promise<{ key: string; cert: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-proxy-tls-'));
   try {
-    const [key, cert] = [join(dir, 'tls.key'), join(dir, 'tls.crt')];
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { key, cert } = await selfSignedCertificate(dir);
     return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') };
   } finally {
     await rm(dir, { recursive: true, force: true });
